@@ -1,0 +1,55 @@
+# Shared settings and helpers for deploy/cluster/{build,up,down,install-deps}.
+# Sourced, not executed.  MIT License, Turbolift for C authors.
+
+# Pinned versions.  Changing K8S_VERSION changes the cache key, so a new
+# version is built once and cached beside the old one.
+K8S_VERSION=${K8S_VERSION:-v1.31.14}
+ETCD_VERSION=${ETCD_VERSION:-v3.5.24}
+
+CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE_ROOT=${TURBOLIFT_CLUSTER_CACHE:-/var/cache/turbolift-cluster}
+CACHE_DIR=$CACHE_ROOT/$K8S_VERSION
+BIN_DIR=$CACHE_DIR/bin
+# Runtime state of the one local cluster (certificates, configs, logs, data).
+STATE_DIR=${TURBOLIFT_CLUSTER_STATE:-/var/lib/turbolift-cluster}
+KUBECONFIG_PATH=$STATE_DIR/kubeconfig
+LOG_DIR=$STATE_DIR/logs
+RUN_DIR=$STATE_DIR/run
+CONTAINERD_SOCK=$RUN_DIR/containerd/containerd.sock
+REGISTRY_ADDR=127.0.0.1:5000
+K3D_CLUSTER=turbolift
+
+K8S_BINARIES="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
+
+say()  { printf '[cluster] %s\n' "$*" >&2; }
+die()  { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
+
+find_go() {
+    if command -v go >/dev/null 2>&1; then command -v go
+    elif [ -x /usr/local/go/bin/go ]; then echo /usr/local/go/bin/go
+    else return 1; fi
+}
+
+# k3d is used only when it is installed and can actually create a cluster
+# (that needs images from the internet).  TURBOLIFT_CLUSTER_MODE=k3d|native
+# forces one way.
+k3d_usable() {
+    command -v k3d >/dev/null 2>&1 || return 1
+    command -v docker >/dev/null 2>&1 || return 1
+    docker info >/dev/null 2>&1 || return 1
+    return 0
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND...: poll COMMAND until it succeeds,
+# at most SECONDS seconds (polled every 0.5 s).
+wait_for() {
+    local what=$1 secs=$2; shift 2
+    local deadline=$(( $(date +%s) + secs ))
+    while :; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            return 1
+        fi
+        sleep 0.5
+    done
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_codec.h - signature parser and msgpack codec shared by client and service.
+ *
+ * The signature string (docs/abi.md, section 1) is parsed once into a
+ * tl_sig; both ends then encode and decode with the same tree, so they
+ * cannot disagree about the wire format (docs/abi.md, section 2).
+ *
+ * Every function that can fail returns 0 on success and -1 on failure,
+ * writing a one-line reason into err (at most errlen bytes, NUL-terminated).
+ */
+#ifndef TL_CODEC_H
+#define TL_CODEC_H
+
+#include <stddef.h>
+#include <msgpack.h>
+
+struct tl_sig;          /* parsed signature: return type + parameters       */
+struct tl_frame;        /* service side: decoded arguments and result space */
+
+int  tl_sig_parse(const char *text, struct tl_sig **out, char *err, size_t errlen);
+void tl_sig_free(struct tl_sig *sig);
+unsigned tl_sig_param_count(const struct tl_sig *sig);
+size_t tl_sig_result_size(const struct tl_sig *sig);   /* 0 for void */
+
+/* Client: args[i] is the address of argument i (docs/abi.md, section 3). */
+int tl_encode_request(const struct tl_sig *sig, void *const *args,
+                      msgpack_sbuffer *out, char *err, size_t errlen);
+/* Client: writes the result into *result (unless void) and copies the
+ * "out" buffers back through the caller's pointers found via args. */
+int tl_decode_reply(const struct tl_sig *sig, const char *data, size_t len,
+                    void *const *args, void *result, char *err, size_t errlen);
+
+/* Service: decode a request into a frame that owns every buffer it needs. */
+int tl_decode_request(const struct tl_sig *sig, const char *data, size_t len,
+                      struct tl_frame **out, char *err, size_t errlen);
+void *const *tl_frame_args(const struct tl_frame *frame);
+void *tl_frame_result(const struct tl_frame *frame);   /* NULL for void */
+int tl_encode_reply(const struct tl_sig *sig, const struct tl_frame *frame,
+                    msgpack_sbuffer *out, char *err, size_t errlen);
+void tl_frame_free(struct tl_frame *frame);
+
+#endif /* TL_CODEC_H */
