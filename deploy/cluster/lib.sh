@@ -3,7 +3,7 @@
 
 # Pinned versions.  Changing K8S_VERSION changes the cache key, so a new
 # version is built once and cached beside the old one.
-K8S_VERSION=${K8S_VERSION:-v1.31.14}
+K8S_VERSION=${K8S_VERSION:-v1.30.14}
 ETCD_VERSION=${ETCD_VERSION:-v3.5.24}
 
 CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
