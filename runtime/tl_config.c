@@ -1,0 +1,514 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_config.c - the optional user configuration (turbolift.yaml).
+ *
+ * Read with libyaml's document API. Unlike the manifest, this file is
+ * written by hand, so an unknown key is an error (a typo must not silently
+ * become a default) and every error names the file, line and key.
+ */
+#define _GNU_SOURCE   /* strndup, CPU_COUNT */
+#include "tl_config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+struct tl_section {
+    char *name;
+    struct tl_fn_config s;
+};
+
+struct tl_config {
+    char *path;                 /* NULL: built-in defaults only              */
+    struct tl_fn_config defaults;
+    struct tl_section *fns;
+    size_t nfns;
+    char **strs;                /* every string the settings point to        */
+    size_t nstrs;
+};
+
+enum kind { K_STR, K_INT, K_ON_FAILURE, K_RESOURCES };
+
+/* The schema of one section; new keys for new targets go here. */
+static const struct key {
+    const char *name;
+    enum kind kind;
+    size_t off;
+    int min, max;
+} keys[] = {
+    { "target",             K_STR,        offsetof(struct tl_fn_config, target), 0, 0 },
+    { "timeout_ms",         K_INT,        offsetof(struct tl_fn_config, timeout_ms), 1, INT_MAX },
+    { "connect_timeout_ms", K_INT,        offsetof(struct tl_fn_config, connect_timeout_ms), 1, INT_MAX },
+    { "retries",            K_INT,        offsetof(struct tl_fn_config, retries), 0, 100 },
+    { "backoff_ms",         K_INT,        offsetof(struct tl_fn_config, backoff_ms), 0, 60000 },
+    { "on_failure",         K_ON_FAILURE, offsetof(struct tl_fn_config, on_failure), 0, 0 },
+    { "start_timeout_ms",   K_INT,        offsetof(struct tl_fn_config, start_timeout_ms), 1, INT_MAX },
+    { "token",              K_STR,        offsetof(struct tl_fn_config, token), 0, 0 },
+    { "replicas",           K_INT,        offsetof(struct tl_fn_config, replicas), 1, 1024 },
+    { "min_replicas",       K_INT,        offsetof(struct tl_fn_config, min_replicas), 0, 100000 },
+    { "max_replicas",       K_INT,        offsetof(struct tl_fn_config, max_replicas), 1, 100000 },
+    { "namespace",          K_STR,        offsetof(struct tl_fn_config, k8s_namespace), 0, 0 },
+    { "registry",           K_STR,        offsetof(struct tl_fn_config, registry), 0, 0 },
+    { "image_base",         K_STR,        offsetof(struct tl_fn_config, image_base), 0, 0 },
+    { "resources",          K_RESOURCES,  0, 0, 0 },
+};
+
+struct cctx {
+    struct tl_config *cfg;
+    yaml_document_t *doc;
+    char *err;
+    size_t errlen;
+};
+
+static int fail(struct cctx *c, const yaml_node_t *node, const char *key,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int fail(struct cctx *c, const yaml_node_t *node, const char *key,
+                const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(c->err, c->errlen, "%s:%lu: key '%s': %s", c->cfg->path,
+             node ? (unsigned long)node->start_mark.line + 1 : 1UL, key, what);
+    return -1;
+}
+
+static void unset(struct tl_fn_config *s)
+{
+    memset(s, 0, sizeof *s);   /* strings NULL */
+    s->timeout_ms = s->connect_timeout_ms = s->retries = s->backoff_ms = -1;
+    s->start_timeout_ms = s->replicas = s->min_replicas = s->max_replicas = -1;
+    s->on_failure = TL_ON_FAILURE_UNSET;
+}
+
+/* Keep a copy of a scalar alive as long as the configuration. */
+static const char *keep(struct cctx *c, const yaml_node_t *v)
+{
+    char **grown, *s;
+
+    s = strndup((const char *)v->data.scalar.value, v->data.scalar.length);
+    if (s == NULL)
+        return NULL;
+    grown = realloc(c->cfg->strs, (c->cfg->nstrs + 1) * sizeof *grown);
+    if (grown == NULL) {
+        free(s);
+        return NULL;
+    }
+    c->cfg->strs = grown;
+    grown[c->cfg->nstrs++] = s;
+    return s;
+}
+
+static int parse_int(const char *s, long min, long max, int *out)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno != 0 || n < min || n > max)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
+static int parse_on_failure(const char *s, int *out)
+{
+    if (strcmp(s, "fallback") == 0)
+        *out = TL_ON_FAILURE_FALLBACK;
+    else if (strcmp(s, "abort") == 0)
+        *out = TL_ON_FAILURE_ABORT;
+    else
+        return -1;
+    return 0;
+}
+
+static int scalar_value(struct cctx *c, yaml_node_t *v, const char *key,
+                        const char **out)
+{
+    if (v->type != YAML_SCALAR_NODE)
+        return fail(c, v, key, "expected a single value, not a list or mapping");
+    *out = (const char *)v->data.scalar.value;
+    return 0;
+}
+
+static int set_string(struct cctx *c, yaml_node_t *v, const char *key,
+                      const char **field)
+{
+    const char *s;
+
+    if (scalar_value(c, v, key, &s) != 0)
+        return -1;
+    if (*s == '\0')
+        return fail(c, v, key, "must not be empty");
+    *field = keep(c, v);
+    if (*field == NULL)
+        return fail(c, v, key, "out of memory");
+    return 0;
+}
+
+static int read_resources(struct cctx *c, yaml_node_t *map, struct tl_fn_config *s)
+{
+    yaml_node_pair_t *p;
+
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(c, map, "resources", "expected a mapping with cpu and memory");
+    for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        const char *key = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "?";
+
+        if (strcmp(key, "cpu") == 0) {
+            if (set_string(c, v, "resources.cpu", &s->cpu) != 0)
+                return -1;
+        } else if (strcmp(key, "memory") == 0) {
+            if (set_string(c, v, "resources.memory", &s->memory) != 0)
+                return -1;
+        } else {
+            return fail(c, k, key, "unknown key in resources (known: cpu, memory)");
+        }
+    }
+    return 0;
+}
+
+static int read_section(struct cctx *c, yaml_node_t *map, const char *where,
+                        struct tl_fn_config *s)
+{
+    yaml_node_pair_t *p;
+
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(c, map, where, "expected a mapping of settings");
+    for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        const struct key *kd = NULL;
+        const char *key, *val;
+        char *field;
+
+        if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
+            return fail(c, k, where, "keys must be strings");
+        key = (const char *)k->data.scalar.value;
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            if (strcmp(keys[i].name, key) == 0)
+                kd = &keys[i];
+        if (kd == NULL)
+            return fail(c, k, key, "unknown key in %s (known: target, timeout_ms, "
+                        "connect_timeout_ms, retries, backoff_ms, on_failure, "
+                        "start_timeout_ms, token, replicas, min_replicas, max_replicas, "
+                        "namespace, registry, image_base, resources)", where);
+        field = (char *)s + kd->off;
+        switch (kd->kind) {
+        case K_STR:
+            if (set_string(c, v, key, (const char **)(void *)field) != 0)
+                return -1;
+            break;
+        case K_INT:
+            if (scalar_value(c, v, key, &val) != 0)
+                return -1;
+            if (parse_int(val, kd->min, kd->max, (int *)(void *)field) != 0)
+                return fail(c, v, key, "expected an integer from %d to %d, got '%s'",
+                            kd->min, kd->max, val);
+            break;
+        case K_ON_FAILURE:
+            if (scalar_value(c, v, key, &val) != 0)
+                return -1;
+            if (parse_on_failure(val, (int *)(void *)field) != 0)
+                return fail(c, v, key, "expected 'fallback' or 'abort', got '%s'", val);
+            break;
+        case K_RESOURCES:
+            if (read_resources(c, v, s) != 0)
+                return -1;
+            break;
+        }
+    }
+    if (s->min_replicas > 0 && s->max_replicas > 0 && s->min_replicas > s->max_replicas)
+        return fail(c, map, "min_replicas", "is larger than max_replicas in %s", where);
+    return 0;
+}
+
+static int read_functions(struct cctx *c, yaml_node_t *map)
+{
+    yaml_node_pair_t *p;
+    size_t n;
+
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(c, map, "functions", "expected a mapping from function names to settings");
+    n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    c->cfg->fns = calloc(n ? n : 1, sizeof *c->cfg->fns);
+    if (c->cfg->fns == NULL)
+        return fail(c, map, "functions", "out of memory");
+    for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        struct tl_section *sec;
+        const char *name;
+
+        if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
+            return fail(c, k, "functions", "function names must be strings");
+        name = (const char *)k->data.scalar.value;
+        for (size_t i = 0; i < c->cfg->nfns; i++)
+            if (strcmp(c->cfg->fns[i].name, name) == 0)
+                return fail(c, k, name, "function given twice under functions");
+        sec = &c->cfg->fns[c->cfg->nfns];
+        unset(&sec->s);
+        sec->name = strdup(name);
+        if (sec->name == NULL)
+            return fail(c, k, name, "out of memory");
+        c->cfg->nfns++;
+        if (read_section(c, v, name, &sec->s) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void tl_config_free(struct tl_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < cfg->nfns; i++)
+        free(cfg->fns[i].name);
+    free(cfg->fns);
+    for (size_t i = 0; i < cfg->nstrs; i++)
+        free(cfg->strs[i]);
+    free(cfg->strs);
+    free(cfg->path);
+    free(cfg);
+}
+
+static struct tl_config *config_new(const char *path)
+{
+    struct tl_config *cfg = calloc(1, sizeof *cfg);
+
+    if (cfg == NULL)
+        return NULL;
+    unset(&cfg->defaults);
+    if (path != NULL && (cfg->path = strdup(path)) == NULL) {
+        free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+int tl_config_load_file(const char *path, struct tl_config **out,
+                        char *err, size_t errlen)
+{
+    struct tl_config *cfg;
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int have_parser = 0, have_doc = 0, rc = -1;
+    yaml_node_pair_t *p;
+    yaml_node_t *root;
+    struct cctx c;
+    FILE *f = NULL;
+
+    *out = NULL;
+    cfg = config_new(path);
+    if (cfg == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    c.cfg = cfg;
+    c.doc = &doc;
+    c.err = err;
+    c.errlen = errlen;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot open configuration: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err, errlen, "%s: cannot initialise the YAML parser", path);
+        goto cleanup;
+    }
+    have_parser = 1;
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        snprintf(err, errlen, "%s:%lu: YAML error: %s%s%s", path,
+                 (unsigned long)parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "unknown",
+                 parser.context ? " " : "", parser.context ? parser.context : "");
+        goto cleanup;
+    }
+    have_doc = 1;
+    root = yaml_document_get_root_node(&doc);
+    if (root == NULL) {          /* an empty file: all defaults */
+        rc = 0;
+        goto done;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        snprintf(err, errlen, "%s:%lu: the configuration must be a mapping with "
+                 "'defaults' and/or 'functions'", path,
+                 (unsigned long)root->start_mark.line + 1);
+        goto cleanup;
+    }
+    for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(&doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(&doc, p->value);
+        const char *key;
+
+        if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE) {
+            fail(&c, k, "?", "keys must be strings");
+            goto cleanup;
+        }
+        key = (const char *)k->data.scalar.value;
+        if (strcmp(key, "defaults") == 0) {
+            if (read_section(&c, v, "defaults", &cfg->defaults) != 0)
+                goto cleanup;
+        } else if (strcmp(key, "functions") == 0) {
+            if (cfg->fns != NULL) {
+                fail(&c, k, key, "given twice");
+                goto cleanup;
+            }
+            if (read_functions(&c, v) != 0)
+                goto cleanup;
+        } else if (strcmp(key, "turbolift") == 0) {
+            fail(&c, k, key, "this looks like a service manifest, not a configuration "
+                 "(set TURBOLIFT_CONFIG to your configuration file)");
+            goto cleanup;
+        } else {
+            fail(&c, k, key, "unknown top-level key (known: defaults, functions)");
+            goto cleanup;
+        }
+    }
+    rc = 0;
+done:
+    *out = cfg;
+    cfg = NULL;
+cleanup:
+    if (have_doc)
+        yaml_document_delete(&doc);
+    if (have_parser)
+        yaml_parser_delete(&parser);
+    if (f)
+        fclose(f);
+    tl_config_free(cfg);
+    return rc;
+}
+
+int tl_config_load(struct tl_config **out, char *err, size_t errlen)
+{
+    const char *path = getenv("TURBOLIFT_CONFIG");
+
+    if (path != NULL && *path != '\0')
+        return tl_config_load_file(path, out, err, errlen);  /* named: must exist */
+    if (access("turbolift.yaml", F_OK) == 0)
+        return tl_config_load_file("turbolift.yaml", out, err, errlen);
+    *out = config_new(NULL);
+    if (*out == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+const char *tl_config_path(const struct tl_config *cfg)
+{
+    return cfg ? cfg->path : NULL;
+}
+
+int tl_cpu_count(void)
+{
+    cpu_set_t set;
+    long n;
+
+    /* Affinity first: under taskset or a container's cpuset, the online
+     * count would overcommit the cores we may actually use. */
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* Copy the fields that src sets over dst. */
+static void overlay(struct tl_fn_config *dst, const struct tl_fn_config *src)
+{
+#define INT_FIELD(f) if (src->f >= 0) dst->f = src->f
+#define STR_FIELD(f) if (src->f != NULL) dst->f = src->f
+    STR_FIELD(target);
+    INT_FIELD(timeout_ms);
+    INT_FIELD(connect_timeout_ms);
+    INT_FIELD(retries);
+    INT_FIELD(backoff_ms);
+    INT_FIELD(on_failure);
+    INT_FIELD(start_timeout_ms);
+    STR_FIELD(token);
+    INT_FIELD(replicas);
+    INT_FIELD(min_replicas);
+    INT_FIELD(max_replicas);
+    STR_FIELD(k8s_namespace);
+    STR_FIELD(registry);
+    STR_FIELD(image_base);
+    STR_FIELD(cpu);
+    STR_FIELD(memory);
+#undef INT_FIELD
+#undef STR_FIELD
+}
+
+static int env_int(const char *name, long min, long max, int *field,
+                   char *err, size_t errlen)
+{
+    const char *v = getenv(name);
+
+    if (v == NULL || *v == '\0')
+        return 0;
+    if (parse_int(v, min, max, field) != 0) {
+        snprintf(err, errlen, "environment variable %s: expected an integer from %ld "
+                 "to %ld, got '%s'", name, min, max, v);
+        return -1;
+    }
+    return 0;
+}
+
+int tl_config_resolve(const struct tl_config *cfg, const char *function,
+                      struct tl_fn_config *out, char *err, size_t errlen)
+{
+    const char *v;
+
+    /* Built-in defaults: each one works with nothing configured. */
+    memset(out, 0, sizeof *out);
+    out->timeout_ms = 30000;
+    out->connect_timeout_ms = 2000;
+    out->retries = 2;              /* 3 attempts in all */
+    out->backoff_ms = 50;
+    out->on_failure = TL_ON_FAILURE_FALLBACK;
+    out->start_timeout_ms = 30000;
+    out->replicas = tl_cpu_count();
+    out->min_replicas = 1;
+    out->max_replicas = out->replicas;
+    out->k8s_namespace = "default";
+
+    if (cfg != NULL) {
+        overlay(out, &cfg->defaults);
+        for (size_t i = 0; function != NULL && i < cfg->nfns; i++)
+            if (strcmp(cfg->fns[i].name, function) == 0)
+                overlay(out, &cfg->fns[i].s);
+    }
+
+    if (env_int("TURBOLIFT_TIMEOUT_MS", 1, INT_MAX, &out->timeout_ms, err, errlen) != 0 ||
+        env_int("TURBOLIFT_REPLICAS", 1, 1024, &out->replicas, err, errlen) != 0 ||
+        env_int("TURBOLIFT_RETRIES", 0, 100, &out->retries, err, errlen) != 0)
+        return -1;
+    v = getenv("TURBOLIFT_ON_FAILURE");
+    if (v != NULL && *v != '\0' && parse_on_failure(v, &out->on_failure) != 0) {
+        snprintf(err, errlen, "environment variable TURBOLIFT_ON_FAILURE: expected "
+                 "'fallback' or 'abort', got '%s'", v);
+        return -1;
+    }
+    v = getenv("TURBOLIFT_TOKEN");
+    if (v != NULL && *v != '\0')
+        out->token = v;
+    if (out->connect_timeout_ms > out->timeout_ms)
+        out->connect_timeout_ms = out->timeout_ms;
+    return 0;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_config.h - the optional user configuration turbolift.yaml.
+ *
+ * Found through $TURBOLIFT_CONFIG, else ./turbolift.yaml; no file means
+ * every value takes its default. Schema (docs/config.md):
+ *
+ *   defaults:            # applies to every function
+ *     replicas: 4
+ *   functions:
+ *     price:             # one tagged function, by name
+ *       timeout_ms: 5000
+ *       on_failure: abort
+ *
+ * Precedence, strongest first: environment variables, the function's
+ * section, the defaults section, the built-in defaults.
+ */
+#ifndef TL_CONFIG_H
+#define TL_CONFIG_H
+
+#include <stddef.h>
+
+enum tl_on_failure {
+    TL_ON_FAILURE_UNSET = -1,
+    TL_ON_FAILURE_FALLBACK = 0,  /* warn once, run the body in-process */
+    TL_ON_FAILURE_ABORT = 1,     /* say what failed, then abort()       */
+};
+
+/*
+ * Settings of one function. In a loaded file, -1 and NULL mean "not given
+ * here"; after tl_config_resolve every field is set. Strings point into the
+ * loaded tl_config, which must outlive the resolved settings.
+ */
+struct tl_fn_config {
+    /* every target */
+    const char *target;        /* overrides the tagged target (TURBOLIFT_TARGET wins) */
+    int timeout_ms;            /* deadline of one call, retries included          */
+    int connect_timeout_ms;    /* TCP connect to one endpoint                     */
+    int retries;               /* extra attempts after the first (transport/503)  */
+    int backoff_ms;            /* base of the exponential backoff                 */
+    int on_failure;            /* enum tl_on_failure                              */
+    int start_timeout_ms;      /* workers or pods must be ready within this       */
+    const char *token;         /* bearer token shared with the service            */
+    /* local target */
+    int replicas;              /* worker processes                                */
+    /* k8s target (parsed now, used by the k8s target) */
+    int min_replicas;
+    int max_replicas;
+    const char *k8s_namespace;
+    const char *registry;
+    const char *image_base;
+    const char *cpu;           /* resources: { cpu: "500m", memory: "256Mi" }     */
+    const char *memory;
+};
+
+struct tl_config;
+
+/* Find and read the configuration; no file is not an error. */
+int tl_config_load(struct tl_config **out, char *err, size_t errlen);
+/* Read one file; errors are "FILE:LINE: key 'KEY': what is wrong". */
+int tl_config_load_file(const char *path, struct tl_config **out,
+                        char *err, size_t errlen);
+/* The file the configuration came from, or NULL when built-in defaults. */
+const char *tl_config_path(const struct tl_config *cfg);
+/*
+ * Settings for one function: built-in defaults, then the file's defaults,
+ * then its section for this function, then the environment
+ * (TURBOLIFT_TIMEOUT_MS, TURBOLIFT_ON_FAILURE, TURBOLIFT_REPLICAS,
+ * TURBOLIFT_RETRIES, TURBOLIFT_TOKEN). cfg may be NULL. Fails only on a
+ * malformed environment variable.
+ */
+int tl_config_resolve(const struct tl_config *cfg, const char *function,
+                      struct tl_fn_config *out, char *err, size_t errlen);
+void tl_config_free(struct tl_config *cfg);
+
+/* Usable CPUs of this process (affinity-aware), at least 1. */
+int tl_cpu_count(void);
+
+#endif /* TL_CONFIG_H */

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_manifest.c - read the manifest the plugin wrote for one tagged function.
+ *
+ * The manifest is YAML written with libyaml by the plugin; we read it with
+ * libyaml's document API (never by hand) so quoting, flow and block styles
+ * and comments all behave as YAML says. Every error names the file, the line
+ * and the key, because the user will be looking at that file when it fails.
+ */
+#define _GNU_SOURCE   /* strndup, asprintf */
+#include "tl_manifest.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "tl_log.h"
+
+/* Reading one document; path only for messages. */
+struct mctx {
+    const char *path;
+    yaml_document_t *doc;
+    char *err;
+    size_t errlen;
+};
+
+static int fail(struct mctx *c, const yaml_node_t *node, const char *key,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int fail(struct mctx *c, const yaml_node_t *node, const char *key,
+                const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    /* libyaml counts lines from 0; editors count from 1. */
+    snprintf(c->err, c->errlen, "%s:%lu: key '%s': %s", c->path,
+             node ? (unsigned long)node->start_mark.line + 1 : 1UL, key, what);
+    return -1;
+}
+
+static int get_string(struct mctx *c, yaml_node_t *v, const char *key, char **out)
+{
+    if (v->type != YAML_SCALAR_NODE)
+        return fail(c, v, key, "expected a string");
+    free(*out);   /* a key given twice: the last one wins, as in YAML 1.1 loaders */
+    *out = strndup((const char *)v->data.scalar.value, v->data.scalar.length);
+    if (*out == NULL)
+        return fail(c, v, key, "out of memory");
+    return 0;
+}
+
+static int get_int(struct mctx *c, yaml_node_t *v, const char *key, int *out)
+{
+    const char *s;
+    char *end;
+    long n;
+
+    if (v->type != YAML_SCALAR_NODE)
+        return fail(c, v, key, "expected an integer");
+    s = (const char *)v->data.scalar.value;
+    errno = 0;
+    n = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno != 0 || n < INT_MIN || n > INT_MAX)
+        return fail(c, v, key, "expected an integer, got '%s'", s);
+    *out = (int)n;
+    return 0;
+}
+
+static void strlist_clear(struct tl_strlist *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->count = 0;
+}
+
+static int get_strlist(struct mctx *c, yaml_node_t *v, const char *key,
+                       struct tl_strlist *out)
+{
+    yaml_node_item_t *it;
+    size_t n, i = 0;
+
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(c, v, key, "expected a list of strings");
+    strlist_clear(out);
+    n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    out->items = calloc(n + 1, sizeof *out->items);
+    if (out->items == NULL)
+        return fail(c, v, key, "out of memory");
+    for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+        if (e == NULL || e->type != YAML_SCALAR_NODE)
+            return fail(c, e ? e : v, key, "item %zu is not a string", i);
+        out->items[i] = strndup((const char *)e->data.scalar.value, e->data.scalar.length);
+        if (out->items[i] == NULL)
+            return fail(c, e, key, "out of memory");
+        out->count = ++i;
+    }
+    return 0;
+}
+
+/* "service.o" relative to the manifest's folder; absolute paths stay. */
+static char *resolve(const char *dir, const char *p)
+{
+    char *r;
+
+    if (p[0] == '/')
+        return strdup(p);
+    if (asprintf(&r, "%s/%s", dir, p) < 0)
+        return NULL;
+    return r;
+}
+
+void tl_manifest_free(struct tl_manifest *m)
+{
+    if (m == NULL)
+        return;
+    free(m->path);
+    free(m->dir);
+    free(m->function);
+    free(m->target);
+    free(m->signature);
+    free(m->hash);
+    free(m->source);
+    free(m->compiler);
+    strlist_clear(&m->compile_flags);
+    strlist_clear(&m->link_flags);
+    free(m->service_source);
+    free(m->service_object);
+    strlist_clear(&m->external_symbols);
+    free(m);
+}
+
+static int read_pairs(struct mctx *c, yaml_node_t *root, struct tl_manifest *m)
+{
+    yaml_node_pair_t *p;
+
+    for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        const char *key;
+        int rc;
+
+        if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
+            return fail(c, k, "?", "keys must be strings");
+        key = (const char *)k->data.scalar.value;
+
+        if (strcmp(key, "turbolift") == 0)             rc = get_int(c, v, key, &m->version);
+        else if (strcmp(key, "function") == 0)         rc = get_string(c, v, key, &m->function);
+        else if (strcmp(key, "target") == 0)           rc = get_string(c, v, key, &m->target);
+        else if (strcmp(key, "signature") == 0)        rc = get_string(c, v, key, &m->signature);
+        else if (strcmp(key, "hash") == 0)             rc = get_string(c, v, key, &m->hash);
+        else if (strcmp(key, "source") == 0)           rc = get_string(c, v, key, &m->source);
+        else if (strcmp(key, "line") == 0)             rc = get_int(c, v, key, &m->line);
+        else if (strcmp(key, "compiler") == 0)         rc = get_string(c, v, key, &m->compiler);
+        else if (strcmp(key, "compile_flags") == 0)    rc = get_strlist(c, v, key, &m->compile_flags);
+        else if (strcmp(key, "link_flags") == 0)       rc = get_strlist(c, v, key, &m->link_flags);
+        else if (strcmp(key, "service_source") == 0)   rc = get_string(c, v, key, &m->service_source);
+        else if (strcmp(key, "service_object") == 0)   rc = get_string(c, v, key, &m->service_object);
+        else if (strcmp(key, "external_symbols") == 0) rc = get_strlist(c, v, key, &m->external_symbols);
+        else {
+            /* The plugin may add keys in a later version 1 manifest; "turbolift:"
+             * is what gates incompatible changes. So: tolerate, but say so. */
+            tl_log_debug("%s:%lu: ignoring unknown manifest key '%s'", c->path,
+                         (unsigned long)k->start_mark.line + 1, key);
+            rc = 0;
+        }
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int check_required(struct mctx *c, yaml_node_t *root, struct tl_manifest *m)
+{
+    static const struct { const char *key; size_t off; } req[] = {
+        { "function",       offsetof(struct tl_manifest, function) },
+        { "target",         offsetof(struct tl_manifest, target) },
+        { "signature",      offsetof(struct tl_manifest, signature) },
+        { "hash",           offsetof(struct tl_manifest, hash) },
+        { "compiler",       offsetof(struct tl_manifest, compiler) },
+        { "service_object", offsetof(struct tl_manifest, service_object) },
+    };
+
+    if (m->version == 0)
+        return fail(c, root, "turbolift", "missing (expected 'turbolift: 1')");
+    if (m->version != 1)
+        return fail(c, root, "turbolift", "version %d is not supported (this runtime reads 1)",
+                    m->version);
+    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
+        char *const *field = (char *const *)((const char *)m + req[i].off);
+        if (*field == NULL || **field == '\0')
+            return fail(c, root, req[i].key, "missing");
+    }
+    return 0;
+}
+
+int tl_manifest_load(const char *service_dir, struct tl_manifest **out,
+                     char *err, size_t errlen)
+{
+    struct tl_manifest *m = NULL;
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int have_parser = 0, have_doc = 0, rc = -1;
+    yaml_node_t *root;
+    struct mctx c;
+    FILE *f = NULL;
+    char *tmp;
+
+    *out = NULL;
+    m = calloc(1, sizeof *m);
+    if (m == NULL || asprintf(&m->path, "%s/turbolift.yaml", service_dir) < 0) {
+        if (m) m->path = NULL;
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    m->dir = strdup(service_dir);
+    if (m->dir == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    c.path = m->path;
+    c.doc = &doc;
+    c.err = err;
+    c.errlen = errlen;
+
+    f = fopen(m->path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot open manifest: %s", m->path, strerror(errno));
+        goto cleanup;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err, errlen, "%s: cannot initialise the YAML parser", m->path);
+        goto cleanup;
+    }
+    have_parser = 1;
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        snprintf(err, errlen, "%s:%lu: YAML error: %s%s%s", m->path,
+                 (unsigned long)parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "unknown",
+                 parser.context ? " " : "", parser.context ? parser.context : "");
+        goto cleanup;
+    }
+    have_doc = 1;
+    root = yaml_document_get_root_node(&doc);
+    if (root == NULL || root->type != YAML_MAPPING_NODE) {
+        snprintf(err, errlen, "%s:%lu: the manifest must be a mapping of keys", m->path,
+                 root ? (unsigned long)root->start_mark.line + 1 : 1UL);
+        goto cleanup;
+    }
+    if (read_pairs(&c, root, m) != 0 || check_required(&c, root, m) != 0)
+        goto cleanup;
+
+    tmp = resolve(m->dir, m->service_object);
+    if (tmp == NULL) goto oom;
+    free(m->service_object);
+    m->service_object = tmp;
+    if (m->service_source) {
+        tmp = resolve(m->dir, m->service_source);
+        if (tmp == NULL) goto oom;
+        free(m->service_source);
+        m->service_source = tmp;
+    }
+    *out = m;
+    m = NULL;
+    rc = 0;
+    goto cleanup;
+oom:
+    snprintf(err, errlen, "%s: out of memory", c.path);
+cleanup:
+    if (have_doc)
+        yaml_document_delete(&doc);
+    if (have_parser)
+        yaml_parser_delete(&parser);
+    if (f)
+        fclose(f);
+    tl_manifest_free(m);
+    return rc;
+}
