@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_build.c - link a function's service binary, cached by hash.
+ *
+ * The link needs the same libraries as the caller's link (a program linked
+ * with -lm calls exp() in the slice), but the manifest only knows the
+ * compile-time view. The process that is running knows better: it has
+ * those libraries loaded. So we pass each loaded shared library by
+ * absolute path and let --as-needed drop the ones the service does not use.
+ */
+#define _GNU_SOURCE   /* dladdr, dl_iterate_phdr, asprintf */
+#include "tl_build.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tl_log.h"
+#include "tl_paths.h"
+
+extern char **environ;
+
+#define TL_BUILD_OUTPUT_MAX 16384   /* compiler output kept for the message */
+
+/* A growable argv. */
+struct argv {
+    char **v;
+    size_t n, cap;
+    int oom;
+};
+
+static void argv_add(struct argv *a, const char *s)
+{
+    if (a->oom)
+        return;
+    if (a->n + 2 > a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 32;
+        char **grown = realloc(a->v, cap * sizeof *grown);
+        if (grown == NULL) {
+            a->oom = 1;
+            return;
+        }
+        a->v = grown;
+        a->cap = cap;
+    }
+    if ((a->v[a->n] = strdup(s)) == NULL) {
+        a->oom = 1;
+        return;
+    }
+    a->v[++a->n] = NULL;
+}
+
+static void argv_free(struct argv *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->v[i]);
+    free(a->v);
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wait_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* FNV-1a, 64 bits: a cache key, not a defence against an adversary. */
+static uint64_t fnv(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static int hash_file(uint64_t *h, const char *path, char *err, size_t errlen)
+{
+    char buf[65536];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        *h = fnv(*h, buf, (size_t)n);
+    }
+    close(fd);
+    return 0;
+}
+
+static int mkdirs(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            *p = '/';
+            return -1;
+        }
+        *p = '/';
+    }
+    return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+char *tl_cache_dir(const char *sub, char *err, size_t errlen)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char *path = NULL;
+    int rc;
+
+    if (xdg != NULL && xdg[0] == '/')
+        rc = asprintf(&path, "%s/turbolift/%s", xdg, sub);
+    else if (home != NULL && home[0] == '/')
+        rc = asprintf(&path, "%s/.cache/turbolift/%s", home, sub);
+    else {
+        snprintf(err, errlen, "neither XDG_CACHE_HOME nor HOME is an absolute path: "
+                 "cannot place the turbolift cache");
+        return NULL;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (mkdirs(path) != 0) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+static int same_dir(const char *a_file, const char *b_file)
+{
+    char *a = realpath(a_file, NULL), *b = realpath(b_file, NULL);
+    char *sa, *sb;
+    int same = 0;
+
+    if (a && b && (sa = strrchr(a, '/')) && (sb = strrchr(b, '/'))) {
+        *sa = *sb = '\0';
+        same = strcmp(a, b) == 0;
+    }
+    free(a);
+    free(b);
+    return same;
+}
+
+char *tl_build_service_lib(char *err, size_t errlen)
+{
+    const char *env = getenv("TURBOLIFT_SERVICE_LIB");
+    const char *first = TL_SERVICE_LIB_INSTALLED, *second = TL_SERVICE_LIB_BUILD;
+    Dl_info info;
+    char *r;
+
+    if (env != NULL && *env != '\0') {
+        if (access(env, R_OK) != 0) {
+            snprintf(err, errlen, "TURBOLIFT_SERVICE_LIB=%s: %s", env, strerror(errno));
+            return NULL;
+        }
+        r = strdup(env);
+        goto done;
+    }
+    /* Loaded from the build tree (tests, benchmarks, a developer's run):
+     * the build tree's service library matches; an installed one may be
+     * older. The build library sits beside the shared libturbolift. */
+    if (dladdr((void *)tl_build_service_lib, &info) != 0 && info.dli_fname != NULL &&
+        access(TL_SERVICE_LIB_BUILD, R_OK) == 0 &&
+        same_dir(info.dli_fname, TL_SERVICE_LIB_BUILD)) {
+        first = TL_SERVICE_LIB_BUILD;
+        second = TL_SERVICE_LIB_INSTALLED;
+    }
+    if (access(first, R_OK) == 0)
+        r = strdup(first);
+    else if (access(second, R_OK) == 0)
+        r = strdup(second);
+    else {
+        snprintf(err, errlen, "libturbolift-service.a is neither at %s nor at %s "
+                 "(install turbolift, or set TURBOLIFT_SERVICE_LIB)",
+                 TL_SERVICE_LIB_INSTALLED, TL_SERVICE_LIB_BUILD);
+        return NULL;
+    }
+done:
+    if (r == NULL)
+        snprintf(err, errlen, "out of memory");
+    return r;
+}
+
+/* Libraries that must not reach the service: the client runtime and what
+ * only it needs, the dynamic loader and libc (the driver adds those). */
+static int skip_library(const char *path)
+{
+    static const char *const skip[] = {
+        "libturbolift", "libcurl", "ld-linux", "linux-vdso", "linux-gate",
+        "libc.so",
+    };
+    const char *base = strrchr(path, '/');
+
+    base = base ? base + 1 : path;
+    for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+        if (strncmp(base, skip[i], strlen(skip[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static int add_loaded(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct argv *a = data;
+
+    (void)size;
+    /* The main program has an empty name; the vDSO has no file. */
+    if (info->dlpi_name == NULL || info->dlpi_name[0] != '/')
+        return 0;
+    if (!skip_library(info->dlpi_name))
+        argv_add(a, info->dlpi_name);
+    return 0;
+}
+
+static void add_words(struct argv *a, const char *words)
+{
+    char *copy = strdup(words), *save = NULL;
+
+    if (copy == NULL) {
+        a->oom = 1;
+        return;
+    }
+    for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+        argv_add(a, w);
+    free(copy);
+}
+
+static void describe(char *out, size_t outlen, char *const *argv)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; argv[i] && used + 1 < outlen; i++) {
+        int n = snprintf(out + used, outlen - used, "%s%s", i ? " " : "", argv[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* Run argv, collecting stdout+stderr; 0 when it exits 0. */
+static int run(char *const *argv, long deadline, char *out, size_t outlen, int *status)
+{
+    posix_spawn_file_actions_t fa;
+    int pipefd[2], rc = -1, have_fa = 0;
+    size_t used = 0;
+    pid_t pid = -1;
+
+    out[0] = '\0';
+    *status = -1;
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        snprintf(out, outlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        goto cleanup;
+    have_fa = 1;
+    if (posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1) != 0 ||
+        posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2) != 0)
+        goto cleanup;
+    errno = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    if (errno != 0) {
+        snprintf(out, outlen, "cannot run %s: %s", argv[0], strerror(errno));
+        pid = -1;
+        goto cleanup;
+    }
+    close(pipefd[1]);
+    pipefd[1] = -1;
+    for (;;) {       /* ends at EOF (the compiler exited) or the deadline */
+        struct pollfd p = { pipefd[0], POLLIN, 0 };
+        char buf[4096];
+        long left = deadline - now_ms();
+        ssize_t n;
+
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            snprintf(out + used, outlen - used, "\n(killed: the link took too long)");
+            break;
+        }
+        if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR)
+            break;
+        if (p.revents == 0)
+            continue;
+        n = read(pipefd[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (used + 1 < outlen) {
+            size_t take = (size_t)n < outlen - used - 1 ? (size_t)n : outlen - used - 1;
+            memcpy(out + used, buf, take);
+            used += take;
+            out[used] = '\0';
+        }
+    }
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        ;
+    rc = WIFEXITED(*status) && WEXITSTATUS(*status) == 0 ? 0 : -1;
+cleanup:
+    if (have_fa)
+        posix_spawn_file_actions_destroy(&fa);
+    if (pipefd[0] >= 0)
+        close(pipefd[0]);
+    if (pipefd[1] >= 0)
+        close(pipefd[1]);
+    return rc;
+}
+
+/* Take the directory's lock, polling so that the wait is bounded. */
+static int lock_dir(const char *dir, long deadline, int *fd_out, char *err, size_t errlen)
+{
+    char *path = NULL;
+    long pause = 1;
+    int fd;
+
+    if (asprintf(&path, "%s/.lock", dir) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    /* A blocking flock could wait forever on a stuck linker elsewhere. */
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            snprintf(err, errlen, "%s: flock: %s", path, strerror(errno));
+            goto fail;
+        }
+        if (now_ms() + pause > deadline) {
+            snprintf(err, errlen, "%s: another process has been linking this service "
+                     "for too long", path);
+            goto fail;
+        }
+        wait_ms(pause);
+        pause = pause < 100 ? pause * 2 : 100;
+    }
+    free(path);
+    *fd_out = fd;
+    return 0;
+fail:
+    free(path);
+    close(fd);
+    return -1;
+}
+
+int tl_build_service(const struct tl_manifest *m, long timeout_ms,
+                     char **binary, int *hit, char *err, size_t errlen)
+{
+    struct argv a = { 0 };
+    char *lib = NULL, *bindir = NULL, *dir = NULL, *out = NULL, *tmp = NULL;
+    char *output = NULL, name[64];
+    long deadline = now_ms() + timeout_ms;
+    int rc = -1, lockfd = -1, status;
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    *binary = NULL;
+    *hit = 0;
+    lib = tl_build_service_lib(err, errlen);
+    if (lib == NULL)
+        goto cleanup;
+
+    argv_add(&a, m->compiler);
+    argv_add(&a, m->service_object);
+    argv_add(&a, lib);
+    for (size_t i = 0; i < m->link_flags.count; i++)
+        argv_add(&a, m->link_flags.items[i]);
+    add_words(&a, TL_SERVICE_LINK_ARGS);
+    argv_add(&a, "-Wl,--as-needed");
+    dl_iterate_phdr(add_loaded, &a);
+    if (a.oom)
+        goto oom;
+
+    for (size_t i = 0; i < a.n; i++)
+        h = fnv(h, a.v[i], strlen(a.v[i]) + 1);
+    h = fnv(h, m->hash, strlen(m->hash) + 1);
+    if (hash_file(&h, m->service_object, err, errlen) != 0 ||
+        hash_file(&h, lib, err, errlen) != 0)
+        goto cleanup;
+
+    bindir = tl_cache_dir("bin", err, errlen);
+    if (bindir == NULL)
+        goto cleanup;
+    snprintf(name, sizeof name, "%016llx", (unsigned long long)h);
+    if (asprintf(&dir, "%s/%s-%s", bindir, m->function, name) < 0 ||
+        asprintf(&out, "%s/service", dir) < 0)
+        goto oom;
+    if (access(out, X_OK) == 0) {
+        *hit = 1;
+        goto done;
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        goto cleanup;
+    }
+    if (lock_dir(dir, deadline, &lockfd, err, errlen) != 0)
+        goto cleanup;
+    if (access(out, X_OK) == 0) {      /* linked while we waited */
+        *hit = 1;
+        goto done;
+    }
+    if (asprintf(&tmp, "%s/service.tmp.%ld", dir, (long)getpid()) < 0)
+        goto oom;
+    argv_add(&a, "-o");
+    argv_add(&a, tmp);
+    output = malloc(TL_BUILD_OUTPUT_MAX);
+    if (a.oom || output == NULL)
+        goto oom;
+    tl_log_info("linking the service of %s: %s", m->function, out);
+    if (run(a.v, deadline, output, TL_BUILD_OUTPUT_MAX, &status) != 0) {
+        char cmd[2048];
+
+        describe(cmd, sizeof cmd, a.v);
+        snprintf(err, errlen, "linking the service of '%s' failed (%s %d)\n"
+                 "  command: %s\n%s", m->function,
+                 WIFSIGNALED(status) ? "signal" : "exit status",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+                 cmd, output);
+        unlink(tmp);
+        goto cleanup;
+    }
+    if (rename(tmp, out) != 0) {
+        snprintf(err, errlen, "rename %s to %s: %s", tmp, out, strerror(errno));
+        unlink(tmp);
+        goto cleanup;
+    }
+done:
+    *binary = out;
+    out = NULL;
+    rc = 0;
+    goto cleanup;
+oom:
+    snprintf(err, errlen, "out of memory");
+cleanup:
+    if (lockfd >= 0)
+        close(lockfd);      /* releases the flock */
+    argv_free(&a);
+    free(lib);
+    free(bindir);
+    free(dir);
+    free(out);
+    free(tmp);
+    free(output);
+    return rc;
+}

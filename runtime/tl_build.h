@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_build.h - link a function's service binary, cached by hash.
+ *
+ *   <compiler> <service.o> <libturbolift-service.a> <link_flags>
+ *       TL_SERVICE_LINK_ARGS -Wl,--as-needed <libraries this process loaded>
+ *       -o ${XDG_CACHE_HOME:-$HOME/.cache}/turbolift/bin/<function>-<hash>/service
+ *
+ * The hash covers the command line and the contents of service.o and of
+ * libturbolift-service.a, so any change relinks and an unchanged service
+ * is linked once per machine. Concurrent processes are safe: a file lock
+ * lets one of them link, and the binary appears by rename.
+ */
+#ifndef TL_BUILD_H
+#define TL_BUILD_H
+
+#include <stddef.h>
+
+#include "tl_manifest.h"
+
+/*
+ * Path of the cached binary for m in *binary (malloc'd), linking it first
+ * when missing. *hit is set to 1 on a cache hit. timeout_ms bounds the
+ * wait for another process's link and our own. On failure err holds the
+ * command and the compiler's output.
+ */
+int tl_build_service(const struct tl_manifest *m, long timeout_ms,
+                     char **binary, int *hit, char *err, size_t errlen);
+
+/* ${XDG_CACHE_HOME:-$HOME/.cache}/turbolift/<sub>, created (mkdir -p).
+ * Returns a malloc'd path or NULL with err set. */
+char *tl_cache_dir(const char *sub, char *err, size_t errlen);
+
+/* libturbolift-service.a to link with: $TURBOLIFT_SERVICE_LIB, else the
+ * build tree's when this library was loaded from the build tree, else the
+ * installed one. malloc'd, or NULL with err set when none exists. */
+char *tl_build_service_lib(char *err, size_t errlen);
+
+#endif /* TL_BUILD_H */

@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_client.c - libcurl client for calls to services.
+ *
+ * Why one easy handle per (thread, endpoint): an easy handle must never be
+ * used by two threads at once, and a handle keeps its connection alive
+ * between requests, so caching it per thread gives keep-alive with no
+ * lock on the call path. The cache is small and bounded (least recently
+ * used out), and a pthread key frees it when the thread exits.
+ */
+#define _GNU_SOURCE   /* asprintf */
+#include "tl_client.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tl_log.h"
+
+#define TL_CONN_CACHE 32                 /* handles per thread              */
+#define TL_MAX_REPLY ((size_t)1 << 30)   /* refuse replies above 1 GiB      */
+
+struct tl_conn {
+    uint64_t id;                /* endpoint id; 0 = free slot               */
+    uint64_t used;              /* LRU stamp                                */
+    CURL *h;
+    struct curl_slist *headers;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct tl_thread {
+    struct tl_conn conns[TL_CONN_CACHE];
+    uint64_t clock;
+    char *buf;                  /* reply buffer, reused across calls        */
+    size_t len, cap;
+    int overflow;
+};
+
+static pthread_once_t client_once = PTHREAD_ONCE_INIT;
+static CURLcode client_init_rc = CURLE_FAILED_INIT;
+static pthread_key_t client_key;
+static atomic_uint_fast64_t endpoint_ids;
+
+static void thread_free(void *p)
+{
+    struct tl_thread *t = p;
+
+    if (t == NULL)
+        return;
+    for (unsigned i = 0; i < TL_CONN_CACHE; i++) {
+        if (t->conns[i].h)
+            curl_easy_cleanup(t->conns[i].h);
+        curl_slist_free_all(t->conns[i].headers);
+    }
+    free(t->buf);
+    free(t);
+}
+
+static void client_init_once(void)
+{
+    /* curl_global_init is not thread-safe itself; pthread_once makes it so. */
+    client_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (client_init_rc == CURLE_OK && pthread_key_create(&client_key, thread_free) != 0)
+        client_init_rc = CURLE_FAILED_INIT;
+}
+
+int tl_client_init(char *err, size_t errlen)
+{
+    pthread_once(&client_once, client_init_once);
+    if (client_init_rc != CURLE_OK) {
+        snprintf(err, errlen, "cannot initialise libcurl: %s",
+                 curl_easy_strerror(client_init_rc));
+        return -1;
+    }
+    return 0;
+}
+
+struct tl_endpoint *tl_endpoint_new(const char *base, const char *function)
+{
+    struct tl_endpoint *ep = calloc(1, sizeof *ep);
+
+    if (ep == NULL)
+        return NULL;
+    ep->base = strdup(base);
+    if (ep->base == NULL || asprintf(&ep->url, "%s/v1/call/%s", base, function) < 0) {
+        free(ep->base);
+        free(ep);
+        return NULL;
+    }
+    ep->id = atomic_fetch_add(&endpoint_ids, 1) + 1;
+    atomic_init(&ep->inflight, 0);
+    return ep;
+}
+
+void tl_endpoint_free(struct tl_endpoint *ep)
+{
+    if (ep == NULL)
+        return;
+    free(ep->base);
+    free(ep->url);
+    free(ep);
+}
+
+static struct tl_thread *thread_state(void)
+{
+    struct tl_thread *t = pthread_getspecific(client_key);
+
+    if (t == NULL) {
+        t = calloc(1, sizeof *t);
+        if (t == NULL)
+            return NULL;
+        if (pthread_setspecific(client_key, t) != 0) {
+            free(t);
+            return NULL;
+        }
+    }
+    return t;
+}
+
+void tl_client_thread_release(void)
+{
+    pthread_once(&client_once, client_init_once);
+    if (client_init_rc != CURLE_OK)
+        return;
+    thread_free(pthread_getspecific(client_key));
+    pthread_setspecific(client_key, NULL);
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
+{
+    struct tl_thread *t = user;
+    size_t n = size * nmemb;
+
+    if (n > TL_MAX_REPLY - t->len) {
+        t->overflow = 1;
+        return 0;            /* makes curl fail the transfer */
+    }
+    if (t->len + n > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        char *grown;
+
+        while (cap < t->len + n)
+            cap *= 2;
+        grown = realloc(t->buf, cap);
+        if (grown == NULL)
+            return 0;
+        t->buf = grown;
+        t->cap = cap;
+    }
+    memcpy(t->buf + t->len, data, n);
+    t->len += n;
+    return n;
+}
+
+static void conn_drop(struct tl_conn *c)
+{
+    if (c->h)
+        curl_easy_cleanup(c->h);
+    curl_slist_free_all(c->headers);
+    memset(c, 0, sizeof *c);
+}
+
+/* The handle for this endpoint in this thread, set up once. */
+static struct tl_conn *conn_get(struct tl_thread *t, const struct tl_endpoint *ep,
+                                const struct tl_client_opts *opts)
+{
+    struct tl_conn *c = NULL, *lru = &t->conns[0];
+    struct curl_slist *h;
+
+    for (unsigned i = 0; i < TL_CONN_CACHE; i++) {
+        if (t->conns[i].id == ep->id) {
+            c = &t->conns[i];
+            c->used = ++t->clock;
+            return c;
+        }
+        if (t->conns[i].used < lru->used)
+            lru = &t->conns[i];
+    }
+    c = lru;
+    conn_drop(c);
+    c->h = curl_easy_init();
+    if (c->h == NULL)
+        return NULL;
+    h = curl_slist_append(NULL, "Content-Type: application/msgpack");
+    /* Without this, curl waits for "100 Continue" before sending a body
+     * above 1 KiB: one extra round trip per call. */
+    if (h) h = curl_slist_append(h, "Expect:");
+    if (h && opts->token) {
+        char auth[512];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", opts->token);
+        h = curl_slist_append(h, auth);
+    }
+    if (h == NULL) {
+        conn_drop(c);
+        return NULL;
+    }
+    c->headers = h;
+    curl_easy_setopt(c->h, CURLOPT_URL, ep->url);
+    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(c->h, CURLOPT_POST, 1L);
+    /* Threads: no SIGALRM-based DNS timeouts. */
+    curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c->h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    /* Service endpoints are direct: an http_proxy in the environment must
+     * not route calls to 127.0.0.1 through a proxy. */
+    curl_easy_setopt(c->h, CURLOPT_PROXY, "");
+    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, c->errbuf);
+    c->id = ep->id;
+    c->used = ++t->clock;
+    return c;
+}
+
+int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
+                   const struct tl_client_opts *opts, struct tl_response *resp)
+{
+    struct tl_thread *t;
+    struct tl_conn *c;
+    CURLcode rc;
+
+    resp->status = 0;
+    resp->body = NULL;
+    resp->len = 0;
+    resp->error[0] = '\0';
+    t = thread_state();
+    if (t == NULL || (c = conn_get(t, ep, opts)) == NULL) {
+        snprintf(resp->error, sizeof resp->error, "out of memory");
+        return -1;
+    }
+    t->len = 0;
+    t->overflow = 0;
+    c->errbuf[0] = '\0';
+    curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, opts->connect_timeout_ms);
+    curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, opts->timeout_ms > 0 ? opts->timeout_ms : 1L);
+
+    rc = curl_easy_perform(c->h);
+    if (rc != CURLE_OK) {
+        snprintf(resp->error, sizeof resp->error, "%s: %s", ep->base,
+                 t->overflow ? "reply larger than 1 GiB"
+                 : c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+        /* A broken connection stays broken: start afresh next time. */
+        conn_drop(c);
+        return -1;
+    }
+    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &resp->status);
+    resp->body = t->buf ? t->buf : "";
+    resp->len = t->len;
+    return 0;
+}
+
+static size_t discard(char *data, size_t size, size_t nmemb, void *user)
+{
+    (void)data;
+    (void)user;
+    return size * nmemb;
+}
+
+long tl_client_get_status(const char *url, long timeout_ms, char *err, size_t errlen)
+{
+    char errbuf[CURL_ERROR_SIZE] = "";
+    long status = 0;
+    CURLcode rc;
+    CURL *h;
+
+    if (tl_client_init(err, errlen) != 0)
+        return 0;
+    h = curl_easy_init();
+    if (h == NULL) {
+        snprintf(err, errlen, "cannot create a curl handle");
+        return 0;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    rc = curl_easy_perform(h);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    else
+        snprintf(err, errlen, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    curl_easy_cleanup(h);
+    return status;
+}
+
+struct tl_endpoint *tl_client_pick(_Atomic(struct tl_endpoint *) *slots, unsigned n,
+                                   const struct tl_endpoint *avoid, atomic_uint *rotor)
+{
+    struct tl_endpoint *best = NULL, *fallback = NULL;
+    unsigned best_load = 0, start;
+
+    if (n == 0)
+        return NULL;
+    /* The rotating start breaks ties differently for each call, so threads
+     * that all see zero in flight still land on different workers. */
+    start = atomic_fetch_add_explicit(rotor, 1, memory_order_relaxed);
+    for (unsigned k = 0; k < n; k++) {
+        struct tl_endpoint *ep = atomic_load_explicit(&slots[(start + k) % n],
+                                                      memory_order_acquire);
+        unsigned load;
+
+        if (ep == NULL)
+            continue;
+        if (ep == avoid) {
+            fallback = ep;
+            continue;
+        }
+        load = atomic_load_explicit(&ep->inflight, memory_order_relaxed);
+        if (best == NULL || load < best_load) {
+            best = ep;
+            best_load = load;
+        }
+    }
+    return best ? best : fallback;
+}

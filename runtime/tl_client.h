@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_client.h - the HTTP client that carries calls to services (libcurl).
+ *
+ * Thread-safe without a lock on the call path: each thread keeps its own
+ * CURL easy handle per endpoint (so keep-alive connections are reused and
+ * never shared), and threads spread over endpoints by least-in-flight with
+ * an atomic round-robin start, so concurrent callers fan out over workers.
+ */
+#ifndef TL_CLIENT_H
+#define TL_CLIENT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * One address a call can be sent to. Immutable once published, except for
+ * the in-flight counter; a target that replaces a worker publishes a new
+ * endpoint (new id) rather than editing this one, so a reader never sees
+ * a half-written URL.
+ */
+struct tl_endpoint {
+    char *base;                 /* "http://127.0.0.1:PORT"                      */
+    char *url;                  /* base + "/v1/call/<function>"                 */
+    uint64_t id;                /* unique in the process: keys cached handles   */
+    atomic_uint inflight;       /* calls in progress: for least-in-flight       */
+    struct tl_endpoint *next;   /* owner's list, for freeing at shutdown        */
+};
+
+struct tl_endpoint *tl_endpoint_new(const char *base, const char *function);
+void tl_endpoint_free(struct tl_endpoint *ep);
+
+/* Per-call options. */
+struct tl_client_opts {
+    long connect_timeout_ms;
+    long timeout_ms;            /* whole request; > 0                           */
+    const char *token;          /* Authorization: Bearer, or NULL               */
+};
+
+/* A reply. body points into a per-thread buffer that the next request made
+ * by the same thread overwrites. */
+struct tl_response {
+    long status;                /* HTTP status, 0 when no response              */
+    const char *body;
+    size_t len;
+    char error[512];            /* transport failure, when status is 0          */
+};
+
+/* curl_global_init, once per process; safe from any thread. */
+int tl_client_init(char *err, size_t errlen);
+
+/*
+ * POST body to ep->url with Content-Type application/msgpack. Returns 0
+ * when an HTTP response arrived (whatever its status), -1 on a transport
+ * failure (refused, reset, timeout), with the reason in resp->error.
+ */
+int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
+                   const struct tl_client_opts *opts, struct tl_response *resp);
+
+/* GET url with a fresh connection; returns the HTTP status or 0 when no
+ * response came (reason in err). For readiness probes, not for calls. */
+long tl_client_get_status(const char *url, long timeout_ms, char *err, size_t errlen);
+
+/*
+ * Pick the endpoint for the next attempt among slots[0..n): the one with
+ * the fewest calls in flight, scanning from a shared rotating start so
+ * ties spread across threads; skips NULL slots and `avoid` (the endpoint
+ * that just failed) unless nothing else is up. Returns NULL when all slots
+ * are empty.
+ */
+struct tl_endpoint *tl_client_pick(_Atomic(struct tl_endpoint *) *slots, unsigned n,
+                                   const struct tl_endpoint *avoid, atomic_uint *rotor);
+
+/* Drop this thread's cached handles (also done at thread exit). */
+void tl_client_thread_release(void);
+
+#endif /* TL_CLIENT_H */
