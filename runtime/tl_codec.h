@@ -26,8 +26,13 @@ size_t tl_sig_result_size(const struct tl_sig *sig);   /* 0 for void */
 /* Client: args[i] is the address of argument i (docs/abi.md, section 3). */
 int tl_encode_request(const struct tl_sig *sig, void *const *args,
                       msgpack_sbuffer *out, char *err, size_t errlen);
-/* Client: writes the result into *result (unless void) and copies the
- * "out" buffers back through the caller's pointers found via args. */
+/* Client: writes the result into *result (unless void or result is NULL)
+ * and copies the "out" buffers back through the caller's pointers found via
+ * args. The whole reply is checked before any byte of the caller's memory
+ * is written, so on failure the caller's memory is unchanged. Strings in
+ * the result or in written-back objects are malloc'd and belong to the
+ * caller (a read_write string field whose text did not change keeps the
+ * caller's own pointer). */
 int tl_decode_reply(const struct tl_sig *sig, const char *data, size_t len,
                     void *const *args, void *result, char *err, size_t errlen);
 
@@ -39,5 +44,11 @@ void *tl_frame_result(const struct tl_frame *frame);   /* NULL for void */
 int tl_encode_reply(const struct tl_sig *sig, const struct tl_frame *frame,
                     msgpack_sbuffer *out, char *err, size_t errlen);
 void tl_frame_free(struct tl_frame *frame);
+
+/* Service: most bytes one decoded frame may allocate, including write-only
+ * buffers (default 256 MiB, env TURBOLIFT_MAX_ALLOC in bytes). Setting 0
+ * restores the default. */
+size_t tl_codec_alloc_limit(void);
+void tl_codec_set_alloc_limit(size_t bytes);
 
 #endif /* TL_CODEC_H */

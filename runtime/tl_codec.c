@@ -1,0 +1,1000 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_codec.c - encode and decode calls as msgpack, driven by a parsed
+ * signature (docs/abi.md, sections 1 and 2).
+ *
+ * Four directions, two per side:
+ *
+ *   client  tl_encode_request  caller's argument memory  -> msgpack array
+ *   service tl_decode_request  msgpack array             -> tl_frame
+ *   service tl_encode_reply    tl_frame                  -> {"result","out"}
+ *   client  tl_decode_reply    {"result","out"}          -> caller's memory
+ *
+ * All C memory is read and written with memcpy at the offsets the signature
+ * gives, so packed structs and unaligned fields are fine. Messages say where
+ * a value was found: each level of the walk prefixes its position ("argument
+ * 2: field 1: element 7: ...") on the way out.
+ *
+ * Limits. The service never trusts a count it reads: every buffer a request
+ * asks for (including write-only ones, whose size comes from nothing but an
+ * integer argument) is charged to the frame, and a frame may not hold more
+ * than tl_codec_alloc_limit() bytes (256 MiB by default, TURBOLIFT_MAX_ALLOC
+ * or tl_codec_set_alloc_limit()). msgpack-c itself keeps one msgpack_object
+ * (24 bytes on 64-bit) per element of the body, so its memory is bounded by
+ * the body size the HTTP layer accepts.
+ */
+#define _POSIX_C_SOURCE 200809L    /* posix_memalign */
+
+#include "tl_codec.h"
+#include "tl_sig.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TL_CODEC_DEFAULT_ALLOC_LIMIT ((size_t)256 << 20)
+
+struct tl_frame {
+    void **args;                /* param_count addresses, as in section 3  */
+    void *result;               /* NULL for void                           */
+    size_t *counts;             /* element count of each '*' buffer        */
+    void **blocks;              /* every allocation this frame owns        */
+    size_t block_count;
+    size_t block_capacity;
+    size_t allocated;           /* bytes charged against limit             */
+    size_t limit;
+};
+
+/* How a decode walk treats the memory it fills. */
+struct tl_decoder {
+    char *err;
+    size_t errlen;
+    int write;                  /* client: 0 checks the reply, 1 applies it;
+                                 * a NULL destination is always only checked */
+    struct tl_frame *frame;     /* service: strings live in the frame;
+                                 * client (NULL): strings are malloc'd and
+                                 * become the caller's                     */
+    int old_strings_valid;      /* client: the memory holds the caller's
+                                 * strings, keep those that did not change */
+};
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                             */
+/* ------------------------------------------------------------------ */
+
+static int tl_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int tl_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err != NULL && errlen > 0) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Put "where" in front of the message already in err. */
+static int tl_fail_at(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int tl_fail_at(char *err, size_t errlen, const char *fmt, ...)
+{
+    char where[64], reason[512];
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(where, sizeof where, fmt, ap);
+    va_end(ap);
+    snprintf(reason, sizeof reason, "%s", err);
+    snprintf(err, errlen, "%s%s", where, reason);
+    return -1;
+}
+
+static const char *tl_object_name(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: return "nil";
+    case MSGPACK_OBJECT_BOOLEAN: return "bool";
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: return "positive integer";
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "negative integer";
+    case MSGPACK_OBJECT_FLOAT32: return "float32";
+    case MSGPACK_OBJECT_FLOAT64: return "float64";
+    case MSGPACK_OBJECT_STR: return "str";
+    case MSGPACK_OBJECT_ARRAY: return "array";
+    case MSGPACK_OBJECT_MAP: return "map";
+    case MSGPACK_OBJECT_BIN: return "bin";
+    case MSGPACK_OBJECT_EXT: return "ext";
+    }
+    return "unknown msgpack type";
+}
+
+static const char *tl_kind_name(const struct tl_type *type)
+{
+    switch (type->kind) {
+    case TL_KIND_VOID: return "nil (void)";
+    case TL_KIND_BOOL: return "bool";
+    case TL_KIND_INT: return type->size == 16 ? "bin of 16 bytes (i16)" : "integer";
+    case TL_KIND_UINT: return type->size == 16 ? "bin of 16 bytes (u16)" : "integer";
+    case TL_KIND_FLOAT: return "float";
+    case TL_KIND_STRING: return "str or nil";
+    case TL_KIND_STRUCT: return "array (struct)";
+    case TL_KIND_ARRAY: return tl_type_is_byte(type->elem) ? "bin (fixed array)" : "array (fixed array)";
+    }
+    return "?";
+}
+
+static int tl_fail_type(char *err, size_t errlen, const struct tl_type *type,
+                        const msgpack_object *o)
+{
+    return tl_fail(err, errlen, "expected %s, got %s", tl_kind_name(type),
+                   tl_object_name(o));
+}
+
+/* ------------------------------------------------------------------ */
+/* Allocation limit                                                   */
+/* ------------------------------------------------------------------ */
+
+static _Atomic size_t tl_alloc_limit;
+static pthread_once_t tl_alloc_limit_once = PTHREAD_ONCE_INIT;
+
+static void tl_alloc_limit_from_env(void)
+{
+    const char *value = getenv("TURBOLIFT_MAX_ALLOC");
+    size_t limit = TL_CODEC_DEFAULT_ALLOC_LIMIT;
+
+    if (value != NULL && *value != '\0') {
+        char *end;
+        unsigned long long parsed;
+        errno = 0;
+        parsed = strtoull(value, &end, 10);
+        if (errno == 0 && end != value && *end == '\0' && parsed > 0 &&
+            parsed <= SIZE_MAX)
+            limit = (size_t)parsed;
+        else
+            fprintf(stderr, "turbolift: warning: TURBOLIFT_MAX_ALLOC=%s is not a "
+                    "positive number of bytes; using %zu\n", value, limit);
+    }
+    /* A setter call that came first wins over the environment. */
+    size_t unset = 0;
+    atomic_compare_exchange_strong(&tl_alloc_limit, &unset, limit);
+}
+
+size_t tl_codec_alloc_limit(void)
+{
+    pthread_once(&tl_alloc_limit_once, tl_alloc_limit_from_env);
+    return atomic_load(&tl_alloc_limit);
+}
+
+void tl_codec_set_alloc_limit(size_t bytes)
+{
+    pthread_once(&tl_alloc_limit_once, tl_alloc_limit_from_env);
+    atomic_store(&tl_alloc_limit, bytes ? bytes : TL_CODEC_DEFAULT_ALLOC_LIMIT);
+}
+
+/* ------------------------------------------------------------------ */
+/* Frame memory                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Zeroed memory owned by the frame, charged against its limit. */
+static void *tl_frame_alloc(struct tl_frame *frame, size_t size, size_t align,
+                            char *err, size_t errlen)
+{
+    void *block = NULL;
+
+    if (size == 0)
+        size = 1;   /* a zero-length buffer is still a non-NULL pointer */
+    if (size > frame->limit - frame->allocated) {
+        tl_fail(err, errlen, "the call needs more than %zu bytes of memory "
+                "(TURBOLIFT_MAX_ALLOC)", frame->limit);
+        return NULL;
+    }
+    if (frame->block_count == frame->block_capacity) {
+        size_t grown = frame->block_capacity ? frame->block_capacity * 2 : 8;
+        void **blocks = realloc(frame->blocks, grown * sizeof *blocks);
+        if (blocks == NULL)
+            goto out_of_memory;
+        frame->blocks = blocks;
+        frame->block_capacity = grown;
+    }
+    if (align <= _Alignof(max_align_t)) {
+        block = calloc(1, size);
+    } else if (posix_memalign(&block, align, size) == 0) {
+        memset(block, 0, size);
+    } else {
+        block = NULL;
+    }
+    if (block == NULL)
+        goto out_of_memory;
+    frame->blocks[frame->block_count++] = block;
+    frame->allocated += size;
+    return block;
+
+out_of_memory:
+    tl_fail(err, errlen, "out of memory allocating %zu bytes", size);
+    return NULL;
+}
+
+void tl_frame_free(struct tl_frame *frame)
+{
+    if (frame == NULL)
+        return;
+    for (size_t i = 0; i < frame->block_count; i++)
+        free(frame->blocks[i]);
+    free(frame->blocks);
+    free(frame);
+}
+
+void *const *tl_frame_args(const struct tl_frame *frame)
+{
+    return frame->args;
+}
+
+void *tl_frame_result(const struct tl_frame *frame)
+{
+    return frame->result;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scalars in C memory                                                */
+/* ------------------------------------------------------------------ */
+
+static int64_t tl_load_int(const unsigned char *mem, size_t size)
+{
+    int8_t i8; int16_t i16; int32_t i32; int64_t i64;
+
+    switch (size) {
+    case 1: memcpy(&i8, mem, 1); return i8;
+    case 2: memcpy(&i16, mem, 2); return i16;
+    case 4: memcpy(&i32, mem, 4); return i32;
+    default: memcpy(&i64, mem, 8); return i64;
+    }
+}
+
+static uint64_t tl_load_uint(const unsigned char *mem, size_t size)
+{
+    uint8_t u8; uint16_t u16; uint32_t u32; uint64_t u64;
+
+    switch (size) {
+    case 1: memcpy(&u8, mem, 1); return u8;
+    case 2: memcpy(&u16, mem, 2); return u16;
+    case 4: memcpy(&u32, mem, 4); return u32;
+    default: memcpy(&u64, mem, 8); return u64;
+    }
+}
+
+/* Store the low `size` bytes of a value already known to fit. */
+static void tl_store_uint(unsigned char *mem, size_t size, uint64_t bits)
+{
+    uint8_t u8 = (uint8_t)bits; uint16_t u16 = (uint16_t)bits;
+    uint32_t u32 = (uint32_t)bits;
+
+    switch (size) {
+    case 1: memcpy(mem, &u8, 1); break;
+    case 2: memcpy(mem, &u16, 2); break;
+    case 4: memcpy(mem, &u32, 4); break;
+    default: memcpy(mem, &bits, 8); break;
+    }
+}
+
+/* 16-byte integers travel little-endian; convert from/to host order. */
+static void tl_copy_le16(unsigned char *dst, const unsigned char *src)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    for (int i = 0; i < 16; i++)
+        dst[i] = src[15 - i];
+#else
+    memcpy(dst, src, 16);
+#endif
+}
+
+/* Element count of a '*' parameter from its length argument. */
+static int tl_load_length(const struct tl_sig *sig, void *const *args,
+                          const struct tl_param *param, size_t *count,
+                          char *err, size_t errlen)
+{
+    const struct tl_type *len_type = sig->params[param->len_index].type;
+    const unsigned char *mem = args[param->len_index];
+
+    if (len_type->kind == TL_KIND_INT) {
+        int64_t value = tl_load_int(mem, len_type->size);
+        if (value < 0)
+            return tl_fail(err, errlen, "length argument %u is negative (%lld)",
+                           param->len_index, (long long)value);
+        *count = (size_t)value;
+    } else {
+        uint64_t value = tl_load_uint(mem, len_type->size);
+        if (value > SIZE_MAX)
+            return tl_fail(err, errlen, "length argument %u is too large (%llu)",
+                           param->len_index, (unsigned long long)value);
+        *count = (size_t)value;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoding: C memory -> msgpack                                      */
+/* ------------------------------------------------------------------ */
+
+#define TL_PACK(call) do { if ((call) != 0) goto pack_failed; } while (0)
+
+static int tl_pack_value(msgpack_packer *pk, const struct tl_type *type,
+                         const unsigned char *mem, char *err, size_t errlen);
+
+/* count elements of `elem` starting at mem: bin for bytes, else array. */
+static int tl_pack_elements(msgpack_packer *pk, const struct tl_type *elem,
+                            const unsigned char *mem, size_t count,
+                            char *err, size_t errlen)
+{
+    if (count > UINT32_MAX)
+        return tl_fail(err, errlen, "%zu elements do not fit in one msgpack "
+                       "array (at most %u)", count, UINT32_MAX);
+    if (tl_type_is_byte(elem)) {
+        TL_PACK(msgpack_pack_bin(pk, count));
+        if (elem->kind != TL_KIND_BOOL) {
+            TL_PACK(msgpack_pack_bin_body(pk, mem, count));
+            return 0;
+        }
+        /* _Bool memory should hold 0 or 1; send exactly that. */
+        for (size_t i = 0; i < count; i++) {
+            unsigned char bit = mem[i] != 0;
+            TL_PACK(msgpack_pack_bin_body(pk, &bit, 1));
+        }
+        return 0;
+    }
+    TL_PACK(msgpack_pack_array(pk, count));
+    for (size_t i = 0; i < count; i++) {
+        if (tl_pack_value(pk, elem, mem + i * elem->size, err, errlen) < 0)
+            return tl_fail_at(err, errlen, "element %zu: ", i);
+    }
+    return 0;
+
+pack_failed:
+    return tl_fail(err, errlen, "out of memory while encoding");
+}
+
+static int tl_pack_value(msgpack_packer *pk, const struct tl_type *type,
+                         const unsigned char *mem, char *err, size_t errlen)
+{
+    switch (type->kind) {
+    case TL_KIND_VOID:
+        TL_PACK(msgpack_pack_nil(pk));
+        return 0;
+    case TL_KIND_BOOL:
+        TL_PACK(mem[0] ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+        return 0;
+    case TL_KIND_INT:
+    case TL_KIND_UINT:
+        if (type->size == 16) {
+            unsigned char le[16];
+            tl_copy_le16(le, mem);
+            TL_PACK(msgpack_pack_bin(pk, 16));
+            TL_PACK(msgpack_pack_bin_body(pk, le, 16));
+        } else if (type->kind == TL_KIND_INT) {
+            TL_PACK(msgpack_pack_int64(pk, tl_load_int(mem, type->size)));
+        } else {
+            TL_PACK(msgpack_pack_uint64(pk, tl_load_uint(mem, type->size)));
+        }
+        return 0;
+    case TL_KIND_FLOAT:
+        if (type->size == 4) {
+            float f;
+            memcpy(&f, mem, sizeof f);
+            TL_PACK(msgpack_pack_float(pk, f));
+        } else {
+            double d;
+            memcpy(&d, mem, sizeof d);
+            TL_PACK(msgpack_pack_double(pk, d));
+        }
+        return 0;
+    case TL_KIND_STRING: {
+        const char *s;
+        size_t len;
+        memcpy(&s, mem, sizeof s);
+        if (s == NULL) {
+            TL_PACK(msgpack_pack_nil(pk));
+            return 0;
+        }
+        len = strlen(s);
+        if (len > UINT32_MAX)
+            return tl_fail(err, errlen, "string of %zu bytes is too long for msgpack", len);
+        TL_PACK(msgpack_pack_str(pk, len));
+        TL_PACK(msgpack_pack_str_body(pk, s, len));
+        return 0;
+    }
+    case TL_KIND_STRUCT:
+        TL_PACK(msgpack_pack_array(pk, type->field_count));
+        for (unsigned i = 0; i < type->field_count; i++) {
+            const struct tl_field *field = &type->fields[i];
+            if (tl_pack_value(pk, field->type, mem + field->offset, err, errlen) < 0)
+                return tl_fail_at(err, errlen, "field %u: ", i);
+        }
+        return 0;
+    case TL_KIND_ARRAY:
+        return tl_pack_elements(pk, type->elem, mem, type->count, err, errlen);
+    }
+    return tl_fail(err, errlen, "internal error: unknown type kind %d", (int)type->kind);
+
+pack_failed:
+    return tl_fail(err, errlen, "out of memory while encoding");
+}
+
+/* The wire form of one pointer parameter, given the pointer and (for '*')
+ * its element count: nil, true (write-only) or the pointed-to data. */
+static int tl_pack_pointer(msgpack_packer *pk, const struct tl_param *param,
+                           const void *ptr, size_t count, int as_reply,
+                           char *err, size_t errlen)
+{
+    if (ptr == NULL) {
+        TL_PACK(msgpack_pack_nil(pk));
+        return 0;
+    }
+    if (!as_reply && param->mode == TL_MODE_WRITE) {
+        TL_PACK(msgpack_pack_true(pk));
+        return 0;
+    }
+    if (param->kind == TL_PARAM_BUFFER)
+        return tl_pack_elements(pk, param->type, ptr, count, err, errlen);
+    return tl_pack_value(pk, param->type, ptr, err, errlen);
+
+pack_failed:
+    return tl_fail(err, errlen, "out of memory while encoding");
+}
+
+int tl_encode_request(const struct tl_sig *sig, void *const *args,
+                      msgpack_sbuffer *out, char *err, size_t errlen)
+{
+    msgpack_packer pk;
+
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    TL_PACK(msgpack_pack_array(&pk, sig->param_count));
+    for (unsigned i = 0; i < sig->param_count; i++) {
+        const struct tl_param *param = &sig->params[i];
+        int rc;
+
+        if (param->kind == TL_PARAM_VALUE) {
+            rc = tl_pack_value(&pk, param->type, args[i], err, errlen);
+        } else {
+            const void *ptr;
+            size_t count = 0;
+            memcpy(&ptr, args[i], sizeof ptr);
+            rc = 0;
+            if (ptr != NULL && param->kind == TL_PARAM_BUFFER)
+                rc = tl_load_length(sig, args, param, &count, err, errlen);
+            if (rc == 0)
+                rc = tl_pack_pointer(&pk, param, ptr, count, 0, err, errlen);
+        }
+        if (rc < 0)
+            return tl_fail_at(err, errlen, "argument %u: ", i);
+    }
+    return 0;
+
+pack_failed:
+    return tl_fail(err, errlen, "out of memory while encoding");
+}
+
+int tl_encode_reply(const struct tl_sig *sig, const struct tl_frame *frame,
+                    msgpack_sbuffer *out, char *err, size_t errlen)
+{
+    msgpack_packer pk;
+
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    TL_PACK(msgpack_pack_map(&pk, 2));
+    TL_PACK(msgpack_pack_str(&pk, 6));
+    TL_PACK(msgpack_pack_str_body(&pk, "result", 6));
+    if (sig->result->kind == TL_KIND_VOID) {
+        TL_PACK(msgpack_pack_nil(&pk));
+    } else if (tl_pack_value(&pk, sig->result, frame->result, err, errlen) < 0) {
+        return tl_fail_at(err, errlen, "result: ");
+    }
+    TL_PACK(msgpack_pack_str(&pk, 3));
+    TL_PACK(msgpack_pack_str_body(&pk, "out", 3));
+    TL_PACK(msgpack_pack_array(&pk, sig->out_count));
+    for (unsigned i = 0; i < sig->param_count; i++) {
+        const struct tl_param *param = &sig->params[i];
+        const void *ptr;
+
+        if (!tl_param_is_out(param))
+            continue;
+        memcpy(&ptr, frame->args[i], sizeof ptr);
+        if (tl_pack_pointer(&pk, param, ptr, frame->counts[i], 1, err, errlen) < 0)
+            return tl_fail_at(err, errlen, "argument %u: ", i);
+    }
+    return 0;
+
+pack_failed:
+    return tl_fail(err, errlen, "out of memory while encoding");
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding: msgpack -> C memory                                      */
+/* ------------------------------------------------------------------ */
+
+static int tl_unpack_value(struct tl_decoder *d, const struct tl_type *type,
+                           const msgpack_object *o, unsigned char *mem);
+
+static int tl_unpack_integer(struct tl_decoder *d, const struct tl_type *type,
+                             const msgpack_object *o, unsigned char *mem)
+{
+    unsigned bits = (unsigned)type->size * 8;
+    int negative;
+    uint64_t magnitude;     /* the value, or for negatives its two's complement bits */
+
+    if (type->size == 16) {
+        if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != 16)
+            return tl_fail(d->err, d->errlen, "expected a bin of 16 bytes "
+                           "(%c16), got %s%s", type->kind == TL_KIND_INT ? 'i' : 'u',
+                           tl_object_name(o), o->type == MSGPACK_OBJECT_BIN ?
+                           " of another size" : "");
+        if (mem != NULL)
+            tl_copy_le16(mem, (const unsigned char *)o->via.bin.ptr);
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        negative = 0;
+        magnitude = o->via.u64;
+    } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        negative = o->via.i64 < 0;
+        magnitude = (uint64_t)o->via.i64;
+    } else {
+        return tl_fail_type(d->err, d->errlen, type, o);
+    }
+
+    if (type->kind == TL_KIND_UINT) {
+        if (negative)
+            return tl_fail(d->err, d->errlen, "%lld is out of range for u%zu",
+                           (long long)o->via.i64, type->size);
+        if (bits < 64 && magnitude >> bits != 0)
+            return tl_fail(d->err, d->errlen, "%llu is out of range for u%zu",
+                           (unsigned long long)magnitude, type->size);
+    } else if (negative) {
+        int64_t min = bits == 64 ? INT64_MIN : -((int64_t)1 << (bits - 1));
+        if (o->via.i64 < min)
+            return tl_fail(d->err, d->errlen, "%lld is out of range for i%zu",
+                           (long long)o->via.i64, type->size);
+    } else {
+        uint64_t max = ((uint64_t)1 << (bits - 1)) - 1;
+        if (magnitude > max)
+            return tl_fail(d->err, d->errlen, "%llu is out of range for i%zu",
+                           (unsigned long long)magnitude, type->size);
+    }
+    if (mem != NULL)
+        tl_store_uint(mem, type->size, magnitude);
+    return 0;
+}
+
+static int tl_unpack_float(struct tl_decoder *d, const struct tl_type *type,
+                           const msgpack_object *o, unsigned char *mem)
+{
+    double value;
+
+    if (o->type != MSGPACK_OBJECT_FLOAT32 && o->type != MSGPACK_OBJECT_FLOAT64)
+        return tl_fail_type(d->err, d->errlen, type, o);
+    value = o->via.f64;
+    if (type->size == 4) {
+        float narrow = (float)value;
+        /* A finite double beyond float's range would silently become inf. */
+        if (isfinite(value) && !isfinite(narrow))
+            return tl_fail(d->err, d->errlen, "%g is out of range for f4", value);
+        if (mem != NULL)
+            memcpy(mem, &narrow, sizeof narrow);
+    } else if (mem != NULL) {
+        memcpy(mem, &value, sizeof value);
+    }
+    return 0;
+}
+
+static int tl_unpack_string(struct tl_decoder *d, const msgpack_object *o,
+                            unsigned char *mem)
+{
+    const char *old = NULL;
+    char *copy;
+    size_t len;
+
+    if (o->type == MSGPACK_OBJECT_NIL) {
+        if (mem != NULL)
+            memset(mem, 0, sizeof(char *));
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_STR)
+        return tl_fail(d->err, d->errlen, "expected str or nil, got %s",
+                       tl_object_name(o));
+    len = o->via.str.size;
+    if (memchr(o->via.str.ptr, '\0', len) != NULL)
+        return tl_fail(d->err, d->errlen, "string of %zu bytes contains a NUL "
+                       "byte, which a C string cannot hold", len);
+    if (mem == NULL)
+        return 0;
+    if (d->frame == NULL && d->old_strings_valid) {
+        /* Write-back on the client: keep the caller's own pointer when the
+         * text did not change, so that nothing is leaked or replaced. */
+        memcpy(&old, mem, sizeof old);
+        if (old != NULL && strlen(old) == len && memcmp(old, o->via.str.ptr, len) == 0)
+            return 0;
+    }
+    if (d->frame != NULL) {
+        copy = tl_frame_alloc(d->frame, len + 1, 1, d->err, d->errlen);
+        if (copy == NULL)
+            return -1;
+    } else {
+        copy = malloc(len + 1);
+        if (copy == NULL)
+            return tl_fail(d->err, d->errlen, "out of memory for a string of %zu bytes", len);
+    }
+    memcpy(copy, o->via.str.ptr, len);
+    copy[len] = '\0';
+    memcpy(mem, &copy, sizeof copy);
+    return 0;
+}
+
+/* count elements of `elem` into mem: bin for bytes, else array. */
+static int tl_unpack_elements(struct tl_decoder *d, const struct tl_type *elem,
+                              const msgpack_object *o, size_t count,
+                              unsigned char *mem)
+{
+    if (tl_type_is_byte(elem)) {
+        if (o->type != MSGPACK_OBJECT_BIN)
+            return tl_fail(d->err, d->errlen, "expected bin of %zu bytes, got %s",
+                           count, tl_object_name(o));
+        if (o->via.bin.size != count)
+            return tl_fail(d->err, d->errlen, "expected %zu bytes, got %u",
+                           count, o->via.bin.size);
+        if (elem->kind == TL_KIND_BOOL) {
+            for (size_t i = 0; i < count; i++) {
+                if ((unsigned char)o->via.bin.ptr[i] > 1)
+                    return tl_fail(d->err, d->errlen, "byte %zu is %u, not a "
+                                   "_Bool (0 or 1)", i, (unsigned char)o->via.bin.ptr[i]);
+            }
+        }
+        if (mem != NULL && count > 0)
+            memcpy(mem, o->via.bin.ptr, count);
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return tl_fail(d->err, d->errlen, "expected array of %zu elements, got %s",
+                       count, tl_object_name(o));
+    if (o->via.array.size != count)
+        return tl_fail(d->err, d->errlen, "expected %zu elements, got %u",
+                       count, o->via.array.size);
+    for (size_t i = 0; i < count; i++) {
+        if (tl_unpack_value(d, elem, &o->via.array.ptr[i],
+                            mem ? mem + i * elem->size : NULL) < 0)
+            return tl_fail_at(d->err, d->errlen, "element %zu: ", i);
+    }
+    return 0;
+}
+
+static int tl_unpack_value(struct tl_decoder *d, const struct tl_type *type,
+                           const msgpack_object *o, unsigned char *mem)
+{
+    switch (type->kind) {
+    case TL_KIND_VOID:
+        if (o->type != MSGPACK_OBJECT_NIL)
+            return tl_fail_type(d->err, d->errlen, type, o);
+        return 0;
+    case TL_KIND_BOOL:
+        if (o->type != MSGPACK_OBJECT_BOOLEAN)
+            return tl_fail_type(d->err, d->errlen, type, o);
+        if (mem != NULL)
+            mem[0] = o->via.boolean ? 1 : 0;
+        return 0;
+    case TL_KIND_INT:
+    case TL_KIND_UINT:
+        return tl_unpack_integer(d, type, o, mem);
+    case TL_KIND_FLOAT:
+        return tl_unpack_float(d, type, o, mem);
+    case TL_KIND_STRING:
+        return tl_unpack_string(d, o, mem);
+    case TL_KIND_STRUCT:
+        if (o->type != MSGPACK_OBJECT_ARRAY)
+            return tl_fail_type(d->err, d->errlen, type, o);
+        if (o->via.array.size != type->field_count)
+            return tl_fail(d->err, d->errlen, "struct has %u fields, got an array "
+                           "of %u", type->field_count, o->via.array.size);
+        for (unsigned i = 0; i < type->field_count; i++) {
+            const struct tl_field *field = &type->fields[i];
+            if (tl_unpack_value(d, field->type, &o->via.array.ptr[i],
+                                mem ? mem + field->offset : NULL) < 0)
+                return tl_fail_at(d->err, d->errlen, "field %u: ", i);
+        }
+        return 0;
+    case TL_KIND_ARRAY:
+        return tl_unpack_elements(d, type->elem, o, type->count, mem);
+    }
+    return tl_fail(d->err, d->errlen, "internal error: unknown type kind %d",
+                   (int)type->kind);
+}
+
+/* Parse exactly one msgpack object that spans the whole input. */
+static int tl_unpack_whole(msgpack_unpacked *msg, const char *data, size_t len,
+                           const char *what, char *err, size_t errlen)
+{
+    size_t offset = 0;
+
+    if (data == NULL || len == 0)
+        return tl_fail(err, errlen, "empty %s", what);
+    switch (msgpack_unpack_next(msg, data, len, &offset)) {
+    case MSGPACK_UNPACK_SUCCESS:
+        if (offset != len)
+            return tl_fail(err, errlen, "%zu trailing bytes after the %s",
+                           len - offset, what);
+        return 0;
+    case MSGPACK_UNPACK_CONTINUE:
+        return tl_fail(err, errlen, "truncated msgpack in the %s", what);
+    case MSGPACK_UNPACK_NOMEM_ERROR:
+        return tl_fail(err, errlen, "out of memory while parsing the %s "
+                       "(or a container claims more elements than it holds)", what);
+    default:
+        return tl_fail(err, errlen, "malformed msgpack in the %s", what);
+    }
+}
+
+/* Service: one pointer parameter of a request into frame memory. */
+static int tl_decode_pointer(struct tl_decoder *d, const struct tl_sig *sig,
+                             struct tl_frame *frame, unsigned index,
+                             const msgpack_object *o)
+{
+    const struct tl_param *param = &sig->params[index];
+    size_t count = 1, bytes;
+    void *buffer;
+
+    if (o->type == MSGPACK_OBJECT_NIL)
+        return 0;   /* the pointer stays NULL */
+    if (param->mode == TL_MODE_WRITE) {
+        if (o->type != MSGPACK_OBJECT_BOOLEAN || !o->via.boolean)
+            return tl_fail(d->err, d->errlen, "expected true or nil for a "
+                           "write-only pointer, got %s", tl_object_name(o));
+    }
+    if (param->kind == TL_PARAM_BUFFER &&
+        tl_load_length(sig, frame->args, param, &count, d->err, d->errlen) < 0)
+        return -1;
+    if (param->type->size != 0 && count > SIZE_MAX / param->type->size)
+        return tl_fail(d->err, d->errlen, "%zu elements of %zu bytes overflow "
+                       "the address space", count, param->type->size);
+    bytes = count * param->type->size;
+    buffer = tl_frame_alloc(frame, bytes, param->type->align, d->err, d->errlen);
+    if (buffer == NULL)
+        return -1;
+    memcpy(frame->args[index], &buffer, sizeof buffer);
+    frame->counts[index] = count;
+    if (param->mode == TL_MODE_WRITE)
+        return 0;
+    if (param->kind == TL_PARAM_BUFFER)
+        return tl_unpack_elements(d, param->type, o, count, buffer);
+    return tl_unpack_value(d, param->type, o, buffer);
+}
+
+static size_t tl_round_up(size_t n, size_t align)
+{
+    return (n + align - 1) / align * align;
+}
+
+/* One block for the args array, every by-value argument, every pointer
+ * slot and the result, laid out with each type's alignment. */
+static int tl_frame_layout(const struct tl_sig *sig, struct tl_frame *frame,
+                           char *err, size_t errlen)
+{
+    size_t *offsets = NULL, size, align = _Alignof(void *), result_offset = 0;
+    unsigned char *block;
+    unsigned n = sig->param_count;
+
+    offsets = calloc(n + 1, sizeof *offsets);
+    if (offsets == NULL)
+        return tl_fail(err, errlen, "out of memory");
+    size = (size_t)n * sizeof(void *) + (size_t)n * sizeof(size_t);
+    for (unsigned i = 0; i < n; i++) {
+        const struct tl_param *param = &sig->params[i];
+        size_t slot = param->kind == TL_PARAM_VALUE ? param->type->size : sizeof(void *);
+        size_t slot_align = param->kind == TL_PARAM_VALUE ? param->type->align
+                                                          : _Alignof(void *);
+        size = tl_round_up(size, slot_align);
+        offsets[i] = size;
+        size += slot;
+        if (slot_align > align)
+            align = slot_align;
+    }
+    if (sig->result->kind != TL_KIND_VOID) {
+        size = tl_round_up(size, sig->result->align);
+        result_offset = size;
+        size += sig->result->size;
+        if (sig->result->align > align)
+            align = sig->result->align;
+    }
+    block = tl_frame_alloc(frame, size, align, err, errlen);
+    if (block == NULL) {
+        free(offsets);
+        return -1;
+    }
+    frame->args = (void **)block;
+    frame->counts = (size_t *)(block + (size_t)n * sizeof(void *));
+    for (unsigned i = 0; i < n; i++)
+        frame->args[i] = block + offsets[i];
+    if (sig->result->kind != TL_KIND_VOID)
+        frame->result = block + result_offset;
+    free(offsets);
+    return 0;
+}
+
+int tl_decode_request(const struct tl_sig *sig, const char *data, size_t len,
+                      struct tl_frame **out, char *err, size_t errlen)
+{
+    struct tl_decoder d = { .err = err, .errlen = errlen, .write = 1 };
+    struct tl_frame *frame = NULL;
+    msgpack_unpacked msg;
+    const msgpack_object *items;
+    int rc = -1;
+
+    *out = NULL;
+    msgpack_unpacked_init(&msg);
+    if (tl_unpack_whole(&msg, data, len, "request", err, errlen) < 0)
+        goto done;
+    if (msg.data.type != MSGPACK_OBJECT_ARRAY) {
+        tl_fail(err, errlen, "the request must be an array of the arguments, got %s",
+                tl_object_name(&msg.data));
+        goto done;
+    }
+    if (msg.data.via.array.size != sig->param_count) {
+        tl_fail(err, errlen, "the function takes %u arguments, the request has %u",
+                sig->param_count, msg.data.via.array.size);
+        goto done;
+    }
+    items = msg.data.via.array.ptr;
+
+    frame = calloc(1, sizeof *frame);
+    if (frame == NULL) {
+        tl_fail(err, errlen, "out of memory");
+        goto done;
+    }
+    frame->limit = tl_codec_alloc_limit();
+    d.frame = frame;
+    if (tl_frame_layout(sig, frame, err, errlen) < 0)
+        goto done;
+
+    /* By-value arguments first: a buffer's length argument may come after
+     * the buffer itself, as in v(*x1:f8,u8). */
+    for (unsigned i = 0; i < sig->param_count; i++) {
+        if (sig->params[i].kind != TL_PARAM_VALUE)
+            continue;
+        if (tl_unpack_value(&d, sig->params[i].type, &items[i], frame->args[i]) < 0) {
+            tl_fail_at(err, errlen, "argument %u: ", i);
+            goto done;
+        }
+    }
+    for (unsigned i = 0; i < sig->param_count; i++) {
+        if (sig->params[i].kind == TL_PARAM_VALUE)
+            continue;
+        if (tl_decode_pointer(&d, sig, frame, i, &items[i]) < 0) {
+            tl_fail_at(err, errlen, "argument %u: ", i);
+            goto done;
+        }
+    }
+    *out = frame;
+    frame = NULL;
+    rc = 0;
+
+done:
+    tl_frame_free(frame);
+    msgpack_unpacked_destroy(&msg);
+    return rc;
+}
+
+/* Client: check (write == 0) or apply (write == 1) the "out" array. */
+static int tl_decode_outs(struct tl_decoder *d, const struct tl_sig *sig,
+                          void *const *args, const msgpack_object *outs)
+{
+    unsigned next = 0;
+
+    for (unsigned i = 0; i < sig->param_count; i++) {
+        const struct tl_param *param = &sig->params[i];
+        const msgpack_object *o;
+        unsigned char *ptr;
+        size_t count = 1;
+        int rc;
+
+        if (!tl_param_is_out(param))
+            continue;
+        o = &outs->via.array.ptr[next++];
+        memcpy(&ptr, args[i], sizeof ptr);
+        if (ptr == NULL) {
+            if (o->type != MSGPACK_OBJECT_NIL)
+                return tl_fail(d->err, d->errlen, "out %u (argument %u): the pointer "
+                               "is NULL but the reply has %s", next - 1, i,
+                               tl_object_name(o));
+            continue;
+        }
+        d->old_strings_valid = param->mode == TL_MODE_READ_WRITE;
+        if (param->kind == TL_PARAM_BUFFER) {
+            rc = tl_load_length(sig, args, param, &count, d->err, d->errlen);
+            if (rc == 0)
+                rc = tl_unpack_elements(d, param->type, o, count, d->write ? ptr : NULL);
+        } else {
+            rc = tl_unpack_value(d, param->type, o, d->write ? ptr : NULL);
+        }
+        if (rc < 0)
+            return tl_fail_at(d->err, d->errlen, "out %u (argument %u): ", next - 1, i);
+    }
+    return 0;
+}
+
+static int tl_key_is(const msgpack_object *key, const char *name)
+{
+    size_t len = strlen(name);
+
+    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == len &&
+           memcmp(key->via.str.ptr, name, len) == 0;
+}
+
+int tl_decode_reply(const struct tl_sig *sig, const char *data, size_t len,
+                    void *const *args, void *result, char *err, size_t errlen)
+{
+    struct tl_decoder d = { .err = err, .errlen = errlen };
+    const msgpack_object *result_object = NULL, *outs = NULL;
+    msgpack_unpacked msg;
+    int rc = -1;
+
+    msgpack_unpacked_init(&msg);
+    if (tl_unpack_whole(&msg, data, len, "reply", err, errlen) < 0)
+        goto done;
+    if (msg.data.type != MSGPACK_OBJECT_MAP) {
+        tl_fail(err, errlen, "the reply must be a map with \"result\" and \"out\", "
+                "got %s", tl_object_name(&msg.data));
+        goto done;
+    }
+    /* Unknown keys are ignored so that a newer service may add some. */
+    for (uint32_t i = 0; i < msg.data.via.map.size; i++) {
+        const msgpack_object_kv *kv = &msg.data.via.map.ptr[i];
+        const msgpack_object **slot = NULL;
+        if (tl_key_is(&kv->key, "result"))
+            slot = &result_object;
+        else if (tl_key_is(&kv->key, "out"))
+            slot = &outs;
+        else
+            continue;
+        if (*slot != NULL) {
+            tl_fail(err, errlen, "the reply has the key \"%s\" twice",
+                    slot == &outs ? "out" : "result");
+            goto done;
+        }
+        *slot = &kv->val;
+    }
+    if (result_object == NULL || outs == NULL) {
+        tl_fail(err, errlen, "the reply has no \"%s\"", result_object ? "out" : "result");
+        goto done;
+    }
+    if (outs->type != MSGPACK_OBJECT_ARRAY || outs->via.array.size != sig->out_count) {
+        tl_fail(err, errlen, "\"out\" must be an array of %u elements, got %s of %u",
+                sig->out_count, tl_object_name(outs),
+                outs->type == MSGPACK_OBJECT_ARRAY ? outs->via.array.size : 1u);
+        goto done;
+    }
+
+    /* Check everything before touching the caller's memory, so that a bad
+     * reply leaves the caller's buffers as they were. */
+    for (d.write = 0; d.write <= 1; d.write++) {
+        d.old_strings_valid = 0;
+        if (tl_unpack_value(&d, sig->result, result_object,
+                            d.write ? result : NULL) < 0) {
+            tl_fail_at(err, errlen, "result: ");
+            goto done;
+        }
+        if (tl_decode_outs(&d, sig, args, outs) < 0)
+            goto done;
+    }
+    rc = 0;
+
+done:
+    msgpack_unpacked_destroy(&msg);
+    return rc;
+}
