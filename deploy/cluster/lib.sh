@@ -53,3 +53,25 @@ wait_for() {
         sleep 0.5
     done
 }
+
+# Native cluster layout.  The node sits on a bridge of its own; its address
+# is the node IP, the API server's advertise address and the pods' gateway.
+NODE_NAME=turbolift-node
+BRIDGE=tlbr0
+POD_CIDR=10.244.0.0/24
+NODE_IP=10.244.0.1
+SERVICE_CIDR=10.96.0.0/24
+APISERVER_PORT=6443
+ETCD_CLIENT=127.0.0.1:2379
+ETCD_PEER=127.0.0.1:2380
+PAUSE_IMAGE=$REGISTRY_ADDR/turbolift/pause:1
+# Order matters: started left to right, stopped right to left.
+COMPONENTS="registry etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy"
+
+pid_of() { # NAME -> prints pid if the recorded process is alive
+    local f=$RUN_DIR/$1.pid p
+    [ -r "$f" ] || return 1
+    p=$(cat "$f")
+    [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 1
+    echo "$p"
+}
