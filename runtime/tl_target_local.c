@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_target_local.c - the "local" target: worker processes on 127.0.0.1.
+ *
+ * Each worker is the service binary started as
+ *
+ *   service --port 0 --bind 127.0.0.1 --ready-fd 3 --parent-pid <our pid>
+ *
+ * It binds an ephemeral port, writes the port number (decimal, then a
+ * newline) on fd 3 and closes it, so we learn every port without sleeping;
+ * then we poll GET /readyz with backoff until a deadline. Workers inherit
+ * our stdout and stderr, so what the function prints shows up as if it ran
+ * here (the service's own log level follows TURBOLIFT_LOG, also inherited).
+ *
+ * Workers must never outlive us: the worker sets PR_SET_PDEATHSIG and
+ * checks --parent-pid. PDEATHSIG fires when the *thread* that spawned the
+ * child exits, not the process, so every worker is spawned by one runtime
+ * thread that lives as long as the process; spawning from the calling
+ * thread would kill the workers when, say, a pthread that made the first
+ * call returns.
+ *
+ * A worker that died is replaced when a call to it fails (tl_target_ops
+ * failed), within a bounded budget of restarts.
+ */
+#define _GNU_SOURCE   /* pipe2, asprintf, posix_spawn_file_actions_addclosefrom_np */
+#include "tl_target.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tl_build.h"
+#include "tl_log.h"
+
+extern char **environ;
+
+#define TL_READY_FD 3          /* the fd number the worker sees            */
+#define TL_STOP_GRACE_MS 3000  /* SIGTERM to SIGKILL                       */
+#define TL_RESTARTS_PER_WORKER 4
+
+struct worker {
+    pid_t pid;                 /* 0: not running                           */
+    int pidfd;                 /* -1 when the kernel has no pidfd_open     */
+    int ready;                 /* read end of the ready pipe while starting */
+    unsigned port;
+};
+
+struct local {
+    pthread_mutex_t lock;      /* workers, slots (writers), retired, budget */
+    char *binary;
+    struct worker *w;
+    unsigned restarts_left;
+    int stopped;
+    struct tl_endpoint *retired;   /* replaced endpoints, freed never: a
+                                      caller may still hold one (see header) */
+};
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wait_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* ------------------------------------------------------------------ */
+/* The spawner thread                                                   */
+
+struct spawn_req {
+    char **argv;
+    int ready_w;               /* write end of the ready pipe              */
+    pid_t pid;
+    int err;                   /* errno of posix_spawn                     */
+    int done;
+    struct spawn_req *next;
+};
+
+static pthread_mutex_t sp_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sp_work = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t sp_done = PTHREAD_COND_INITIALIZER;
+static struct spawn_req *sp_queue;
+static int sp_running;
+
+static int do_spawn(struct spawn_req *r)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, defaults;
+    int wfd = r->ready_w, dupfd = -1, rc;
+
+    /* dup2(3, 3) would keep close-on-exec set: move the pipe off fd 3. */
+    if (wfd == TL_READY_FD) {
+        dupfd = fcntl(wfd, F_DUPFD_CLOEXEC, TL_READY_FD + 1);
+        if (dupfd < 0)
+            return errno;
+        wfd = dupfd;
+    }
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_adddup2(&fa, wfd, TL_READY_FD);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    /* The program's own descriptors are none of the worker's business. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, TL_READY_FD + 1);
+#endif
+    /* This thread blocks every signal; the worker must start with none
+     * blocked and with default dispositions for the ones that stop it. */
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGHUP);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc = posix_spawn(&r->pid, r->argv[0], &fa, &attr, r->argv, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    if (dupfd >= 0)
+        close(dupfd);
+    return rc;
+}
+
+static void *spawner(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&sp_lock);
+    for (;;) {                 /* lives as long as the process, by design */
+        struct spawn_req *r;
+
+        while (sp_queue == NULL)
+            pthread_cond_wait(&sp_work, &sp_lock);
+        r = sp_queue;
+        sp_queue = r->next;
+        pthread_mutex_unlock(&sp_lock);
+        r->err = do_spawn(r);
+        pthread_mutex_lock(&sp_lock);
+        r->done = 1;
+        pthread_cond_broadcast(&sp_done);
+    }
+    return NULL;
+}
+
+static int spawn_worker(char **argv, int ready_w, pid_t *pid)
+{
+    struct spawn_req r = { argv, ready_w, 0, 0, 0, NULL };
+    int rc = 0;
+
+    pthread_mutex_lock(&sp_lock);
+    if (!sp_running) {
+        sigset_t all, old;
+        pthread_attr_t attr;
+        pthread_t tid;
+
+        /* Created with every signal blocked so that the program's signal
+         * handlers never run on our thread. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        rc = pthread_create(&tid, &attr, spawner, NULL);
+        pthread_attr_destroy(&attr);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc != 0) {
+            pthread_mutex_unlock(&sp_lock);
+            return rc;
+        }
+        sp_running = 1;
+    }
+    r.next = sp_queue;
+    sp_queue = &r;
+    pthread_cond_signal(&sp_work);
+    while (!r.done)
+        pthread_cond_wait(&sp_done, &sp_lock);
+    pthread_mutex_unlock(&sp_lock);
+    *pid = r.pid;
+    return r.err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers                                                              */
+
+static void describe_exit(int status, char *buf, size_t len)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+/* Reap w if it has exited; 1 if it is gone (reason in why). */
+static int worker_gone(struct worker *w, char *why, size_t len)
+{
+    int status;
+    pid_t r;
+
+    if (w->pid <= 0)
+        return 1;
+    r = waitpid(w->pid, &status, WNOHANG);
+    if (r == 0)
+        return 0;
+    if (r == w->pid)
+        describe_exit(status, why, len);
+    else
+        snprintf(why, len, "is gone (%s)", strerror(errno));
+    if (w->pidfd >= 0)
+        close(w->pidfd);
+    w->pidfd = -1;
+    w->pid = 0;
+    return 1;
+}
+
+static int worker_launch(struct local *l, struct worker *w, char *err, size_t errlen)
+{
+    char port[] = "0", readyfd[16], ppid[32];
+    char *argv[] = { l->binary, "--port", port, "--bind", "127.0.0.1",
+                     "--ready-fd", readyfd, "--parent-pid", ppid, NULL };
+    int p[2], rc;
+
+    snprintf(readyfd, sizeof readyfd, "%d", TL_READY_FD);
+    snprintf(ppid, sizeof ppid, "%ld", (long)getpid());
+    w->pid = 0;
+    w->pidfd = -1;
+    w->ready = -1;
+    w->port = 0;
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    rc = spawn_worker(argv, p[1], &w->pid);
+    close(p[1]);            /* only the worker holds the write end now */
+    if (rc != 0) {
+        close(p[0]);
+        w->pid = 0;
+        snprintf(err, errlen, "cannot start %s: %s", l->binary, strerror(rc));
+        return -1;
+    }
+    w->ready = p[0];
+    /* The child is ours and unreaped, so its pid cannot be reused: the
+     * pidfd refers to it for sure. Lets stop() wait with a bound. */
+    w->pidfd = (int)syscall(SYS_pidfd_open, w->pid, 0);
+    return 0;
+}
+
+/* Read the port each starting worker writes on its ready pipe. */
+static int collect_ports(struct local *l, unsigned first, unsigned n, long deadline,
+                         char *err, size_t errlen)
+{
+    struct pollfd pfd[n];
+    char buf[n][16];
+    size_t got[n];
+    unsigned pending = n;
+
+    for (unsigned i = 0; i < n; i++) {
+        pfd[i].fd = l->w[first + i].ready;
+        pfd[i].events = POLLIN;
+        got[i] = 0;
+    }
+    while (pending > 0) {          /* each round consumes input or time */
+        long left = deadline - now_ms();
+        int r;
+
+        if (left <= 0) {
+            snprintf(err, errlen, "%u worker(s) did not report a port in time", pending);
+            return -1;
+        }
+        r = poll(pfd, n, (int)left);
+        if (r < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll: %s", strerror(errno));
+            return -1;
+        }
+        for (unsigned i = 0; r > 0 && i < n; i++) {
+            struct worker *w = &l->w[first + i];
+            ssize_t k;
+
+            if (pfd[i].fd < 0 || pfd[i].revents == 0)
+                continue;
+            k = read(pfd[i].fd, buf[i] + got[i], sizeof buf[i] - 1 - got[i]);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k > 0)
+                got[i] += (size_t)k;
+            buf[i][got[i]] = '\0';
+            if (k > 0 && strchr(buf[i], '\n') == NULL && got[i] < sizeof buf[i] - 1)
+                continue;      /* a partial line: wait for the rest */
+            {
+                char *end;
+                unsigned long port = strtoul(buf[i], &end, 10);
+                char why[128];
+
+                if (got[i] == 0 || end == buf[i] || port == 0 || port > 65535) {
+                    if (k == 0 && got[i] == 0) {
+                        /* EOF without a port: it failed to start. The exit
+                         * follows the close closely; wait for it, bounded,
+                         * to say why. */
+                        if (w->pidfd >= 0) {
+                            struct pollfd pp = { w->pidfd, POLLIN, 0 };
+                            poll(&pp, 1, 1000);
+                        }
+                        if (!worker_gone(w, why, sizeof why))
+                            snprintf(why, sizeof why, "closed its ready fd");
+                        snprintf(err, errlen, "worker %s %s before it was ready "
+                                 "(its messages are above)", l->binary, why);
+                    } else {
+                        snprintf(err, errlen, "worker wrote '%s' on its ready fd, "
+                                 "not a port", buf[i]);
+                    }
+                    return -1;
+                }
+                w->port = (unsigned)port;
+            }
+            close(pfd[i].fd);
+            w->ready = -1;
+            pfd[i].fd = -1;          /* poll ignores negative fds */
+            pending--;
+        }
+    }
+    return 0;
+}
+
+/* Poll GET /readyz until 200 or the deadline. */
+static int wait_ready(struct worker *w, long deadline, char *err, size_t errlen)
+{
+    char url[64], why[128], last[256] = "no answer";
+    long pause = 1;
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/readyz", w->port);
+    for (;;) {                /* bounded by the deadline */
+        long left = deadline - now_ms();
+        long status;
+
+        if (left <= 0) {
+            snprintf(err, errlen, "worker %ld on port %u not ready in time: %s",
+                     (long)w->pid, w->port, last);
+            return -1;
+        }
+        status = tl_client_get_status(url, left < 1000 ? left : 1000, last, sizeof last);
+        if (status == 200)
+            return 0;
+        if (status != 0)
+            snprintf(last, sizeof last, "GET /readyz answered %ld", status);
+        if (worker_gone(w, why, sizeof why)) {
+            snprintf(err, errlen, "worker on port %u %s", w->port, why);
+            return -1;
+        }
+        wait_ms(pause < left ? pause : left);
+        pause = pause < 50 ? pause * 2 : 50;
+    }
+}
+
+/* SIGTERM, a bounded wait, then SIGKILL. */
+static void worker_stop(struct worker *w, long deadline)
+{
+    char why[128];
+    int status;
+
+    if (w->ready >= 0) {
+        close(w->ready);
+        w->ready = -1;
+    }
+    if (w->pid <= 0)
+        return;
+    while (!worker_gone(w, why, sizeof why)) {
+        long left = deadline - now_ms();
+
+        if (left <= 0) {
+            kill(w->pid, SIGKILL);
+            while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            break;
+        }
+        if (w->pidfd >= 0) {
+            struct pollfd p = { w->pidfd, POLLIN, 0 };
+            poll(&p, 1, (int)left);   /* readable when the process exits */
+        } else {
+            wait_ms(left < 10 ? left : 10);   /* old kernels: poll by time */
+        }
+    }
+    if (w->pidfd >= 0)
+        close(w->pidfd);
+    w->pidfd = -1;
+    w->pid = 0;
+}
+
+/* Start workers [first, first + n) and publish their endpoints. */
+static int start_workers(struct tl_target *t, unsigned first, unsigned n,
+                         char *err, size_t errlen)
+{
+    struct local *l = t->priv;
+    long deadline = now_ms() + t->config->start_timeout_ms;
+    unsigned i;
+
+    for (i = 0; i < n; i++)
+        if (worker_launch(l, &l->w[first + i], err, errlen) != 0)
+            goto fail;
+    if (collect_ports(l, first, n, deadline, err, errlen) != 0)
+        goto fail;
+    for (i = 0; i < n; i++)
+        if (wait_ready(&l->w[first + i], deadline, err, errlen) != 0)
+            goto fail;
+    for (i = 0; i < n; i++) {
+        char base[64];
+        struct tl_endpoint *ep;
+
+        snprintf(base, sizeof base, "http://127.0.0.1:%u", l->w[first + i].port);
+        ep = tl_endpoint_new(base, t->manifest->function);
+        if (ep == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        ep->next = l->retired;     /* owned by the list, from the start */
+        l->retired = ep;
+        atomic_store_explicit(&t->slots[first + i], ep, memory_order_release);
+        tl_log_debug("%s: worker %ld listening on %s", t->manifest->function,
+                     (long)l->w[first + i].pid, base);
+    }
+    return 0;
+fail:
+    for (i = 0; i < n; i++)
+        worker_stop(&l->w[first + i], 0);   /* deadline passed: SIGKILL at once */
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The target interface                                                 */
+
+static int local_prepare(struct tl_target *t, char *err, size_t errlen)
+{
+    struct local *l;
+    int hit;
+
+    l = calloc(1, sizeof *l);
+    if (l == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&l->lock, NULL);
+    if (tl_build_service(t->manifest, t->config->start_timeout_ms, &l->binary, &hit,
+                         err, errlen) != 0) {
+        pthread_mutex_destroy(&l->lock);
+        free(l);
+        return -1;
+    }
+    tl_log_debug("%s: service binary %s (%s)", t->manifest->function, l->binary,
+                 hit ? "cached" : "linked now");
+    t->priv = l;
+    return 0;
+}
+
+static int local_start(struct tl_target *t, char *err, size_t errlen)
+{
+    struct local *l = t->priv;
+    unsigned n = (unsigned)t->config->replicas;
+
+    l->w = calloc(n, sizeof *l->w);
+    t->slots = calloc(n, sizeof *t->slots);
+    if (l->w == NULL || t->slots == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        l->w[i].pidfd = l->w[i].ready = -1;
+        atomic_init(&t->slots[i], NULL);
+    }
+    l->restarts_left = n * TL_RESTARTS_PER_WORKER;
+    pthread_mutex_lock(&l->lock);
+    if (start_workers(t, 0, n, err, errlen) != 0) {
+        pthread_mutex_unlock(&l->lock);
+        return -1;
+    }
+    t->nslots = n;
+    pthread_mutex_unlock(&l->lock);
+    tl_log_info("%s: %u local worker(s) ready", t->manifest->function, n);
+    return 0;
+}
+
+static void local_failed(struct tl_target *t, struct tl_endpoint *ep)
+{
+    struct local *l = t->priv;
+    char why[128], err[512];
+
+    pthread_mutex_lock(&l->lock);
+    for (unsigned i = 0; i < t->nslots && !l->stopped; i++) {
+        if (atomic_load_explicit(&t->slots[i], memory_order_relaxed) != ep)
+            continue;
+        if (!worker_gone(&l->w[i], why, sizeof why))
+            break;          /* alive: a slow or refused call, not a death */
+        atomic_store_explicit(&t->slots[i], NULL, memory_order_release);
+        if (l->restarts_left == 0) {
+            tl_log_warn("%s: worker on %s %s; restart budget spent, not replacing it",
+                        t->manifest->function, ep->base, why);
+            break;
+        }
+        l->restarts_left--;
+        tl_log_warn("%s: worker on %s %s; starting a new one", t->manifest->function,
+                    ep->base, why);
+        if (start_workers(t, i, 1, err, sizeof err) != 0)
+            tl_log_warn("%s: could not replace the worker: %s", t->manifest->function, err);
+        break;
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+static void local_stop(struct tl_target *t)
+{
+    struct local *l = t->priv;
+    long deadline = now_ms() + TL_STOP_GRACE_MS;
+
+    if (l == NULL)
+        return;
+    pthread_mutex_lock(&l->lock);
+    if (!l->stopped) {
+        l->stopped = 1;
+        for (unsigned i = 0; i < t->nslots; i++) {
+            atomic_store_explicit(&t->slots[i], NULL, memory_order_release);
+            if (l->w[i].pid > 0)
+                kill(l->w[i].pid, SIGTERM);   /* all at once: they drain in parallel */
+        }
+        for (unsigned i = 0; i < t->nslots; i++)
+            worker_stop(&l->w[i], deadline);
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+const struct tl_target_ops tl_target_local = {
+    .name = "local",
+    .prepare = local_prepare,
+    .start = local_start,
+    .failed = local_failed,
+    .stop = local_stop,
+};
