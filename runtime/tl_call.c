@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_call.c - __turbolift_call: what every call of a tagged function does.
+ *
+ * First call of a function (once, even when many threads make it at once):
+ * parse the descriptor and the signature, read the manifest and the user
+ * configuration, choose the target, prepare it (link the service binary)
+ * and start it (workers up and ready), then publish the function's state in
+ * the stub's *state with a release store. Every later call loads *state
+ * (acquire) and goes straight to encode, POST, decode.
+ *
+ * Failure policy (docs/failures.md). A call is sent at most 1 + retries
+ * times, all within timeout_ms:
+ *   - transport errors (refused, reset, timeout) and HTTP 503 are
+ *     transient: the next attempt goes to another worker, after an
+ *     exponential backoff with jitter (backoff_ms, 2x, 4x, ...);
+ *   - any other status (4xx, 500) and a reply that does not decode are
+ *     not retried: sending the same bytes again would fail the same way;
+ *   - when the call cannot be answered, on_failure decides: "fallback"
+ *     (default) warns once per function with the reason and returns 1, so
+ *     the stub runs the body in-process; "abort" prints the function, its
+ *     source location and the reason, then abort()s.
+ * A failure to set a function up (bad manifest, link error, workers that
+ * do not start) takes the same policy on every call of that function.
+ * The caller never gets a value that a service did not compute for it.
+ */
+#define _GNU_SOURCE   /* strndup */
+#include "tl_call.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <turbolift.h>
+
+#include "tl_client.h"
+#include "tl_codec.h"
+#include "tl_config.h"
+#include "tl_log.h"
+#include "tl_manifest.h"
+#include "tl_target.h"
+
+/* Targets in other files; weak so that a runtime built without one
+ * still links (a new target is one new file, see tl_target.h). */
+extern const struct tl_target_ops tl_target_k8s __attribute__((weak));
+
+struct tl_fn {
+    const void *key;                /* the stub's state address          */
+    struct tl_descriptor d;
+    struct tl_sig *sig;
+    struct tl_manifest *manifest;
+    struct tl_fn_config cfg;
+    struct tl_target target;
+    int started;                    /* target started: stop at shutdown  */
+    int broken;                     /* set-up failed: reason says why    */
+    char reason[2048];
+    atomic_int shut;                /* turbolift_shutdown ran            */
+    atomic_int warned;              /* the fallback warning was printed  */
+    atomic_uint rotor;              /* load balancing start              */
+    pthread_mutex_t init_lock;
+    int init_done;
+    struct tl_fn *next;
+};
+
+/* Per-thread scratch: the request buffer is reused so that a call
+ * allocates nothing once the buffer has grown to size. */
+struct tl_scratch {
+    msgpack_sbuffer sb;
+    uint64_t rng;
+};
+
+static pthread_once_t call_once = PTHREAD_ONCE_INIT;
+static int inprocess;               /* TURBOLIFT_MODE=inprocess          */
+static pid_t owner_pid;             /* atexit stops workers only here    */
+static pthread_key_t scratch_key;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tl_fn *registry;
+static struct tl_config *config;    /* loaded once, kept for the process */
+static char config_error[1024];     /* non-empty: the file was bad       */
+
+/* ------------------------------------------------------------------ */
+/* Descriptor                                                          */
+
+void tl_descriptor_clear(struct tl_descriptor *d)
+{
+    free(d->function);
+    free(d->target);
+    free(d->signature);
+    free(d->hash);
+    free(d->service_dir);
+    free(d->source);
+    memset(d, 0, sizeof *d);
+}
+
+int tl_descriptor_parse(const char *text, struct tl_descriptor *out,
+                        char *err, size_t errlen)
+{
+    static const struct { const char *key; size_t off; } fields[] = {
+        { "function",    offsetof(struct tl_descriptor, function) },
+        { "target",      offsetof(struct tl_descriptor, target) },
+        { "signature",   offsetof(struct tl_descriptor, signature) },
+        { "hash",        offsetof(struct tl_descriptor, hash) },
+        { "service_dir", offsetof(struct tl_descriptor, service_dir) },
+        { "source",      offsetof(struct tl_descriptor, source) },
+    };
+    const char *line = text;
+    unsigned lineno = 0;
+
+    memset(out, 0, sizeof *out);
+    while (line != NULL && *line != '\0') {   /* one line per round */
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        const char *eq = memchr(line, '=', len);
+        size_t klen;
+
+        lineno++;
+        if (len == 0)
+            goto next;
+        if (eq == NULL) {
+            snprintf(err, errlen, "descriptor line %u: expected key=value, got '%.*s'",
+                     lineno, (int)len, line);
+            goto fail;
+        }
+        klen = (size_t)(eq - line);
+        if (klen == 7 && memcmp(line, "version", 7) == 0) {
+            out->version = atoi(eq + 1);
+            goto next;
+        }
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+            char **f = (char **)((char *)out + fields[i].off);
+            if (strlen(fields[i].key) != klen || memcmp(line, fields[i].key, klen) != 0)
+                continue;
+            free(*f);
+            *f = strndup(eq + 1, len - klen - 1);
+            if (*f == NULL) {
+                snprintf(err, errlen, "out of memory");
+                goto fail;
+            }
+        }
+next:
+        line = nl ? nl + 1 : NULL;
+    }
+    if (out->version != 1) {
+        snprintf(err, errlen, "descriptor version %d is not supported (this runtime "
+                 "reads 1): rebuild with a matching plugin", out->version);
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        char **f = (char **)((char *)out + fields[i].off);
+        if (strcmp(fields[i].key, "source") != 0 && (*f == NULL || **f == '\0')) {
+            snprintf(err, errlen, "descriptor of %s has no %s",
+                     out->function ? out->function : "a function", fields[i].key);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    tl_descriptor_clear(out);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Process-wide set-up                                                  */
+
+static void scratch_free(void *p)
+{
+    struct tl_scratch *s = p;
+
+    if (s != NULL) {
+        msgpack_sbuffer_destroy(&s->sb);
+        free(s);
+    }
+}
+
+static void at_exit(void)
+{
+    /* A forked child inherits our atexit list but not our workers. */
+    if (getpid() == owner_pid)
+        turbolift_shutdown();
+}
+
+static void call_init_once(void)
+{
+    const char *mode = getenv("TURBOLIFT_MODE");
+    char err[256];
+
+    if (mode != NULL && strcmp(mode, "inprocess") == 0) {
+        inprocess = 1;
+        return;
+    }
+    if (mode != NULL && *mode != '\0' && strcmp(mode, "distributed") != 0)
+        tl_log_warn("TURBOLIFT_MODE=%s is not 'inprocess' or 'distributed'; "
+                    "calls go to services", mode);
+    owner_pid = getpid();
+    pthread_key_create(&scratch_key, scratch_free);
+    if (tl_client_init(err, sizeof err) != 0)
+        tl_log_error("%s", err);
+    if (tl_config_load(&config, config_error, sizeof config_error) != 0)
+        config = NULL;
+    atexit(at_exit);
+}
+
+static struct tl_scratch *scratch(void)
+{
+    struct tl_scratch *s = pthread_getspecific(scratch_key);
+
+    if (s == NULL) {
+        s = calloc(1, sizeof *s);
+        if (s == NULL)
+            return NULL;
+        msgpack_sbuffer_init(&s->sb);
+        /* Seed the jitter per thread, so threads do not back off in step. */
+        s->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s ^ 0x9e3779b97f4a7c15ULL;
+        if (pthread_setspecific(scratch_key, s) != 0) {
+            scratch_free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wait_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static const struct tl_target_ops *find_target(const char *name)
+{
+    if (strcmp(name, "local") == 0)
+        return &tl_target_local;
+    if (strcmp(name, "k8s") == 0 && &tl_target_k8s != NULL)
+        return &tl_target_k8s;
+    return NULL;
+}
+
+const struct tl_target_ops *tl_target_find(const char *name)
+{
+    return find_target(name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Failure policy                                                       */
+
+static int fail_policy(struct tl_fn *fn, const char *reason)
+{
+    const char *src = fn->d.source ? fn->d.source : "unknown location";
+    const char *name = fn->d.function ? fn->d.function : "a tagged function";
+
+    if (fn->cfg.on_failure == TL_ON_FAILURE_ABORT) {
+        tl_log_error("call of %s (%s) failed: %s; aborting (on_failure: abort)",
+                     name, src, reason);
+        /* The message must reach the terminal before the core dump. */
+        fflush(stderr);
+        abort();
+    }
+    if (atomic_exchange(&fn->warned, 1) == 0)
+        tl_log_warn("call of %s (%s) failed: %s; running it in-process instead "
+                    "(on_failure: fallback; said once per function)",
+                    name, src, reason);
+    else
+        tl_log_debug("call of %s failed: %s; running it in-process", name, reason);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* First call                                                           */
+
+static void setup(struct tl_fn *fn, const char *descriptor)
+{
+    char err[sizeof fn->reason - 64];
+    const char *target;
+
+    if (tl_descriptor_parse(descriptor, &fn->d, err, sizeof err) != 0) {
+        /* No name yet: the defaults and the environment set the policy. */
+        tl_config_resolve(config, NULL, &fn->cfg, fn->reason, sizeof fn->reason);
+        goto broken;
+    }
+    /* Policy first: even a set-up failure is reported as it says. */
+    if (tl_config_resolve(config, fn->d.function, &fn->cfg, err, sizeof err) != 0) {
+        tl_config_resolve(NULL, NULL, &fn->cfg, fn->reason, sizeof fn->reason);
+        goto broken;
+    }
+    if (config_error[0] != '\0') {
+        snprintf(err, sizeof err, "%s", config_error);
+        goto broken;
+    }
+    if (tl_sig_parse(fn->d.signature, &fn->sig, err, sizeof err) != 0)
+        goto broken;
+    if (tl_manifest_load(fn->d.service_dir, &fn->manifest, err, sizeof err) != 0)
+        goto broken;
+    if (strcmp(fn->manifest->signature, fn->d.signature) != 0 ||
+        strcmp(fn->manifest->hash, fn->d.hash) != 0) {
+        snprintf(err, sizeof err, "%s/turbolift.yaml belongs to another build of %s "
+                 "(signature or hash differ from the program's); rebuild the program",
+                 fn->d.service_dir, fn->d.function);
+        goto broken;
+    }
+    target = getenv("TURBOLIFT_TARGET");
+    if (target == NULL || *target == '\0')
+        target = fn->cfg.target ? fn->cfg.target : fn->d.target;
+    fn->target.ops = find_target(target);
+    if (fn->target.ops == NULL) {
+        snprintf(err, sizeof err, "target '%s' is not available in this runtime "
+                 "(TURBOLIFT_TARGET=local runs it on local workers)", target);
+        goto broken;
+    }
+    fn->target.manifest = fn->manifest;
+    fn->target.config = &fn->cfg;
+    if (fn->target.ops->prepare(&fn->target, err, sizeof err) != 0)
+        goto broken;
+    if (fn->target.ops->start(&fn->target, err, sizeof err) != 0) {
+        fn->started = 1;    /* stop() releases whatever prepare made */
+        goto broken;
+    }
+    fn->started = 1;
+    tl_log_debug("%s: calls go to target %s", fn->d.function, target);
+    return;
+broken:
+    fn->broken = 1;
+    snprintf(fn->reason, sizeof fn->reason, "cannot set up the service: %s", err);
+}
+
+static struct tl_fn *lookup(const char *descriptor, void **state)
+{
+    const void *key = state ? (const void *)state : (const void *)descriptor;
+    struct tl_fn *fn;
+
+    pthread_mutex_lock(&registry_lock);
+    for (fn = registry; fn != NULL; fn = fn->next)
+        if (fn->key == key)
+            break;
+    if (fn == NULL && (fn = calloc(1, sizeof *fn)) != NULL) {
+        fn->key = key;
+        pthread_mutex_init(&fn->init_lock, NULL);
+        fn->next = registry;
+        registry = fn;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if (fn == NULL)
+        return NULL;
+
+    /* One set-up per function; other functions' first calls are not held
+     * up behind it (a k8s rollout can take minutes). */
+    pthread_mutex_lock(&fn->init_lock);
+    if (!fn->init_done) {
+        setup(fn, descriptor);
+        fn->init_done = 1;
+        if (state != NULL)
+            atomic_store_explicit((_Atomic(void *) *)state, fn, memory_order_release);
+    }
+    pthread_mutex_unlock(&fn->init_lock);
+    return fn;
+}
+
+/* ------------------------------------------------------------------ */
+/* Each call                                                            */
+
+static long backoff(struct tl_scratch *s, long base, unsigned attempt)
+{
+    long b = base << (attempt < 16 ? attempt : 16);
+
+    /* "Equal jitter": half fixed, half random, so retries from many
+     * threads spread out but still wait at least b/2. xorshift64. */
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    return b / 2 + (b > 1 ? (long)(s->rng % (uint64_t)(b / 2 + 1)) : 0);
+}
+
+static int remote_call(struct tl_fn *fn, void *const *args, void *result)
+{
+    struct tl_client_opts opts = { fn->cfg.connect_timeout_ms, 0, fn->cfg.token };
+    struct tl_endpoint *ep = NULL, *avoid = NULL;
+    long deadline = now_ms() + fn->cfg.timeout_ms;
+    unsigned attempts = (unsigned)fn->cfg.retries + 1;
+    struct tl_response resp;
+    struct tl_scratch *s;
+    char reason[768] = "no attempt was made";
+
+    s = scratch();
+    if (s == NULL)
+        return fail_policy(fn, "out of memory");
+    msgpack_sbuffer_clear(&s->sb);
+    if (tl_encode_request(fn->sig, args, &s->sb, reason, sizeof reason) != 0)
+        return fail_policy(fn, reason);
+
+    for (unsigned attempt = 0; attempt < attempts; attempt++) {
+        long left = deadline - now_ms();
+
+        if (attempt > 0) {
+            long pause = backoff(s, fn->cfg.backoff_ms, attempt - 1);
+
+            if (pause >= left) {
+                snprintf(reason + strlen(reason), sizeof reason - strlen(reason),
+                         "; no time left for another attempt within timeout_ms=%d",
+                         fn->cfg.timeout_ms);
+                break;
+            }
+            wait_ms(pause);
+            left = deadline - now_ms();
+        }
+        if (left <= 0)
+            break;
+        ep = tl_client_pick(fn->target.slots, fn->target.nslots, avoid, &fn->rotor);
+        if (ep == NULL) {
+            snprintf(reason, sizeof reason, "no worker is up");
+            continue;
+        }
+        opts.timeout_ms = left;
+        atomic_fetch_add_explicit(&ep->inflight, 1, memory_order_relaxed);
+        int rc = tl_client_post(ep, s->sb.data, s->sb.size, &opts, &resp);
+        atomic_fetch_sub_explicit(&ep->inflight, 1, memory_order_relaxed);
+
+        if (rc != 0) {                                   /* transport */
+            snprintf(reason, sizeof reason, "%s", resp.error);
+            fn->target.ops->failed(&fn->target, ep);
+            avoid = ep;
+            continue;
+        }
+        if (resp.status == 200) {
+            if (tl_decode_reply(fn->sig, resp.body, resp.len, args, result,
+                                reason, sizeof reason) == 0)
+                return 0;
+            return fail_policy(fn, reason);    /* a bad reply: not transient */
+        }
+        snprintf(reason, sizeof reason, "%s answered HTTP %ld: %.*s", ep->base,
+                 resp.status, (int)(resp.len < 300 ? resp.len : 300), resp.body);
+        if (resp.status != 503)
+            return fail_policy(fn, reason);    /* 4xx, 500: never retried */
+        avoid = ep;
+    }
+    return fail_policy(fn, reason);
+}
+
+int __turbolift_call(const char *descriptor, void **state,
+                     void *const *args, void *result)
+{
+    struct tl_fn *fn;
+
+    pthread_once(&call_once, call_init_once);
+    if (inprocess)
+        return 1;
+    fn = state ? atomic_load_explicit((_Atomic(void *) *)state, memory_order_acquire) : NULL;
+    if (fn == NULL) {
+        fn = lookup(descriptor, state);
+        if (fn == NULL) {
+            tl_log_warn("out of memory setting up a turbolift call; running it in-process");
+            return 1;
+        }
+    }
+    if (atomic_load_explicit(&fn->shut, memory_order_acquire)) {
+        /* The program released the services itself; its later calls run
+         * here, which is what it asked for. */
+        return 1;
+    }
+    if (fn->broken)
+        return fail_policy(fn, fn->reason);
+    return remote_call(fn, args, result);
+}
+
+void turbolift_shutdown(void)
+{
+    struct tl_fn *fn;
+
+    pthread_mutex_lock(&registry_lock);
+    for (fn = registry; fn != NULL; fn = fn->next) {
+        pthread_mutex_lock(&fn->init_lock);
+        atomic_store_explicit(&fn->shut, 1, memory_order_release);
+        if (fn->started) {
+            fn->target.ops->stop(&fn->target);
+            fn->started = 0;
+        }
+        pthread_mutex_unlock(&fn->init_lock);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
