@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * emit.cc - step 6: write the service and tell the stub where it is.
+ *
+ *   <outdir>/<function>-<hash>/service.c       the slice plus dispatcher
+ *   <outdir>/<function>-<hash>/turbolift.yaml  the manifest (docs/abi.md, section 5)
+ *   <outdir>/<function>-<hash>/service.o       compiled now, so a service that
+ *                                              does not build fails the user's build
+ *
+ * The hash covers the service text, the compile options and the compiler,
+ * so a folder never changes once written and can be shared by every build
+ * and every program that produces the same service.
+ */
+#include "tl_plugin.h"
+#include "options.h"
+#include "opts.h"
+#include "toplev.h"
+#include "version.h"
+#include "stringpool.h"
+#include "cgraph.h"
+#include "fold-const.h"
+#include "diagnostic-core.h"
+#include <yaml.h>
+#include <sys/stat.h>
+
+/* Options that shape the generated code: language, optimisation, target. */
+static bool tl_codegen_option(const char *text)
+{
+	static const char *const excluded[] = {
+		"-fplugin", "-fdump", "-fpreprocessed", "-fdiagnostics", "-fstack-usage",
+		"-fcallgraph-info", "-fmessage-length", "-fworking-directory",
+		"-fdebug-prefix-map", "-ffile-prefix-map", "-fmacro-prefix-map",
+		"-fprofile", "-fcoverage", "-ftest-coverage", "-fsyntax-only",
+	};
+	unsigned i;
+
+	if (!text || text[0] != '-')
+		return false;
+	if (strncmp(text, "-std=", 5) && strncmp(text, "-O", 2) && strncmp(text, "-f", 2) &&
+	    strncmp(text, "-m", 2) && strcmp(text, "-ansi"))
+		return false;
+	for (i = 0; i < ARRAY_SIZE(excluded); i++)
+		if (!strncmp(text, excluded[i], strlen(excluded[i])))
+			return false;
+	return true;
+}
+
+static vec<const char *> tl_compile_flags(void)
+{
+	vec<const char *> flags = vNULL;
+	unsigned i;
+
+	for (i = 0; i < save_decoded_options_count; i++) {
+		const struct cl_decoded_option *opt = &save_decoded_options[i];
+
+		if (opt->opt_index == OPT_SPECIAL_input_file || opt->canonical_option_num_elements != 1)
+			continue;
+		if (tl_codegen_option(opt->canonical_option[0]))
+			flags.safe_push(opt->canonical_option[0]);
+	}
+	return flags;
+}
+
+static uint64_t tl_fnv1a(uint64_t h, const char *data, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)data[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* ---- manifest, emitted with libyaml -------------------------------------- */
+
+static bool tl_yaml_scalar(yaml_emitter_t *em, const char *value, bool quoted)
+{
+	yaml_event_t ev;
+
+	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)value, -1, !quoted, 1,
+				     quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
+	return yaml_emitter_emit(em, &ev);
+}
+
+static bool tl_yaml_pair(yaml_emitter_t *em, const char *key, const char *value)
+{
+	return tl_yaml_scalar(em, key, false) && tl_yaml_scalar(em, value, true);
+}
+
+static bool tl_yaml_list(yaml_emitter_t *em, const char *key, vec<const char *> *items)
+{
+	yaml_event_t ev;
+	unsigned i;
+
+	if (!tl_yaml_scalar(em, key, false))
+		return false;
+	yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_FLOW_SEQUENCE_STYLE);
+	if (!yaml_emitter_emit(em, &ev))
+		return false;
+	for (i = 0; i < items->length(); i++)
+		if (!tl_yaml_scalar(em, (*items)[i], true))
+			return false;
+	yaml_sequence_end_event_initialize(&ev);
+	return yaml_emitter_emit(em, &ev);
+}
+
+static int tl_yaml_write(void *data, unsigned char *buffer, size_t size)
+{
+	tl_buf_append((struct tl_strbuf *)data, (const char *)buffer, size);
+	return 1;
+}
+
+static bool tl_write_manifest(const char *path, struct tl_tagged *tagged, const char *hash,
+			      const char *source, int line, vec<const char *> *flags,
+			      vec<const char *> *link_flags, vec<const char *> *externals)
+{
+	struct tl_strbuf text = { NULL, 0, 0 };
+	yaml_emitter_t em;
+	yaml_event_t ev;
+	char line_text[32];
+	bool ok;
+
+	snprintf(line_text, sizeof(line_text), "%d", line);
+	yaml_emitter_initialize(&em);
+	yaml_emitter_set_output(&em, tl_yaml_write, &text);
+	yaml_emitter_set_unicode(&em, 1);
+	yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+	ok = yaml_emitter_emit(&em, &ev);
+	yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
+	ok = ok && yaml_emitter_emit(&em, &ev);
+	yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+	ok = ok && yaml_emitter_emit(&em, &ev);
+	ok = ok && tl_yaml_scalar(&em, "turbolift", false) && tl_yaml_scalar(&em, "1", false);
+	ok = ok && tl_yaml_pair(&em, "function", IDENTIFIER_POINTER(DECL_NAME(tagged->decl)));
+	ok = ok && tl_yaml_pair(&em, "target", tagged->target);
+	ok = ok && tl_yaml_pair(&em, "signature", tagged->signature);
+	ok = ok && tl_yaml_pair(&em, "hash", hash);
+	ok = ok && tl_yaml_pair(&em, "source", source);
+	ok = ok && tl_yaml_scalar(&em, "line", false) && tl_yaml_scalar(&em, line_text, false);
+	ok = ok && tl_yaml_pair(&em, "compiler", getenv("COLLECT_GCC") ? getenv("COLLECT_GCC") : "gcc");
+	ok = ok && tl_yaml_list(&em, "compile_flags", flags);
+	ok = ok && tl_yaml_list(&em, "link_flags", link_flags);
+	ok = ok && tl_yaml_pair(&em, "service_source", "service.c");
+	ok = ok && tl_yaml_pair(&em, "service_object", "service.o");
+	ok = ok && tl_yaml_list(&em, "external_symbols", externals);
+	yaml_mapping_end_event_initialize(&ev);
+	ok = ok && yaml_emitter_emit(&em, &ev);
+	yaml_document_end_event_initialize(&ev, 1);
+	ok = ok && yaml_emitter_emit(&em, &ev);
+	yaml_stream_end_event_initialize(&ev);
+	ok = ok && yaml_emitter_emit(&em, &ev);
+	ok = ok && yaml_emitter_flush(&em);
+	yaml_emitter_delete(&em);
+	ok = ok && tl_write_file(path, text.data, text.len);
+	tl_buf_free(&text);
+	return ok;
+}
+
+/* ---- the service object: the user's build is where it must fail -------- */
+
+static bool tl_compile_service(struct tl_tagged *tagged, const char *dir, vec<const char *> *flags)
+{
+	vec<const char *> argv = vNULL;
+	char *source = concat(dir, "/service.c", NULL);
+	char *object = concat(dir, "/service.o", NULL);
+	char *tmp_object = xasprintf("%s/service.o.tmp.%ld", dir, (long)getpid());
+	char *output = NULL;
+	const char *driver = getenv("COLLECT_GCC");
+	unsigned i;
+	bool ok;
+
+	argv.safe_push(driver && *driver ? driver : "gcc");
+	argv.safe_push("-c");
+	argv.safe_push("-w");		/* generated text: the user's build owns its warnings */
+	for (i = 0; i < flags->length(); i++)
+		argv.safe_push((*flags)[i]);
+	argv.safe_push(source);
+	argv.safe_push("-o");
+	argv.safe_push(tmp_object);
+	argv.safe_push(NULL);
+	ok = tl_run(argv.address(), NULL, &output);
+	if (ok && rename(tmp_object, object) != 0)
+		ok = false;
+	if (!ok) {
+		unlink(tmp_object);
+		error_at(DECL_SOURCE_LOCATION(tagged->decl),
+			 "turbolift: the service for %qD does not compile", tagged->decl);
+		inform(DECL_SOURCE_LOCATION(tagged->decl), "%s", output ? output : source);
+	}
+	argv.release();
+	free(output);
+	free(source);
+	free(object);
+	free(tmp_object);
+	return ok;
+}
+
+static char *tl_absolute(const char *path)
+{
+	char *real = lrealpath(path);
+
+	if (real && real[0] == '/')
+		return real;
+	free(real);
+	return concat(getpwd(), "/", path, NULL);
+}
+
+bool tl_emit_service(struct tl_tagged *tagged, struct tl_reach *reach,
+		     const struct tl_strbuf *service)
+{
+	const char *name = IDENTIFIER_POINTER(DECL_NAME(tagged->decl));
+	vec<const char *> flags = tl_compile_flags();
+	vec<const char *> link_flags = vNULL;
+	vec<const char *> externals = vNULL;
+	expanded_location where = expand_location(DECL_SOURCE_LOCATION(tagged->decl));
+	char *outdir = tl_absolute(tl_outdir);
+	char *source = tl_absolute(where.file ? where.file : main_input_filename);
+	char *dir, *path, *descriptor, *ext, *line;
+	char hash[17];
+	uint64_t h = 0xcbf29ce484222325ULL;
+	unsigned i;
+	bool ok = false;
+	struct stat st;
+
+	/* 1. the content hash names the folder */
+	h = tl_fnv1a(h, service->data, service->len);
+	for (i = 0; i < flags.length(); i++)
+		h = tl_fnv1a(h, flags[i], strlen(flags[i]) + 1);
+	h = tl_fnv1a(h, version_string, strlen(version_string));
+	h = tl_fnv1a(h, tagged->target, strlen(tagged->target));
+	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)h);
+	dir = xasprintf("%s/%s-%s", outdir, name, hash);
+
+	for (i = 0; i < flags.length(); i++)
+		if (!strcmp(flags[i], "-fopenmp"))
+			link_flags.safe_push("-fopenmp");
+	ext = reach->externals.data ? xstrdup(reach->externals.data) : NULL;
+	for (line = ext ? strtok(ext, "\n") : NULL; line; line = strtok(NULL, "\n"))
+		externals.safe_push(line);
+
+	/* 2. service.c, manifest and service.o, unless this exact service exists */
+	path = concat(dir, "/service.o", NULL);
+	if (stat(path, &st) != 0) {
+		char *c_path = concat(dir, "/service.c", NULL);
+		char *yaml_path = concat(dir, "/turbolift.yaml", NULL);
+
+		if (!tl_mkdir_p(dir)) {
+			error("turbolift: cannot create %qs: %s", dir, xstrerror(errno));
+		} else if (!tl_write_file(c_path, service->data, service->len)) {
+			error("turbolift: cannot write %qs: %s", c_path, xstrerror(errno));
+		} else if (!tl_write_manifest(yaml_path, tagged, hash, source, where.line, &flags,
+					      &link_flags, &externals)) {
+			error("turbolift: cannot write %qs", yaml_path);
+		} else {
+			ok = tl_compile_service(tagged, dir, &flags);
+		}
+		free(c_path);
+		free(yaml_path);
+	} else {
+		ok = true;
+	}
+	free(path);
+
+	/* 3. the descriptor the stub hands to the runtime */
+	if (ok) {
+		descriptor = xasprintf("version=1\nfunction=%s\ntarget=%s\nsignature=%s\n"
+				       "hash=%s\nservice_dir=%s\nsource=%s:%d\n",
+				       name, tagged->target, tagged->signature, hash, dir,
+				       source, where.line);
+		DECL_INITIAL(tagged->descriptor_var) =
+			fold_convert(tl_const_char_pointer(),
+				     build_string_literal(strlen(descriptor) + 1, descriptor));
+		free(descriptor);
+	}
+
+	flags.release();
+	link_flags.release();
+	externals.release();
+	free(ext);
+	free(dir);
+	free(outdir);
+	free(source);
+	return ok;
+}

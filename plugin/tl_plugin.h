@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_plugin.h - state shared by the steps of the turbolift GCC plugin.
+ *
+ * The plugin is C++ only because GCC's headers are. It is written in a C
+ * style: plain structs and functions, no classes of its own beyond GCC's
+ * pass structures, no exceptions, no RTTI.
+ */
+#ifndef TL_PLUGIN_H
+#define TL_PLUGIN_H
+
+#include "gcc-plugin.h"
+#include "plugin-version.h"
+#include "tree.h"
+#include "hash-set.h"
+
+/* -fplugin-arg-turbolift-mode= */
+enum tl_mode {
+	TL_MODE_DISTRIBUTED,	/* tagged functions become services */
+	TL_MODE_OFF,		/* attribute checked, code untouched  */
+};
+
+/* One function carrying __attribute__((turbolift("target"))). */
+struct tl_tagged {
+	tree decl;		/* the FUNCTION_DECL (merged across redeclarations) */
+	const char *target;	/* "local" or "k8s"                                */
+	bool has_body;		/* a definition was parsed in this TU              */
+	char *signature;	/* docs/abi.md, section 1; NULL until derived      */
+	tree descriptor_var;	/* static const char *: filled in by emit step     */
+	tree state_var;		/* static void *: the runtime's per-function slot  */
+};
+
+struct tl_strbuf {
+	char *data;
+	size_t len, cap;
+};
+
+/* Options and collected facts, owned by turbolift_plugin.cc. */
+extern enum tl_mode tl_mode;
+extern const char *tl_outdir;
+extern const char *tl_plugin_name;
+extern struct tl_tagged *tl_tagged_functions;
+extern unsigned tl_tagged_count;
+/* Names (IDENTIFIER_NODEs) of file-scope variables defined in this TU and of
+ * file-scope functions with a body, seen while parsing. The slicer needs the
+ * whole TU, including what the call graph has already thrown away. */
+extern hash_set<tree> *tl_defined_variables;
+extern hash_set<tree> *tl_defined_functions;
+
+/* Step 1: the attribute (attribute.cc). */
+void tl_register_attributes(void *gcc_data, void *user_data);
+struct tl_tagged *tl_find_tagged(tree decl);
+bool tl_known_target(const char *target);
+
+/* Step 2: signature and type checks (signature.cc). */
+char *tl_derive_signature(tree fndecl);
+bool tl_spell_type(struct tl_strbuf *out, tree type, location_t loc);
+
+/* Step 3: the prologue that calls the runtime (stub.cc). */
+void tl_insert_stub(struct tl_tagged *tagged);
+
+/* Step 4: reachability over the call graph (reach.cc). */
+struct tl_reach {
+	hash_set<tree> functions;	/* IDENTIFIER_NODEs of reachable functions */
+	hash_set<tree> variables;	/* IDENTIFIER_NODEs of reachable globals   */
+	struct tl_strbuf externals;	/* '\n'-separated undefined symbol names   */
+};
+bool tl_compute_reach(struct tl_tagged *tagged, struct tl_reach *reach);
+
+/* Step 5: the service translation unit (slice.cc). */
+bool tl_read_preprocessed(struct tl_strbuf *out);
+bool tl_slice_service(const struct tl_strbuf *preprocessed, struct tl_tagged *tagged,
+		      struct tl_reach *reach, struct tl_strbuf *service);
+
+/* Step 6: hash, manifest, service object, descriptor (emit.cc). */
+bool tl_emit_service(struct tl_tagged *tagged, struct tl_reach *reach,
+		     const struct tl_strbuf *service);
+
+/* Small helpers (util.cc). */
+void tl_buf_append(struct tl_strbuf *b, const char *s, size_t n);
+void tl_buf_puts(struct tl_strbuf *b, const char *s);
+void tl_buf_printf(struct tl_strbuf *b, const char *fmt, ...) ATTRIBUTE_PRINTF_2;
+void tl_buf_free(struct tl_strbuf *b);
+bool tl_mkdir_p(const char *path);
+bool tl_write_file(const char *path, const char *data, size_t len);
+bool tl_run(const char *const *argv, const char *stdout_file, char **output);
+const char *tl_cc1_path(void);
+tree tl_const_char_pointer(void);
+
+#endif /* TL_PLUGIN_H */

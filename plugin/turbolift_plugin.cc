@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * turbolift_plugin.cc - GCC plugin that turns a tagged C function into a service.
+ *
+ * A function marked __attribute__((turbolift("local"|"k8s"))) (the
+ * TURBOLIFT() macro of <turbolift.h>) is extracted, with every function,
+ * global and type it reaches, into a self-contained service translation unit
+ * plus a manifest; its body gets a prologue that hands each call to the
+ * runtime (libturbolift), which sends it to a worker or pod as a msgpack
+ * request. The original body stays for in-process execution.
+ *
+ * Pipeline, one file per step:
+ *   1. attribute.cc  register and validate the attribute, predefine __TURBOLIFT__
+ *   2. signature.cc  check parameter/return types, derive the signature string
+ *   3. stub.cc       insert the runtime-call prologue (while parsing, GENERIC)
+ *   4. reach.cc      walk the call graph from each tagged function
+ *   5. slice.cc      cut the reachable slice out of the preprocessed TU, add a dispatcher
+ *   6. emit.cc       hash, write service.c + turbolift.yaml, compile service.o,
+ *                    fill the stub's descriptor
+ *
+ * Options:
+ *   -fplugin-arg-turbolift-mode=distributed|off
+ *        distributed (default): tagged functions become services.
+ *        off: the attribute is still checked, code generation is untouched.
+ *   -fplugin-arg-turbolift-outdir=DIR
+ *        where <function>-<hash>/ service folders go
+ *        (default: $TURBOLIFT_OUTDIR, else ${XDG_CACHE_HOME:-~/.cache}/turbolift/src).
+ *
+ * Example:
+ *   gcc -fplugin=./turbolift.so -O2 -c price.c
+ *   gcc price.o -lturbolift -lm -o price && ./price
+ */
+#include "tl_plugin.h"
+#include "cgraph.h"
+#include "c-family/c-common.h"
+#include "c-family/c-pragma.h"
+#include "cpplib.h"
+#include "diagnostic-core.h"
+
+int plugin_is_GPL_compatible = 1;
+
+enum tl_mode tl_mode = TL_MODE_DISTRIBUTED;
+const char *tl_outdir;
+const char *tl_plugin_name;
+struct tl_tagged *tl_tagged_functions;
+unsigned tl_tagged_count;
+hash_set<tree> *tl_defined_variables;
+hash_set<tree> *tl_defined_functions;
+
+static struct plugin_info turbolift_plugin_info = {
+	"0.1.0",
+	"Turbolift: run tagged C functions as services.\n"
+	"  -fplugin-arg-turbolift-mode=distributed|off\n"
+	"  -fplugin-arg-turbolift-outdir=DIR\n",
+};
+
+/* __TURBOLIFT__ must exist for the preprocessor, also under -E (which runs no
+ * compilation callback), so define it when GCC asks plugins for pragmas. */
+static void tl_predefine_macro(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
+{
+	cpp_define(parse_in, "__TURBOLIFT__=1");
+}
+
+/* Remember every file-scope variable that is defined here (not just declared):
+ * the slicer must recognise its declarations in the text even when the call
+ * graph dropped it as unused. */
+static void tl_note_declaration(void *gcc_data, void *user_data ATTRIBUTE_UNUSED)
+{
+	tree decl = (tree)gcc_data;
+
+	if (!decl || TREE_CODE(decl) != VAR_DECL || !DECL_NAME(decl))
+		return;
+	if (!DECL_FILE_SCOPE_P(decl) || DECL_EXTERNAL(decl))
+		return;
+	tl_defined_variables->add(DECL_NAME(decl));
+}
+
+/* Called for every function definition, before it is lowered. */
+static void tl_note_function(void *gcc_data, void *user_data ATTRIBUTE_UNUSED)
+{
+	tree fndecl = (tree)gcc_data;
+	struct tl_tagged *tagged;
+
+	if (!fndecl || TREE_CODE(fndecl) != FUNCTION_DECL || !DECL_NAME(fndecl))
+		return;
+	if (DECL_FILE_SCOPE_P(fndecl))
+		tl_defined_functions->add(DECL_NAME(fndecl));
+
+	tagged = tl_find_tagged(fndecl);
+	if (!tagged)
+		return;
+	tagged->has_body = true;
+	tagged->signature = tl_derive_signature(fndecl);
+	if (tagged->signature && tl_mode == TL_MODE_DISTRIBUTED)
+		tl_insert_stub(tagged);
+}
+
+/* After the whole TU is parsed and lowered, before any interprocedural
+ * optimisation: the call graph is complete and nothing is inlined yet. */
+static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
+{
+	struct tl_strbuf preprocessed = { NULL, 0, 0 };
+	unsigned i;
+
+	/* 1. a tag on a declaration that never gets a body cannot be served */
+	for (i = 0; i < tl_tagged_count; i++) {
+		struct tl_tagged *t = &tl_tagged_functions[i];
+
+		if (!t->has_body && TREE_USED(t->decl))
+			error_at(DECL_SOURCE_LOCATION(t->decl),
+				 "turbolift: %qD is tagged but not defined in this file; "
+				 "put the attribute on the definition of the function", t->decl);
+		else if (!t->has_body)
+			error_at(DECL_SOURCE_LOCATION(t->decl),
+				 "turbolift: %qD is tagged but has no definition here; "
+				 "tag the definition instead of the declaration", t->decl);
+	}
+	if (tl_mode != TL_MODE_DISTRIBUTED || seen_error())
+		return;
+
+	/* 2. one service per tagged function, all cut from the same text */
+	for (i = 0; i < tl_tagged_count; i++) {
+		struct tl_tagged *t = &tl_tagged_functions[i];
+		struct tl_reach *reach;
+		struct tl_strbuf service = { NULL, 0, 0 };
+
+		if (!t->has_body || !t->signature || !t->state_var)
+			continue;
+		if (!preprocessed.data && !tl_read_preprocessed(&preprocessed))
+			break;
+		reach = new struct tl_reach();
+		if (tl_compute_reach(t, reach) &&
+		    tl_slice_service(&preprocessed, t, reach, &service))
+			tl_emit_service(t, reach, &service);
+		tl_buf_free(&service);
+		tl_buf_free(&reach->externals);
+		delete reach;
+	}
+	tl_buf_free(&preprocessed);
+}
+
+static bool tl_parse_arguments(struct plugin_name_args *info)
+{
+	int i;
+
+	for (i = 0; i < info->argc; i++) {
+		const char *key = info->argv[i].key;
+		const char *value = info->argv[i].value;
+
+		if (!strcmp(key, "mode") && value && !strcmp(value, "distributed")) {
+			tl_mode = TL_MODE_DISTRIBUTED;
+		} else if (!strcmp(key, "mode") && value && !strcmp(value, "off")) {
+			tl_mode = TL_MODE_OFF;
+		} else if (!strcmp(key, "outdir") && value && *value) {
+			tl_outdir = xstrdup(value);
+		} else {
+			error("turbolift: unknown plugin argument %<-fplugin-arg-%s-%s%s%s%>; "
+			      "expected mode=distributed|off or outdir=DIR",
+			      info->base_name, key, value ? "=" : "", value ? value : "");
+			return false;
+		}
+	}
+	return true;
+}
+
+static const char *tl_default_outdir(void)
+{
+	const char *env = getenv("TURBOLIFT_OUTDIR");
+	const char *cache = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+
+	if (env && *env)
+		return xstrdup(env);
+	if (cache && *cache)
+		return concat(cache, "/turbolift/src", NULL);
+	return concat(home && *home ? home : "/tmp", "/.cache/turbolift/src", NULL);
+}
+
+int plugin_init(struct plugin_name_args *info, struct plugin_gcc_version *version)
+{
+	if (!plugin_default_version_check(version, &gcc_version)) {
+		error("turbolift: this plugin was built for GCC %s; rebuild it for this compiler",
+		      gcc_version.basever);
+		return 1;
+	}
+	tl_plugin_name = info->base_name;
+	if (!tl_parse_arguments(info))
+		return 1;
+	if (!tl_outdir)
+		tl_outdir = tl_default_outdir();
+	tl_defined_variables = new hash_set<tree>();
+	tl_defined_functions = new hash_set<tree>();
+
+	register_callback(info->base_name, PLUGIN_INFO, NULL, &turbolift_plugin_info);
+	register_callback(info->base_name, PLUGIN_PRAGMAS, tl_predefine_macro, NULL);
+	register_callback(info->base_name, PLUGIN_ATTRIBUTES, tl_register_attributes, NULL);
+	register_callback(info->base_name, PLUGIN_FINISH_DECL, tl_note_declaration, NULL);
+	register_callback(info->base_name, PLUGIN_PRE_GENERICIZE, tl_note_function, NULL);
+	register_callback(info->base_name, PLUGIN_ALL_IPA_PASSES_START, tl_build_services, NULL);
+	return 0;
+}
