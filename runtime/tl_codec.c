@@ -21,7 +21,10 @@
  * than tl_codec_alloc_limit() bytes (256 MiB by default, TURBOLIFT_MAX_ALLOC
  * or tl_codec_set_alloc_limit()). msgpack-c itself keeps one msgpack_object
  * (24 bytes on 64-bit) per element of the body, so its memory is bounded by
- * the body size the HTTP layer accepts.
+ * the body size the HTTP layer accepts. That is only true once each
+ * container's element count is known to be backed by bytes, which
+ * tl_check_structure() verifies before msgpack-c sees a body; on the
+ * service, those objects are charged to the frame's limit as well.
  */
 #define _POSIX_C_SOURCE 200809L    /* posix_memalign */
 
@@ -612,7 +615,7 @@ static int tl_unpack_string(struct tl_decoder *d, const msgpack_object *o,
         return tl_fail(d->err, d->errlen, "expected str or nil, got %s",
                        tl_object_name(o));
     len = o->via.str.size;
-    if (memchr(o->via.str.ptr, '\0', len) != NULL)
+    if (len > 0 && memchr(o->via.str.ptr, '\0', len) != NULL)
         return tl_fail(d->err, d->errlen, "string of %zu bytes contains a NUL "
                        "byte, which a C string cannot hold", len);
     if (mem == NULL)
@@ -633,7 +636,8 @@ static int tl_unpack_string(struct tl_decoder *d, const msgpack_object *o,
         if (copy == NULL)
             return tl_fail(d->err, d->errlen, "out of memory for a string of %zu bytes", len);
     }
-    memcpy(copy, o->via.str.ptr, len);
+    if (len > 0)
+        memcpy(copy, o->via.str.ptr, len);
     copy[len] = '\0';
     memcpy(mem, &copy, sizeof copy);
     return 0;
@@ -717,14 +721,109 @@ static int tl_unpack_value(struct tl_decoder *d, const struct tl_type *type,
                    (int)type->kind);
 }
 
+/* Big-endian length field of a msgpack header. */
+static size_t tl_be_length(const unsigned char *p, size_t bytes)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < bytes; i++)
+        n = n << 8 | p[i];
+    return n;
+}
+
+/*
+ * Walk the structure of a msgpack body before msgpack-c parses it, and
+ * count its objects. Why: at each array or map header msgpack-c reserves
+ * count * sizeof(msgpack_object) before it has seen a single element, so
+ * five bytes "dd ff ff ff ff" would make it reserve over 100 GiB. Every
+ * object takes at least one byte, so here each container's count must fit
+ * in the bytes that follow; then msgpack-c's memory is bounded by the body
+ * size. Values are not decoded here, only skipped; msgpack-c decodes them.
+ */
+static int tl_check_structure(const unsigned char *p, size_t len, size_t *objects,
+                              const char *what, char *err, size_t errlen)
+{
+    size_t pos = 0, pending = 1, count = 0;
+
+    while (pending > 0) {
+        size_t header = 1, payload = 0, children = 0, size_bytes = 0;
+        unsigned char b;
+
+        if (pending > len - pos)
+            return tl_fail(err, errlen, "truncated msgpack in the %s", what);
+        b = p[pos];
+        pending--;
+        count++;
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            header = 1;                              /* fixint, nil, bool  */
+        } else if (b <= 0x8f) {
+            children = 2 * (size_t)(b & 0x0f);       /* fixmap             */
+        } else if (b <= 0x9f) {
+            children = b & 0x0f;                     /* fixarray           */
+        } else if (b <= 0xbf) {
+            payload = b & 0x1f;                      /* fixstr             */
+        } else {
+            switch (b) {
+            case 0xc4: case 0xd9: size_bytes = 1; header = 2; break; /* bin8, str8   */
+            case 0xc5: case 0xda: size_bytes = 2; header = 3; break; /* bin16, str16 */
+            case 0xc6: case 0xdb: size_bytes = 4; header = 5; break; /* bin32, str32 */
+            case 0xc7: size_bytes = 1; header = 3; break;            /* ext8         */
+            case 0xc8: size_bytes = 2; header = 4; break;            /* ext16        */
+            case 0xc9: size_bytes = 4; header = 6; break;            /* ext32        */
+            case 0xcc: case 0xd0: header = 2; break;
+            case 0xcd: case 0xd1: header = 3; break;
+            case 0xca: case 0xce: case 0xd2: header = 5; break;
+            case 0xcb: case 0xcf: case 0xd3: header = 9; break;
+            case 0xd4: header = 3; break;                            /* fixext1..16  */
+            case 0xd5: header = 4; break;
+            case 0xd6: header = 6; break;
+            case 0xd7: header = 10; break;
+            case 0xd8: header = 18; break;
+            case 0xdc: case 0xde: size_bytes = 2; header = 3; break; /* array/map16  */
+            case 0xdd: case 0xdf: size_bytes = 4; header = 5; break; /* array/map32  */
+            default:
+                return tl_fail(err, errlen, "malformed msgpack in the %s "
+                               "(byte 0x%02x at offset %zu)", what, b, pos);
+            }
+        }
+        if (header > len - pos)
+            return tl_fail(err, errlen, "truncated msgpack in the %s", what);
+        if (size_bytes > 0) {
+            size_t n = tl_be_length(p + pos + 1, size_bytes);
+            if (b == 0xdc || b == 0xdd)
+                children = n;
+            else if (b == 0xde || b == 0xdf)
+                children = 2 * n;
+            else
+                payload = n;
+        }
+        pos += header;
+        if (payload > len - pos)
+            return tl_fail(err, errlen, "truncated msgpack in the %s", what);
+        pos += payload;
+        if (pending > len - pos || children > len - pos - pending)
+            return tl_fail(err, errlen, "truncated msgpack in the %s (a container "
+                           "at offset %zu claims %zu elements, %zu bytes follow)",
+                           what, pos - header - payload, children, len - pos);
+        pending += children;
+    }
+    if (pos != len)
+        return tl_fail(err, errlen, "%zu trailing bytes after the %s", len - pos, what);
+    *objects = count;
+    return 0;
+}
+
 /* Parse exactly one msgpack object that spans the whole input. */
 static int tl_unpack_whole(msgpack_unpacked *msg, const char *data, size_t len,
-                           const char *what, char *err, size_t errlen)
+                           const char *what, size_t *objects, char *err, size_t errlen)
 {
     size_t offset = 0;
 
     if (data == NULL || len == 0)
         return tl_fail(err, errlen, "empty %s", what);
+    if (tl_check_structure((const unsigned char *)data, len, objects, what,
+                           err, errlen) < 0)
+        return -1;
     switch (msgpack_unpack_next(msg, data, len, &offset)) {
     case MSGPACK_UNPACK_SUCCESS:
         if (offset != len)
@@ -734,8 +833,7 @@ static int tl_unpack_whole(msgpack_unpacked *msg, const char *data, size_t len,
     case MSGPACK_UNPACK_CONTINUE:
         return tl_fail(err, errlen, "truncated msgpack in the %s", what);
     case MSGPACK_UNPACK_NOMEM_ERROR:
-        return tl_fail(err, errlen, "out of memory while parsing the %s "
-                       "(or a container claims more elements than it holds)", what);
+        return tl_fail(err, errlen, "out of memory while parsing the %s", what);
     default:
         return tl_fail(err, errlen, "malformed msgpack in the %s", what);
     }
@@ -834,11 +932,26 @@ int tl_decode_request(const struct tl_sig *sig, const char *data, size_t len,
     struct tl_frame *frame = NULL;
     msgpack_unpacked msg;
     const msgpack_object *items;
+    size_t objects = 0;
     int rc = -1;
 
     *out = NULL;
     msgpack_unpacked_init(&msg);
-    if (tl_unpack_whole(&msg, data, len, "request", err, errlen) < 0)
+    if (data == NULL || len == 0) {
+        tl_fail(err, errlen, "empty request");
+        goto done;
+    }
+    /* msgpack-c's objects count against the frame's memory limit too. */
+    if (tl_check_structure((const unsigned char *)data, len, &objects, "request",
+                           err, errlen) < 0)
+        goto done;
+    if (objects > tl_codec_alloc_limit() / sizeof(msgpack_object)) {
+        tl_fail(err, errlen, "the request has %zu msgpack objects, more than %zu "
+                "bytes of memory allow (TURBOLIFT_MAX_ALLOC)", objects,
+                tl_codec_alloc_limit());
+        goto done;
+    }
+    if (tl_unpack_whole(&msg, data, len, "request", &objects, err, errlen) < 0)
         goto done;
     if (msg.data.type != MSGPACK_OBJECT_ARRAY) {
         tl_fail(err, errlen, "the request must be an array of the arguments, got %s",
@@ -858,6 +971,7 @@ int tl_decode_request(const struct tl_sig *sig, const char *data, size_t len,
         goto done;
     }
     frame->limit = tl_codec_alloc_limit();
+    frame->allocated = objects * sizeof(msgpack_object);
     d.frame = frame;
     if (tl_frame_layout(sig, frame, err, errlen) < 0)
         goto done;
@@ -942,10 +1056,11 @@ int tl_decode_reply(const struct tl_sig *sig, const char *data, size_t len,
     struct tl_decoder d = { .err = err, .errlen = errlen };
     const msgpack_object *result_object = NULL, *outs = NULL;
     msgpack_unpacked msg;
+    size_t objects;
     int rc = -1;
 
     msgpack_unpacked_init(&msg);
-    if (tl_unpack_whole(&msg, data, len, "reply", err, errlen) < 0)
+    if (tl_unpack_whole(&msg, data, len, "reply", &objects, err, errlen) < 0)
         goto done;
     if (msg.data.type != MSGPACK_OBJECT_MAP) {
         tl_fail(err, errlen, "the reply must be a map with \"result\" and \"out\", "
