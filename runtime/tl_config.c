@@ -145,7 +145,7 @@ static int scalar_value(struct cctx *c, yaml_node_t *v, const char *key,
 static int set_string(struct cctx *c, yaml_node_t *v, const char *key,
                       const char **field)
 {
-    const char *s;
+    const char *s = NULL;
 
     if (scalar_value(c, v, key, &s) != 0)
         return -1;
@@ -192,7 +192,7 @@ static int read_section(struct cctx *c, yaml_node_t *map, const char *where,
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
         const struct key *kd = NULL;
-        const char *key, *val;
+        const char *key, *val = NULL;
         char *field;
 
         if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rt_check.h - assertions and helpers of the runtime tests.
+ *
+ * CHECK records a failure with file:line and goes on; REQUIRE stops the
+ * test. Helpers write a service folder (manifest next to the hand-written
+ * service object that meson compiled) the way the plugin would.
+ */
+#ifndef RT_CHECK_H
+#define RT_CHECK_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static int rt_failures;
+
+#define CHECK(cond) do {                                                    \
+        if (!(cond)) {                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
+                    #cond);                                                 \
+            rt_failures++;                                                  \
+        }                                                                   \
+    } while (0)
+
+#define CHECK_MSG(cond, ...) do {                                           \
+        if (!(cond)) {                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, \
+                    #cond);                                                 \
+            fprintf(stderr, __VA_ARGS__);                                   \
+            fputc('\n', stderr);                                            \
+            rt_failures++;                                                  \
+        }                                                                   \
+    } while (0)
+
+#define REQUIRE(cond) do {                                                  \
+        if (!(cond)) {                                                      \
+            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, \
+                    #cond);                                                 \
+            exit(1);                                                        \
+        }                                                                   \
+    } while (0)
+
+static inline int rt_status(const char *name)
+{
+    if (rt_failures) {
+        fprintf(stderr, "%s: %d check(s) failed\n", name, rt_failures);
+        return 1;
+    }
+    printf("%s: all checks passed\n", name);
+    return 0;
+}
+
+static inline void rt_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    REQUIRE(f != NULL);
+    fputs(text, f);
+    REQUIRE(fclose(f) == 0);
+}
+
+/* A scratch folder of this test under the build tree's cache dir. */
+static inline const char *rt_scratch(const char *name)
+{
+    static char path[512];
+    const char *base = getenv("XDG_CACHE_HOME");
+
+    REQUIRE(base != NULL);
+    snprintf(path, sizeof path, "%s/%s", base, name);
+    mkdir(base, 0755);
+    REQUIRE(mkdir(path, 0755) == 0 || errno == EEXIST);
+    return path;
+}
+
+/*
+ * Write <dir>/<function>/turbolift.yaml for the test service and return
+ * that folder. The service object comes from $RT_SERVICE_OBJECT, the
+ * compiler from $RT_CC (both set by tests/runtime/meson.build).
+ */
+static inline const char *rt_service_dir(const char *dir, const char *function,
+                                         const char *signature)
+{
+    static char sdir[600];
+    char path[700], text[2048];
+    const char *obj = getenv("RT_SERVICE_OBJECT"), *cc = getenv("RT_CC");
+
+    REQUIRE(obj != NULL && cc != NULL);
+    snprintf(sdir, sizeof sdir, "%s/%s", dir, function);
+    REQUIRE(mkdir(sdir, 0755) == 0 || errno == EEXIST);
+    snprintf(path, sizeof path, "%s/turbolift.yaml", sdir);
+    snprintf(text, sizeof text,
+             "turbolift: 1\n"
+             "function: %s\n"
+             "target: local\n"
+             "signature: \"%s\"\n"
+             "hash: 0123456789abcdef\n"
+             "source: %s\n"
+             "line: 1\n"
+             "compiler: %s\n"
+             "compile_flags: [-O2]\n"
+             "link_flags: []\n"
+             "service_object: %s\n"
+             "external_symbols: []\n",
+             function, signature, __FILE__, cc, obj);
+    rt_write_file(path, text);
+    return sdir;
+}
+
+/* The descriptor the plugin would emit for that folder. */
+static inline const char *rt_descriptor(char *buf, size_t len, const char *sdir,
+                                        const char *function, const char *signature)
+{
+    snprintf(buf, len,
+             "version=1\nfunction=%s\ntarget=local\nsignature=%s\n"
+             "hash=0123456789abcdef\nservice_dir=%s\nsource=%s:%d\n",
+             function, signature, sdir, __FILE__, __LINE__);
+    return buf;
+}
+
+static inline long rt_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void rt_wait_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+#endif /* RT_CHECK_H */
