@@ -73,5 +73,8 @@ pid_of() { # NAME -> prints pid if the recorded process is alive
     [ -r "$f" ] || return 1
     p=$(cat "$f")
     [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 1
+    # Guard against a recycled pid: every daemon we start names a path in
+    # the state directory on its command line.
+    tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qF "$STATE_DIR/" || return 1
     echo "$p"
 }

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# The `cluster` suite: a real Kubernetes cluster runs a FROM-scratch image of
+# a tiny C HTTP server, and the host calls it through a Service.
+#
+#   cluster-test.sh HELLO_SERVER_BINARY [SOURCE_ROOT]
+#
+# Brings the local cluster up (or reuses it) with deploy/cluster/up and leaves
+# it running (CI calls deploy/cluster/down at the end).  Exit 77 (skipped)
+# outside CI when this machine cannot run the cluster; in CI (CI=true) those
+# cases are failures.  MIT License, Turbolift for C authors.
+set -uo pipefail
+
+HELLO=${1:?usage: cluster-test.sh HELLO_SERVER_BINARY [SOURCE_ROOT]}
+ROOT=${2:-$(cd "$(dirname "$0")/../.." && pwd)}
+CLUSTER=$ROOT/deploy/cluster
+. "$CLUSTER/lib.sh"
+
+NS=turbolift-cluster-test
+passed=0 failed=0
+log() { printf '[cluster-test] %s\n' "$*"; }
+ok() { passed=$((passed + 1)); log "ok   - $*"; }
+not_ok() { failed=$((failed + 1)); log "FAIL - $*"; }
+finish() {
+    echo "cluster: $passed passed, $failed failed"
+    [ "$failed" = 0 ] && exit 0
+    exit 1
+}
+skip_or_fail() { # REASON
+    if [ "${CI:-}" = true ]; then
+        log "cannot run in CI: $1"
+        not_ok "preconditions"
+        finish
+    fi
+    log "SKIP: $1"
+    exit 77
+}
+
+# ---- can this machine run the cluster at all? ----
+[ "$(id -u)" = 0 ] || skip_or_fail "the local cluster needs root (kubelet, containerd, iptables)"
+have_bins=1
+for b in $K8S_BINARIES etcd; do [ -x "$BIN_DIR/$b" ] || have_bins=0; done
+if [ "${TURBOLIFT_CLUSTER_MODE:-auto}" != native ] && k3d_usable; then
+    :
+elif [ $have_bins = 0 ] && ! find_go >/dev/null; then
+    skip_or_fail "neither Go (to build Kubernetes $K8S_VERSION) nor a working k3d is available, and $BIN_DIR has no cached build"
+else
+    for cmd in containerd runc docker-registry iptables conntrack; do
+        command -v "$cmd" >/dev/null 2>&1 \
+            || skip_or_fail "'$cmd' is missing: run deploy/cluster/install-deps"
+    done
+fi
+[ -x "$HELLO" ] || { log "no test server binary at $HELLO"; not_ok "build hello-server"; finish; }
+
+# ---- 1. cluster up (or reused) ----
+t0=$(date +%s)
+if "$CLUSTER/up"; then
+    ok "deploy/cluster/up ($(( $(date +%s) - t0 )) s)"
+else
+    not_ok "deploy/cluster/up"
+    finish
+fi
+. "$STATE_DIR/cluster.env"
+command -v kubectl >/dev/null || { not_ok "kubectl on PATH"; finish; }
+k() { kubectl --request-timeout=30s "$@"; }
+
+diagnose() {
+    log "---- diagnostics ----"
+    k get nodes -o wide 2>&1 | sed 's/^/    /'
+    k -n "$NS" get all,endpoints -o wide 2>&1 | sed 's/^/    /'
+    k -n "$NS" describe pods 2>&1 | tail -40 | sed 's/^/    /'
+    k -n "$NS" get events --sort-by=.lastTimestamp 2>&1 | tail -20 | sed 's/^/    /'
+    for c in kubelet containerd kube-proxy; do
+        [ -r "$LOG_DIR/$c.log" ] && { log "tail of $c.log"; tail -15 "$LOG_DIR/$c.log" | sed 's/^/    /'; }
+    done
+}
+
+if [ "$(k get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)" -ge 1 ]; then
+    ok "a Ready node"
+else
+    not_ok "a Ready node"; diagnose; finish
+fi
+
+# ---- 2. image FROM scratch, pushed to the registry ----
+rootfs=$(mktemp -d)
+trap 'rm -rf "$rootfs"' EXIT
+cp "$HELLO" "$rootfs/hello-server"
+tag=$(sha256sum "$HELLO" | cut -c1-12)
+if out=$("$CLUSTER/mkimage" -r "$TURBOLIFT_REGISTRY" -p 8080 "turbolift-test/hello:$tag" "$rootfs" /hello-server 8080); then
+    ok "image pushed: $out"
+else
+    not_ok "image build/push to $TURBOLIFT_REGISTRY"; finish
+fi
+IMAGE=$TURBOLIFT_REGISTRY_PULL/turbolift-test/hello:$tag
+
+# ---- 3. Deployment (2 replicas, readiness probe) and Service ----
+k delete namespace "$NS" --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1
+k create namespace "$NS" >/dev/null || { not_ok "create namespace"; finish; }
+manifest=$(cat <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hello
+  namespace: $NS
+  labels: {app: hello}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: hello}
+  template:
+    metadata:
+      labels: {app: hello}
+    spec:
+      automountServiceAccountToken: false
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: hello
+        image: $IMAGE
+        args: ["8080"]
+        ports:
+        - containerPort: 8080
+        readinessProbe:
+          httpGet: {path: /healthz, port: 8080}
+          periodSeconds: 1
+          failureThreshold: 3
+        resources:
+          requests: {cpu: 10m, memory: 8Mi}
+          limits: {memory: 32Mi}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: hello
+  namespace: $NS
+  labels: {app: hello}
+spec:
+  type: NodePort
+  selector: {app: hello}
+  ports:
+  - port: 80
+    targetPort: 8080
+EOF
+)
+if echo "$manifest" | k apply -f - ; then ok "Deployment and Service applied"; else not_ok "kubectl apply"; finish; fi
+
+t0=$(date +%s)
+if k -n "$NS" rollout status deployment/hello --timeout=180s; then
+    ok "rollout of 2 ready replicas ($(( $(date +%s) - t0 )) s)"
+else
+    not_ok "rollout"; diagnose; finish
+fi
+
+# ---- 4. call the Service from the host ----
+cluster_ip=$(k -n "$NS" get svc hello -o 'jsonpath={.spec.clusterIP}')
+node_port=$(k -n "$NS" get svc hello -o 'jsonpath={.spec.ports[0].nodePort}')
+log "Service hello: ClusterIP $cluster_ip:80, NodePort $node_port"
+
+# call_until NAME URL: bounded retries (kube-proxy syncs rules asynchronously);
+# then 20 calls that must all answer, from both replicas.
+call_until() {
+    local name=$1 url=$2 deadline body i hosts
+    deadline=$(( $(date +%s) + 30 ))
+    until body=$(curl -fsS -m 3 "$url" 2>/dev/null) && [[ $body == "hello from hello-"* ]]; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            not_ok "$name: $url did not answer within 30 s"; return 1
+        fi
+        sleep 0.5
+    done
+    hosts=""
+    for ((i = 0; i < 20; i++)); do
+        body=$(curl -fsS -m 3 "$url" 2>/dev/null) || { not_ok "$name: call $i of 20 to $url failed"; return 1; }
+        hosts="$hosts ${body#hello from }"
+    done
+    n=$(echo $hosts | tr ' ' '\n' | sort -u | wc -l)
+    if [ "$n" = 2 ]; then
+        ok "$name: $url answered 20/20, from both replicas"
+    else
+        not_ok "$name: $url answered from $n distinct pods (want 2)"
+        return 1
+    fi
+}
+call_until "NodePort on 127.0.0.1" "http://127.0.0.1:$node_port/"
+call_until "NodePort on the node IP" "http://$TURBOLIFT_NODE_IP:$node_port/"
+call_until "ClusterIP from the host" "http://$cluster_ip:80/"
+
+# kubectl port-forward to the Service (through the API server, kubelet and
+# containerd's port forwarding in the pod's network namespace).
+pf_port=$(( 20000 + RANDOM % 10000 ))
+pf_log=$(mktemp)
+k -n "$NS" port-forward svc/hello "$pf_port:80" --address 127.0.0.1 > "$pf_log" 2>&1 &
+pf_pid=$!
+deadline=$(( $(date +%s) + 30 ))
+pf_ok=0
+while [ "$(date +%s)" -lt "$deadline" ] && kill -0 "$pf_pid" 2>/dev/null; do
+    if body=$(curl -fsS -m 3 "http://127.0.0.1:$pf_port/" 2>/dev/null) && [[ $body == "hello from hello-"* ]]; then
+        pf_ok=1; break
+    fi
+    sleep 0.5
+done
+kill "$pf_pid" 2>/dev/null; wait "$pf_pid" 2>/dev/null
+if [ $pf_ok = 1 ]; then ok "kubectl port-forward svc/hello: ${body%$'\n'}"; else not_ok "kubectl port-forward: $(tail -3 "$pf_log")"; fi
+rm -f "$pf_log"
+
+# ---- 5. delete the objects and check they are gone ----
+k -n "$NS" delete deployment/hello service/hello --wait=true --timeout=60s >/dev/null
+if k -n "$NS" wait --for=delete pod -l app=hello --timeout=90s >/dev/null 2>&1 \
+   && [ -z "$(k -n "$NS" get deployment,replicaset,pod,service,endpoints -l app=hello --no-headers --ignore-not-found 2>&1)" ]; then
+    ok "Deployment, ReplicaSet, pods, Service and Endpoints gone"
+else
+    not_ok "objects left: $(k -n "$NS" get all -l app=hello --no-headers 2>&1 | tr '\n' ';')"
+fi
+if k delete namespace "$NS" --wait=true --timeout=90s >/dev/null \
+   && ! k get namespace "$NS" >/dev/null 2>&1; then
+    ok "namespace $NS deleted"
+else
+    not_ok "namespace $NS still present"
+fi
+# The node's iptables no longer mention the Service.
+if [ "$TURBOLIFT_CLUSTER_MODE" = native ]; then
+    deadline=$(( $(date +%s) + 30 ))
+    while iptables-save -t nat 2>/dev/null | grep -q "$NS/hello" && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.5; done
+    if iptables-save -t nat 2>/dev/null | grep -q "$NS/hello"; then
+        not_ok "kube-proxy rules for $NS/hello still present"
+    else
+        ok "kube-proxy removed the Service's rules"
+    fi
+fi
+
+log "cluster left running for later suites; stop it with deploy/cluster/down"
+finish
