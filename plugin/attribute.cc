@@ -65,7 +65,8 @@ static tree tl_handle_attribute(tree *node, tree name, tree args, int flags ATTR
 		error_at(loc, "turbolift: %qE applies to functions only", name);
 		return NULL_TREE;
 	}
-	if (decl_function_context(decl)) {
+	/* while a body is being parsed, a function declared in it is nested */
+	if (decl_function_context(decl) || current_function_decl) {
 		error_at(loc, "turbolift: nested function %qD cannot become a service; "
 			 "move it to file scope", decl);
 		return NULL_TREE;

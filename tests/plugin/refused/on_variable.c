@@ -1,0 +1,2 @@
+#include <turbolift.h>
+TURBOLIFT("local") int counter; /* expect-error: applies to functions only */

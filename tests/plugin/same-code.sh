@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Functions the plugin does not touch keep their code generation:
+#  - a TU without tags compiles to identical object code with and without the plugin;
+#  - with mode=off, a tagged TU compiles to the same object code as a plain build.
+# usage: same-code.sh PLUGIN INCLUDE_DIR FIXTURE_DIR
+set -u
+plugin=$1 include=$2 fixtures=$3
+export LC_ALL=C
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export TURBOLIFT_OUTDIR=$work/out
+passed=0 failed=0
+same() { # description, object a, object b
+	if cmp -s "$2" "$3"; then echo "ok   $1"; passed=$((passed + 1))
+	else echo "FAIL $1: $2 and $3 differ"; failed=$((failed + 1)); fi
+}
+
+for opt in -O0 -O2 "-O3 -fopenmp"; do
+	tag=$(echo "$opt" | tr -d ' =-')
+	gcc -std=gnu11 $opt -I"$include" -c "$fixtures/untagged.c" -o "$work/plain-$tag.o"
+	gcc -std=gnu11 $opt -I"$include" -fplugin="$plugin" -c "$fixtures/untagged.c" -o "$work/plugin-$tag.o"
+	same "untagged TU, $opt: plugin leaves the object identical" "$work/plain-$tag.o" "$work/plugin-$tag.o"
+
+	gcc -std=gnu11 $opt -I"$include" -c "$fixtures/reach.c" -o "$work/tagged-plain-$tag.o"
+	gcc -std=gnu11 $opt -I"$include" -fplugin="$plugin" -fplugin-arg-turbolift-mode=off \
+		-c "$fixtures/reach.c" -o "$work/tagged-off-$tag.o"
+	same "tagged TU, $opt: mode=off equals the plain build" "$work/tagged-plain-$tag.o" "$work/tagged-off-$tag.o"
+done
+if [ -e "$work/out" ]; then
+	echo "FAIL no service folder may be written without distributed tags"; failed=$((failed + 1))
+else
+	echo "ok   no service folder written"; passed=$((passed + 1))
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

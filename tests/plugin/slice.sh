@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The service translation unit for fixtures/reach.c holds exactly the
+# functions and globals compute() reaches: checked on the compiled service
+# object (nm, at -O0 so nothing is folded away) and on the text.
+# usage: slice.sh PLUGIN INCLUDE_DIR FIXTURE_DIR
+set -u
+plugin=$1 include=$2 fixtures=$3
+export LC_ALL=C
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export TURBOLIFT_OUTDIR=$work/out
+passed=0 failed=0
+check() { # description, command...
+	local what=$1; shift
+	if "$@"; then echo "ok   $what"; passed=$((passed + 1)); else echo "FAIL $what"; failed=$((failed + 1)); fi
+}
+
+gcc -std=gnu11 -O0 -c -fplugin="$plugin" -I"$include" "$fixtures/reach.c" -o "$work/reach.o" 2>"$work/err"
+check "fixture compiles with the plugin" test $? -eq 0 -a ! -s "$work/err"
+dir=$(echo "$work"/out/compute-*)
+check "one service folder compute-<hash>" test -f "$dir/service.c" -a -f "$dir/service.o" -a -f "$dir/turbolift.yaml"
+
+nm --defined-only "$dir/service.o" | awk '{print $3}' | sed 's/\.[0-9]*$//' | sort -u >"$work/defined"
+expected="add compute counter depth fib mul ops scale table table_sum tl_dispatch_compute tl_service_entries tl_service_entry_count"
+printf '%s\n' $expected | sort -u >"$work/expected"
+check "service defines exactly: $expected" diff -u "$work/expected" "$work/defined"
+
+for absent in sub_unreached unreached_counter exported_unreached unreached_pair unreached_init main; do
+	check "service text never names $absent" bash -c "! grep -v '^#line' '$dir/service.c' | grep -qw '$absent'"
+done
+check "the struct of a dropped global stays" grep -q 'struct pair { int a, b; }' "$dir/service.c"
+check "service compiles without the user's include path" \
+	gcc -std=gnu11 -O0 -c -w "$dir/service.c" -o "$work/again.o"
+check "manifest has the signature" grep -q 'signature: "i4({8:4:0=i4,4=i4},i4)"' "$dir/turbolift.yaml"
+check "manifest names the source line" grep -q 'line: 31' "$dir/turbolift.yaml"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
