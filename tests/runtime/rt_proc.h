@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rt_proc.h - process helpers of the runtime tests: who are our children,
+ * is a pid gone, wait for that with a deadline.
+ */
+#ifndef RT_PROC_H
+#define RT_PROC_H
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rt_check.h"
+
+/* Number of live (not zombie) processes whose parent is us. */
+static inline int rt_count_children(void)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+
+    REQUIRE(d != NULL);
+    while ((e = readdir(d)) != NULL) {
+        char path[300], line[256], state = '?';
+        long ppid = -1;
+        FILE *f;
+
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        while (fgets(line, sizeof line, f)) {
+            sscanf(line, "State: %c", &state);
+            sscanf(line, "PPid: %ld", &ppid);
+        }
+        fclose(f);
+        if (ppid == (long)getpid() && state != 'Z')
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* 1 when pid no longer exists or is a zombie. */
+static inline int rt_pid_gone(pid_t pid)
+{
+    char path[64], line[256], state = '?';
+    FILE *f;
+
+    if (kill(pid, 0) != 0)
+        return 1;
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 1;
+    while (fgets(line, sizeof line, f))
+        sscanf(line, "State: %c", &state);
+    fclose(f);
+    return state == 'Z';
+}
+
+/* Wait (polling with backoff, bounded) until pid is gone; reap it if it
+ * is our child. 1 when gone in time. */
+static inline int rt_wait_gone(pid_t pid, long timeout_ms)
+{
+    long deadline = rt_now_ms() + timeout_ms, pause = 1;
+
+    for (;;) {
+        waitpid(pid, NULL, WNOHANG);
+        if (rt_pid_gone(pid))
+            return 1;
+        if (rt_now_ms() > deadline)
+            return 0;
+        rt_wait_ms(pause);
+        pause = pause < 100 ? pause * 2 : 100;
+    }
+}
+
+#endif /* RT_PROC_H */
