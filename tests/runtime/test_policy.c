@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_policy.c - what a call does when it cannot be answered:
+ *   fallback (default): warn once per function with the reason, return 1;
+ *   abort: name the function, its source and the reason, then abort();
+ *   a call that outlives timeout_ms is given up, never answered late;
+ *   TURBOLIFT_MODE=inprocess: return 1 and start nothing.
+ * Each case that changes the process-wide policy runs in a child process.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <turbolift.h>
+
+#include "rt_check.h"
+#include "rt_proc.h"
+
+static const char *dir;
+
+/* Run fn in a child with stderr captured; returns its wait status. */
+static int in_child(void (*fn)(void), char *out, size_t outlen)
+{
+    int p[2], status;
+    size_t used = 0;
+    ssize_t n;
+    pid_t pid;
+
+    REQUIRE(pipe(p) == 0);
+    pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        fn();
+        _exit(0);
+    }
+    close(p[1]);
+    while (used + 1 < outlen && (n = read(p[0], out + used, outlen - used - 1)) > 0)
+        used += (size_t)n;
+    out[used] = '\0';
+    close(p[0]);
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    return status;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* A function the service does not have: the service answers 404. */
+static int call_missing(void)
+{
+    static char d[2048];
+    static void *state;
+    int a = 1, b = 2, r = 0;
+    void *args[] = { &a, &b };
+
+    if (d[0] == '\0')
+        rt_descriptor(d, sizeof d, rt_service_dir(dir, "nosuch", "i4(i4,i4)"),
+                      "nosuch", "i4(i4,i4)");
+    return __turbolift_call(d, &state, args, &r);
+}
+
+static void fallback_case(void)
+{
+    int rc[3];
+
+    for (int i = 0; i < 3; i++)
+        rc[i] = call_missing();
+    /* Exit status says what the calls returned: 0 = all ran in-process. */
+    _exit(rc[0] == 1 && rc[1] == 1 && rc[2] == 1 ? 0 : 1);
+}
+
+static void abort_case(void)
+{
+    setenv("TURBOLIFT_ON_FAILURE", "abort", 1);
+    call_missing();
+    _exit(7);           /* not reached: abort() */
+}
+
+static void broken_case(void)
+{
+    static void *state;
+    int a = 1, b = 2, r = 0;
+    void *args[] = { &a, &b };
+    const char *d = "version=1\nfunction=gone\ntarget=local\nsignature=i4(i4,i4)\n"
+                    "hash=0123456789abcdef\nservice_dir=/nonexistent/gone\n"
+                    "source=app.c:7\n";
+
+    _exit(__turbolift_call(d, &state, args, &r) == 1 &&
+          __turbolift_call(d, &state, args, &r) == 1 ? 0 : 1);
+}
+
+static void timeout_case(void)
+{
+    static char d[2048];
+    static void *state;
+    int ms, r = 0, rc;
+    void *args[] = { &ms };
+
+    setenv("TURBOLIFT_TIMEOUT_MS", "300", 1);
+    setenv("TURBOLIFT_REPLICAS", "1", 1);
+    rt_descriptor(d, sizeof d, rt_service_dir(dir, "slow", "i4(i4)"), "slow", "i4(i4)");
+    ms = 0;
+    if (__turbolift_call(d, &state, args, &r) != 0)   /* starts the worker */
+        _exit(2);
+    ms = 1500;                    /* five times the deadline */
+    rc = __turbolift_call(d, &state, args, &r);
+    _exit(rc == 1 ? 0 : 1);
+}
+
+static void inprocess_case(void)
+{
+    static void *state;
+    int a = 1, b = 2, r = 0;
+    void *args[] = { &a, &b };
+    char d[2048];
+
+    setenv("TURBOLIFT_MODE", "inprocess", 1);
+    rt_descriptor(d, sizeof d, rt_service_dir(dir, "add", "i4(i4,i4)"), "add", "i4(i4,i4)");
+    _exit(__turbolift_call(d, &state, args, &r) == 1 && rt_count_children() == 0 &&
+          state == NULL ? 0 : 1);
+}
+
+int main(void)
+{
+    char out[8192];
+    int st;
+
+    dir = rt_scratch("policy");
+    unsetenv("TURBOLIFT_ON_FAILURE");
+    unsetenv("TURBOLIFT_MODE");
+    setenv("TURBOLIFT_REPLICAS", "1", 1);
+
+    st = in_child(fallback_case, out, sizeof out);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fallback calls did not return 1");
+    CHECK_MSG(count(out, "warning: call of nosuch") == 1, "expected one warning, got:\n%s", out);
+    CHECK_MSG(strstr(out, "404") != NULL, "no reason in:\n%s", out);
+    CHECK_MSG(strstr(out, "in-process") != NULL, "no consequence in:\n%s", out);
+
+    st = in_child(abort_case, out, sizeof out);
+    CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "on_failure=abort did not abort");
+    CHECK_MSG(strstr(out, "call of nosuch") != NULL && strstr(out, "rt_check.h:") != NULL /* source= of rt_descriptor */ &&
+              strstr(out, "404") != NULL && strstr(out, "abort") != NULL,
+              "abort message lacks function, source or reason:\n%s", out);
+
+    st = in_child(broken_case, out, sizeof out);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a broken set-up did not fall back");
+    CHECK_MSG(count(out, "warning: call of gone (app.c:7) failed") == 1 &&
+              strstr(out, "/nonexistent/gone/turbolift.yaml") != NULL,
+              "set-up failure not reported once with its reason:\n%s", out);
+
+    st = in_child(timeout_case, out, sizeof out);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a call past timeout_ms was not given up");
+    CHECK_MSG(strstr(out, "call of slow") != NULL, "timeout not reported:\n%s", out);
+
+    st = in_child(inprocess_case, out, sizeof out);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "TURBOLIFT_MODE=inprocess did not "
+              "run in-process without workers");
+    return rt_status("test_policy");
+}
