@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_build.c - the service link cache: the first build links, the second
+ * is a cache hit, processes that build at once agree on one binary, a
+ * failed link says which command failed and what the linker printed, and
+ * the loaded libraries reach the link (libm, which this test links with).
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rt_check.h"
+#include "rt_proc.h"
+#include "tl_build.h"
+#include "tl_manifest.h"
+
+static struct tl_manifest *load(const char *sdir)
+{
+    struct tl_manifest *m = NULL;
+    char err[1024];
+
+    REQUIRE(tl_manifest_load(sdir, &m, err, sizeof err) == 0);
+    return m;
+}
+
+int main(void)
+{
+    char cache[700], err[16384], *bin1 = NULL, *bin2 = NULL;
+    const char *dir = rt_scratch("build");
+    struct tl_manifest *m;
+    int hit = -1, status[2];
+    pid_t kids[2];
+    volatile double x = 2.0;
+
+    /* A cache of our own, new for each run: the first build must link. */
+    snprintf(cache, sizeof cache, "%s/cache-%ld", dir, (long)getpid());
+    setenv("XDG_CACHE_HOME", cache, 1);
+    m = load(rt_service_dir(dir, "add", "i4(i4,i4)"));
+
+    /* Two processes link the same service at the same time. */
+    for (int i = 0; i < 2; i++) {
+        kids[i] = fork();
+        REQUIRE(kids[i] >= 0);
+        if (kids[i] == 0) {
+            char *b = NULL;
+            int h;
+            _exit(tl_build_service(m, 60000, &b, &h, err, sizeof err) == 0 &&
+                  access(b, X_OK) == 0 ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        REQUIRE(waitpid(kids[i], &status[i], 0) == kids[i]);
+        CHECK_MSG(WIFEXITED(status[i]) && WEXITSTATUS(status[i]) == 0,
+                  "concurrent build %d failed", i);
+    }
+
+    /* A fresh cache again: build, then hit. */
+    snprintf(cache, sizeof cache, "%s/cache-%ld-b", dir, (long)getpid());
+    setenv("XDG_CACHE_HOME", cache, 1);
+    CHECK_MSG(tl_build_service(m, 60000, &bin1, &hit, err, sizeof err) == 0, "%s", err);
+    CHECK(hit == 0);
+    CHECK(bin1 != NULL && access(bin1, X_OK) == 0);
+    CHECK(bin1 != NULL && strncmp(bin1, cache, strlen(cache)) == 0);
+    CHECK_MSG(tl_build_service(m, 60000, &bin2, &hit, err, sizeof err) == 0, "%s", err);
+    CHECK(hit == 1);
+    CHECK(bin1 && bin2 && strcmp(bin1, bin2) == 0);
+    free(bin1);
+    free(bin2);
+    tl_manifest_free(m);
+
+    /* A link that fails: an "object" that is not one. */
+    {
+        char sdir[700], obj[800], text[2048], path[800];
+        char *bin = NULL;
+
+        snprintf(sdir, sizeof sdir, "%s/broken", dir);
+        mkdir(sdir, 0755);
+        snprintf(obj, sizeof obj, "%s/service.o", sdir);
+        rt_write_file(obj, "this is not an object file\n");
+        snprintf(text, sizeof text,
+                 "turbolift: 1\nfunction: broken\ntarget: local\nsignature: \"v()\"\n"
+                 "hash: 0000000000000000\ncompiler: %s\nservice_object: service.o\n",
+                 getenv("RT_CC"));
+        snprintf(path, sizeof path, "%s/turbolift.yaml", sdir);
+        rt_write_file(path, text);
+        m = load(sdir);
+        CHECK(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == -1);
+        CHECK_MSG(strstr(err, "linking the service of 'broken' failed") != NULL &&
+                  strstr(err, "command: ") != NULL && strstr(err, obj) != NULL,
+                  "unhelpful message:\n%s", err);
+        tl_manifest_free(m);
+    }
+
+    /* The slice calls exp(); the manifest names no -lm; we have libm
+     * loaded, so the link gets it. */
+    {
+        char sdir[700], text[2048], path[800];
+        char *bin = NULL;
+
+        snprintf(sdir, sizeof sdir, "%s/grow", dir);
+        mkdir(sdir, 0755);
+        snprintf(text, sizeof text,
+                 "turbolift: 1\nfunction: grow\ntarget: local\nsignature: \"f8(f8)\"\n"
+                 "hash: 0000000000000001\ncompiler: %s\nservice_object: %s\n",
+                 getenv("RT_CC"), getenv("RT_MATH_OBJECT"));
+        snprintf(path, sizeof path, "%s/turbolift.yaml", sdir);
+        rt_write_file(path, text);
+        m = load(sdir);
+        CHECK_MSG(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == 0, "%s", err);
+        free(bin);
+        tl_manifest_free(m);
+    }
+
+    /* An explicit service library that does not exist is an error. */
+    {
+        char *lib;
+
+        setenv("TURBOLIFT_SERVICE_LIB", "/nonexistent/libturbolift-service.a", 1);
+        lib = tl_build_service_lib(err, sizeof err);
+        CHECK(lib == NULL && strstr(err, "TURBOLIFT_SERVICE_LIB") != NULL);
+        unsetenv("TURBOLIFT_SERVICE_LIB");
+        lib = tl_build_service_lib(err, sizeof err);
+        CHECK_MSG(lib != NULL, "%s", err);
+        free(lib);
+    }
+    CHECK(sqrt(x) > 1.4);     /* keeps libm loaded */
+    return rt_status("test_build");
+}
