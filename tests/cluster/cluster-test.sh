@@ -178,9 +178,12 @@ call_until() {
         return 1
     fi
 }
-call_until "NodePort on 127.0.0.1" "http://127.0.0.1:$node_port/"
-call_until "NodePort on the node IP" "http://$TURBOLIFT_NODE_IP:$node_port/"
-call_until "ClusterIP from the host" "http://$cluster_ip:80/"
+if [ "$TURBOLIFT_CLUSTER_MODE" = native ]; then
+    # The host is the node: kube-proxy's iptables rules serve both.
+    call_until "NodePort on 127.0.0.1" "http://127.0.0.1:$node_port/"
+    call_until "NodePort on the node IP" "http://$TURBOLIFT_NODE_IP:$node_port/"
+    call_until "ClusterIP from the host" "http://$cluster_ip:80/"
+fi
 
 # kubectl port-forward to the Service (through the API server, kubelet and
 # containerd's port forwarding in the pod's network namespace).
