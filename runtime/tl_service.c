@@ -1,0 +1,848 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_service.c - the HTTP side of a service binary: routing, limits, the
+ * token check, metrics and draining, around the codec (tl_codec.h).
+ *
+ * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION,
+ * each thread polling only its own socket), and the extracted function runs
+ * on the thread that read its request. Why not MHD's thread pool: a pool
+ * thread owns its connections for their whole life, and the calls we run are
+ * CPU-bound and of uneven length, so one long call on a pool thread stalls
+ * every keep-alive connection that thread owns while the other core may sit
+ * idle. With a thread per connection the kernel runs every ready call on
+ * whichever of the (typically two) cores is free, an idle keep-alive
+ * connection costs one thread blocked in poll(), and a request costs no
+ * extra wake-up or hand-off. The client keeps one keep-alive connection per
+ * calling thread, so the thread count follows the caller's parallelism;
+ * MHD_OPTION_CONNECTION_LIMIT bounds it.
+ *
+ * The service never trusts a request: bodies are bounded (413), the codec
+ * bounds every allocation a body can cause, and every failure is answered
+ * with a status and a text/plain message.
+ */
+#define _POSIX_C_SOURCE 200809L    /* open_memstream, getaddrinfo, nanosleep */
+
+#include "tl_service.h"
+
+#include "tl_codec.h"
+#include "tl_log.h"
+#include "tl_sig.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define TL_CALL_PREFIX "/v1/call/"
+#define TL_MAX_NAME 256
+/* First allocation for a body; it grows as bytes arrive, so a
+ * Content-Length that promises more than is sent costs nothing. */
+#define TL_INITIAL_BODY ((size_t)64 << 10)
+/* Per-connection memory for headers and MHD's read buffer: a larger read
+ * buffer means fewer handler calls while a big body arrives. */
+#define TL_CONNECTION_MEMORY ((size_t)128 << 10)
+#define TL_IDLE_TIMEOUT_S 300u
+
+/* HTTP statuses the metrics distinguish; anything else counts as "other". */
+static const unsigned tl_statuses[] = { 200, 400, 401, 404, 405, 413, 500, 503 };
+#define TL_STATUS_COUNT (sizeof tl_statuses / sizeof tl_statuses[0])
+
+/* Histogram bucket upper bounds for call durations, in seconds. */
+static const double tl_buckets[] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+};
+#define TL_BUCKET_COUNT (sizeof tl_buckets / sizeof tl_buckets[0])
+
+struct tl_service_function {
+    const struct tl_service_entry *entry;
+    struct tl_sig *sig;
+    _Atomic uint64_t calls[TL_STATUS_COUNT + 1];     /* by status          */
+    _Atomic uint64_t request_bytes;
+    _Atomic uint64_t response_bytes;
+    _Atomic uint64_t bucket_hits[TL_BUCKET_COUNT + 1]; /* not cumulative;
+                                                       * last is +Inf      */
+    _Atomic uint64_t duration_ns;
+    _Atomic uint64_t duration_count;
+};
+
+struct tl_service {
+    struct MHD_Daemon *daemon;
+    struct tl_service_function *functions;
+    unsigned function_count;
+    char *token;                /* NULL: no check                          */
+    size_t max_request_bytes;
+    unsigned port;
+    atomic_int draining;
+    _Atomic unsigned in_flight;
+    _Atomic uint64_t responses[TL_STATUS_COUNT + 1]; /* every endpoint     */
+};
+
+/* One POST /v1/call request while its body arrives. */
+struct tl_request {
+    struct tl_service *service;
+    struct tl_service_function *function;
+    char *body;
+    size_t size;
+    size_t capacity;
+    int too_large;              /* the body passed the limit: discard it   */
+    size_t discarded;
+};
+
+/* request_slot value for GET endpoints: answered on MHD's second call, once
+ * the (empty) body is in, so that the connection stays usable. */
+static char tl_get_marker;
+
+/* ------------------------------------------------------------------ */
+/* Options                                                            */
+/* ------------------------------------------------------------------ */
+
+static int tl_env_number(const char *name, unsigned long long min,
+                         unsigned long long max, unsigned long long *value,
+                         char *err, size_t errlen)
+{
+    const char *text = getenv(name);
+    unsigned long long parsed;
+    char *end;
+
+    if (text == NULL || *text == '\0')
+        return 0;
+    errno = 0;
+    parsed = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' ||
+        parsed < min || parsed > max) {
+        snprintf(err, errlen, "%s=%s is not a number from %llu to %llu",
+                 name, text, min, max);
+        return -1;
+    }
+    *value = parsed;
+    return 0;
+}
+
+int tl_service_options_from_env(struct tl_service_options *opts,
+                                char *err, size_t errlen)
+{
+    unsigned long long port = TL_SERVICE_DEFAULT_PORT;
+    unsigned long long max_request = TL_SERVICE_DEFAULT_MAX_REQUEST;
+    unsigned long long drain_s = TL_SERVICE_DEFAULT_DRAIN_MS / 1000;
+    unsigned long long connections = TL_SERVICE_DEFAULT_CONNECTIONS;
+    const char *bind = getenv("TURBOLIFT_BIND");
+
+    if (tl_env_number("TURBOLIFT_PORT", 0, 65535, &port, err, errlen) < 0 ||
+        tl_env_number("TURBOLIFT_MAX_REQUEST", 1, SIZE_MAX / 2, &max_request,
+                      err, errlen) < 0 ||
+        tl_env_number("TURBOLIFT_DRAIN_TIMEOUT", 0, 3600, &drain_s, err, errlen) < 0 ||
+        tl_env_number("TURBOLIFT_MAX_CONNECTIONS", 1, 65536, &connections,
+                      err, errlen) < 0)
+        return -1;
+    opts->bind_address = bind != NULL && *bind != '\0' ? bind : "127.0.0.1";
+    opts->port = (unsigned)port;
+    opts->max_request_bytes = (size_t)max_request;
+    opts->token = getenv("TURBOLIFT_TOKEN");
+    opts->drain_timeout_ms = (unsigned)drain_s * 1000;
+    opts->max_connections = (unsigned)connections;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Entries                                                            */
+/* ------------------------------------------------------------------ */
+
+static int tl_name_is_identifier(const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len == 0 || len > TL_MAX_NAME || (name[0] >= '0' && name[0] <= '9'))
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+int tl_service_check_entries(const struct tl_service_entry *entries,
+                             unsigned count, char *err, size_t errlen)
+{
+    char reason[384];
+
+    if (count > 0 && entries == NULL) {
+        snprintf(err, errlen, "the service table is NULL");
+        return -1;
+    }
+    for (unsigned i = 0; i < count; i++) {
+        const struct tl_service_entry *e = &entries[i];
+        struct tl_sig *sig;
+
+        if (e->name == NULL || !tl_name_is_identifier(e->name)) {
+            snprintf(err, errlen, "service entry %u: name \"%.64s\" is not a C "
+                     "identifier", i, e->name ? e->name : "(null)");
+            return -1;
+        }
+        if (e->call == NULL) {
+            snprintf(err, errlen, "service entry %s: no call function", e->name);
+            return -1;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (strcmp(entries[j].name, e->name) == 0) {
+                snprintf(err, errlen, "service entry %s appears twice", e->name);
+                return -1;
+            }
+        }
+        if (tl_sig_parse(e->signature, &sig, reason, sizeof reason) < 0) {
+            snprintf(err, errlen, "service entry %s: %s", e->name, reason);
+            return -1;
+        }
+        tl_sig_free(sig);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Responses and metrics                                              */
+/* ------------------------------------------------------------------ */
+
+static unsigned tl_status_index(unsigned status)
+{
+    for (unsigned i = 0; i < TL_STATUS_COUNT; i++) {
+        if (tl_statuses[i] == status)
+            return i;
+    }
+    return TL_STATUS_COUNT;
+}
+
+static uint64_t tl_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Count one answered call; duration_ns 0 means it was refused before
+ * decoding (413, 503), which the duration histogram leaves out. */
+static void tl_count_call(struct tl_service_function *fn, unsigned status,
+                          size_t request_bytes, size_t response_bytes,
+                          uint64_t duration_ns)
+{
+    double seconds = (double)duration_ns / 1e9;
+    unsigned bucket = 0;
+
+    atomic_fetch_add(&fn->calls[tl_status_index(status)], 1);
+    atomic_fetch_add(&fn->request_bytes, request_bytes);
+    atomic_fetch_add(&fn->response_bytes, response_bytes);
+    if (duration_ns == 0)
+        return;
+    while (bucket < TL_BUCKET_COUNT && seconds > tl_buckets[bucket])
+        bucket++;
+    atomic_fetch_add(&fn->bucket_hits[bucket], 1);
+    atomic_fetch_add(&fn->duration_ns, duration_ns);
+    atomic_fetch_add(&fn->duration_count, 1);
+}
+
+/* Queue a response and count it; takes ownership of response. */
+static enum MHD_Result tl_send(struct tl_service *service,
+                               struct MHD_Connection *connection,
+                               unsigned status, struct MHD_Response *response)
+{
+    enum MHD_Result queued;
+
+    if (response == NULL)
+        return MHD_NO;          /* out of memory: MHD closes the connection */
+    /* While draining, make keep-alive clients reconnect (elsewhere). */
+    if (atomic_load(&service->draining))
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+    queued = MHD_queue_response(connection, status, response);
+    MHD_destroy_response(response);
+    atomic_fetch_add(&service->responses[tl_status_index(status)], 1);
+    return queued;
+}
+
+/* A text/plain response, with one optional extra header. */
+static enum MHD_Result tl_send_text(struct tl_service *service,
+                                    struct MHD_Connection *connection,
+                                    unsigned status, const char *header,
+                                    const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static enum MHD_Result tl_send_text(struct tl_service *service,
+                                    struct MHD_Connection *connection,
+                                    unsigned status, const char *header,
+                                    const char *value, const char *fmt, ...)
+{
+    struct MHD_Response *response;
+    char text[1024];
+    va_list ap;
+    int len;
+
+    va_start(ap, fmt);
+    len = vsnprintf(text, sizeof text - 1, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        len = 0;
+    if ((size_t)len > sizeof text - 2)
+        len = (int)sizeof text - 2;
+    text[len] = '\0';
+    if (status >= 400)
+        tl_log_debug("answered %u: %s", status, text);
+    text[len++] = '\n';
+    text[len] = '\0';
+    response = MHD_create_response_from_buffer((size_t)len, text, MHD_RESPMEM_MUST_COPY);
+    if (response == NULL)
+        return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/plain; charset=utf-8");
+    if (header != NULL)
+        MHD_add_response_header(response, header, value);
+    return tl_send(service, connection, status, response);
+}
+
+static void tl_write_metrics(const struct tl_service *service, FILE *out)
+{
+    fprintf(out, "# HELP turbolift_calls_total Calls answered, by function and "
+            "HTTP status.\n# TYPE turbolift_calls_total counter\n");
+    for (unsigned f = 0; f < service->function_count; f++) {
+        const struct tl_service_function *fn = &service->functions[f];
+        for (unsigned s = 0; s <= TL_STATUS_COUNT; s++) {
+            uint64_t n = atomic_load(&fn->calls[s]);
+            if (n == 0 && s != 0)
+                continue;
+            if (s < TL_STATUS_COUNT)
+                fprintf(out, "turbolift_calls_total{function=\"%s\",code=\"%u\"} %llu\n",
+                        fn->entry->name, tl_statuses[s], (unsigned long long)n);
+            else
+                fprintf(out, "turbolift_calls_total{function=\"%s\",code=\"other\"} %llu\n",
+                        fn->entry->name, (unsigned long long)n);
+        }
+    }
+
+    fprintf(out, "# HELP turbolift_call_errors_total Calls answered with a status "
+            "other than 200.\n# TYPE turbolift_call_errors_total counter\n");
+    for (unsigned f = 0; f < service->function_count; f++) {
+        const struct tl_service_function *fn = &service->functions[f];
+        uint64_t errors = 0;
+        for (unsigned s = 1; s <= TL_STATUS_COUNT; s++)
+            errors += atomic_load(&fn->calls[s]);
+        fprintf(out, "turbolift_call_errors_total{function=\"%s\"} %llu\n",
+                fn->entry->name, (unsigned long long)errors);
+    }
+
+    fprintf(out, "# HELP turbolift_request_bytes_total Request body bytes received "
+            "by function.\n# TYPE turbolift_request_bytes_total counter\n");
+    for (unsigned f = 0; f < service->function_count; f++)
+        fprintf(out, "turbolift_request_bytes_total{function=\"%s\"} %llu\n",
+                service->functions[f].entry->name,
+                (unsigned long long)atomic_load(&service->functions[f].request_bytes));
+    fprintf(out, "# HELP turbolift_response_bytes_total Reply body bytes sent by "
+            "function.\n# TYPE turbolift_response_bytes_total counter\n");
+    for (unsigned f = 0; f < service->function_count; f++)
+        fprintf(out, "turbolift_response_bytes_total{function=\"%s\"} %llu\n",
+                service->functions[f].entry->name,
+                (unsigned long long)atomic_load(&service->functions[f].response_bytes));
+
+    fprintf(out, "# HELP turbolift_call_duration_seconds Time to decode, run and "
+            "encode a call.\n# TYPE turbolift_call_duration_seconds histogram\n");
+    for (unsigned f = 0; f < service->function_count; f++) {
+        const struct tl_service_function *fn = &service->functions[f];
+        uint64_t cumulative = 0;
+        for (unsigned b = 0; b < TL_BUCKET_COUNT; b++) {
+            cumulative += atomic_load(&fn->bucket_hits[b]);
+            fprintf(out, "turbolift_call_duration_seconds_bucket{function=\"%s\","
+                    "le=\"%g\"} %llu\n", fn->entry->name, tl_buckets[b],
+                    (unsigned long long)cumulative);
+        }
+        cumulative += atomic_load(&fn->bucket_hits[TL_BUCKET_COUNT]);
+        fprintf(out, "turbolift_call_duration_seconds_bucket{function=\"%s\","
+                "le=\"+Inf\"} %llu\n", fn->entry->name, (unsigned long long)cumulative);
+        fprintf(out, "turbolift_call_duration_seconds_sum{function=\"%s\"} %.9f\n",
+                fn->entry->name, (double)atomic_load(&fn->duration_ns) / 1e9);
+        fprintf(out, "turbolift_call_duration_seconds_count{function=\"%s\"} %llu\n",
+                fn->entry->name, (unsigned long long)atomic_load(&fn->duration_count));
+    }
+
+    fprintf(out, "# HELP turbolift_calls_in_flight Calls accepted and not yet "
+            "answered.\n# TYPE turbolift_calls_in_flight gauge\n"
+            "turbolift_calls_in_flight %u\n", atomic_load(&service->in_flight));
+    fprintf(out, "# HELP turbolift_http_responses_total Responses on every endpoint, "
+            "by status.\n# TYPE turbolift_http_responses_total counter\n");
+    for (unsigned s = 0; s <= TL_STATUS_COUNT; s++) {
+        uint64_t n = atomic_load(&service->responses[s]);
+        if (s < TL_STATUS_COUNT)
+            fprintf(out, "turbolift_http_responses_total{code=\"%u\"} %llu\n",
+                    tl_statuses[s], (unsigned long long)n);
+        else
+            fprintf(out, "turbolift_http_responses_total{code=\"other\"} %llu\n",
+                    (unsigned long long)n);
+    }
+    fprintf(out, "# HELP turbolift_draining 1 once the service stopped taking calls."
+            "\n# TYPE turbolift_draining gauge\nturbolift_draining %d\n",
+            atomic_load(&service->draining) ? 1 : 0);
+}
+
+static enum MHD_Result tl_send_metrics(struct tl_service *service,
+                                       struct MHD_Connection *connection)
+{
+    struct MHD_Response *response;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    if (out == NULL)
+        return tl_send_text(service, connection, 500, NULL, NULL, "out of memory");
+    tl_write_metrics(service, out);
+    if (fclose(out) != 0) {
+        free(text);
+        return tl_send_text(service, connection, 500, NULL, NULL, "out of memory");
+    }
+    response = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (response == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8");
+    return tl_send(service, connection, 200, response);
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Compare in time that depends only on the lengths, not on where the
+ * first difference is, so that a wrong guess reveals nothing. */
+static int tl_token_matches(const char *expected, const char *given, size_t given_len)
+{
+    size_t expected_len = strlen(expected);
+    unsigned char diff = expected_len != given_len;
+
+    for (size_t i = 0; i < expected_len; i++)
+        diff |= (unsigned char)expected[i] ^
+                (unsigned char)(i < given_len ? given[i] : 0);
+    return diff == 0;
+}
+
+static int tl_authorized(const struct tl_service *service,
+                         struct MHD_Connection *connection)
+{
+    const char *header;
+
+    if (service->token == NULL)
+        return 1;
+    header = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_AUTHORIZATION);
+    if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0)
+        return 0;
+    header += 7;
+    while (*header == ' ')
+        header++;
+    return tl_token_matches(service->token, header, strlen(header));
+}
+
+static struct tl_service_function *tl_find_function(struct tl_service *service,
+                                                    const char *name)
+{
+    for (unsigned i = 0; i < service->function_count; i++) {
+        if (strcmp(service->functions[i].entry->name, name) == 0)
+            return &service->functions[i];
+    }
+    return NULL;
+}
+
+static int tl_method_is(const char *method, const char *wanted)
+{
+    return strcmp(method, wanted) == 0;
+}
+
+static enum MHD_Result tl_answer_get(struct tl_service *service,
+                                     struct MHD_Connection *connection,
+                                     const char *url)
+{
+    if (strcmp(url, "/healthz") == 0)
+        return tl_send_text(service, connection, 200, NULL, NULL, "ok");
+    if (strcmp(url, "/readyz") == 0) {
+        if (atomic_load(&service->draining))
+            return tl_send_text(service, connection, 503, NULL, NULL, "draining");
+        return tl_send_text(service, connection, 200, NULL, NULL, "ready");
+    }
+    return tl_send_metrics(service, connection);
+}
+
+/* The first call for a request: headers are in, the body is not. Answer
+ * everything but a well-formed call right away. */
+static enum MHD_Result tl_begin(struct tl_service *service,
+                                struct MHD_Connection *connection,
+                                const char *url, const char *method,
+                                void **request_slot)
+{
+    struct tl_service_function *fn;
+    struct tl_request *request;
+    const char *length;
+    const char *name;
+
+    if (strncmp(url, TL_CALL_PREFIX, strlen(TL_CALL_PREFIX)) != 0) {
+        int get = tl_method_is(method, MHD_HTTP_METHOD_GET) ||
+                  tl_method_is(method, MHD_HTTP_METHOD_HEAD);
+        int known = strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
+                    strcmp(url, "/metrics") == 0;
+        if (!known)
+            return tl_send_text(service, connection, 404, NULL, NULL,
+                                "no such endpoint: %.200s (calls go to "
+                                TL_CALL_PREFIX "<function>)", url);
+        if (!get)
+            return tl_send_text(service, connection, 405, MHD_HTTP_HEADER_ALLOW,
+                                "GET, HEAD", "%s takes GET, not %.20s", url, method);
+        *request_slot = &tl_get_marker;
+        return MHD_YES;
+    }
+
+    name = url + strlen(TL_CALL_PREFIX);
+    if (!tl_method_is(method, MHD_HTTP_METHOD_POST))
+        return tl_send_text(service, connection, 405, MHD_HTTP_HEADER_ALLOW, "POST",
+                            "calls take POST, not %.20s", method);
+    /* The token before the function name: without it, nothing is revealed,
+     * not even which functions exist. */
+    if (!tl_authorized(service, connection))
+        return tl_send_text(service, connection, 401, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            "Bearer", "missing or wrong bearer token "
+                            "(Authorization: Bearer <TURBOLIFT_TOKEN>)");
+    fn = tl_find_function(service, name);
+    if (fn == NULL)
+        return tl_send_text(service, connection, 404, NULL, NULL,
+                            "this service has no function \"%.200s\"", name);
+    if (atomic_load(&service->draining)) {
+        tl_count_call(fn, 503, 0, 0, 0);
+        return tl_send_text(service, connection, 503, NULL, NULL,
+                            "draining: the service is shutting down, retry elsewhere");
+    }
+    length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length != NULL) {
+        char *end;
+        unsigned long long declared;
+        errno = 0;
+        declared = strtoull(length, &end, 10);
+        if (errno == 0 && end != length && declared > service->max_request_bytes) {
+            tl_count_call(fn, 413, 0, 0, 0);
+            return tl_send_text(service, connection, 413, MHD_HTTP_HEADER_CONNECTION,
+                                "close", "request body of %llu bytes is larger than "
+                                "the limit of %zu (TURBOLIFT_MAX_REQUEST)",
+                                declared, service->max_request_bytes);
+        }
+    }
+
+    request = calloc(1, sizeof *request);
+    if (request == NULL)
+        return tl_send_text(service, connection, 500, NULL, NULL, "out of memory");
+    request->service = service;
+    request->function = fn;
+    atomic_fetch_add(&service->in_flight, 1);
+    *request_slot = request;
+    return MHD_YES;
+}
+
+/* More body bytes. A body sent chunked has no Content-Length, so its size
+ * is enforced here. MHD accepts no response in the middle of a body, so an
+ * oversized one is read and dropped and answered 413 at its end; one more
+ * limit's worth at most, then the connection is simply closed. */
+static enum MHD_Result tl_append(struct tl_request *request,
+                                 const char *data, size_t size)
+{
+    struct tl_service *service = request->service;
+
+    if (!request->too_large && size > service->max_request_bytes - request->size) {
+        request->too_large = 1;
+        free(request->body);
+        request->body = NULL;
+        request->capacity = 0;
+    }
+    if (request->too_large) {
+        request->discarded += size;
+        if (request->discarded > service->max_request_bytes) {
+            tl_count_call(request->function, 413, request->size, 0, 0);
+            tl_log_debug("%s: closing a connection that sent more than twice the "
+                         "body limit", request->function->entry->name);
+            return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    if (request->size + size > request->capacity) {
+        size_t grown = request->capacity ? request->capacity : TL_INITIAL_BODY;
+        char *body;
+        while (grown < request->size + size)
+            grown = grown > service->max_request_bytes / 2 ? service->max_request_bytes
+                                                           : grown * 2;
+        body = realloc(request->body, grown);
+        if (body == NULL) {
+            tl_log_error("out of memory for a body of %zu bytes", grown);
+            return MHD_NO;
+        }
+        request->body = body;
+        request->capacity = grown;
+    }
+    memcpy(request->body + request->size, data, size);
+    request->size += size;
+    return MHD_YES;
+}
+
+/* The whole body is in: decode, run the function, encode the reply. */
+static enum MHD_Result tl_finish(struct tl_request *request,
+                                 struct MHD_Connection *connection)
+{
+    struct tl_service *service = request->service;
+    struct tl_service_function *fn = request->function;
+    struct tl_frame *frame = NULL;
+    struct MHD_Response *response;
+    msgpack_sbuffer reply;
+    uint64_t start = tl_now_ns();
+    char err[512];
+    char *reply_data;
+    size_t reply_size;
+    enum MHD_Result queued;
+
+    if (request->too_large) {
+        tl_count_call(fn, 413, request->size + request->discarded, 0, 0);
+        return tl_send_text(service, connection, 413, MHD_HTTP_HEADER_CONNECTION,
+                            "close", "request body is larger than the limit of "
+                            "%zu bytes (TURBOLIFT_MAX_REQUEST)",
+                            service->max_request_bytes);
+    }
+    msgpack_sbuffer_init(&reply);
+    if (tl_decode_request(fn->sig, request->body, request->size, &frame,
+                          err, sizeof err) < 0) {
+        tl_count_call(fn, 400, request->size, 0, tl_now_ns() - start + 1);
+        return tl_send_text(service, connection, 400, NULL, NULL,
+                            "bad request for %s(%s): %s", fn->entry->name,
+                            fn->entry->signature, err);
+    }
+    fn->entry->call(tl_frame_args(frame), tl_frame_result(frame));
+    if (tl_encode_reply(fn->sig, frame, &reply, err, sizeof err) < 0) {
+        tl_frame_free(frame);
+        msgpack_sbuffer_destroy(&reply);
+        tl_count_call(fn, 500, request->size, 0, tl_now_ns() - start + 1);
+        tl_log_error("%s: cannot encode the reply: %s", fn->entry->name, err);
+        return tl_send_text(service, connection, 500, NULL, NULL,
+                            "%s: cannot encode the reply: %s", fn->entry->name, err);
+    }
+    tl_frame_free(frame);
+    reply_size = reply.size;
+    reply_data = msgpack_sbuffer_release(&reply);   /* MHD frees it when sent */
+    response = MHD_create_response_from_buffer(reply_size, reply_data,
+                                               MHD_RESPMEM_MUST_FREE);
+    if (response == NULL) {
+        free(reply_data);
+        tl_count_call(fn, 500, request->size, 0, tl_now_ns() - start + 1);
+        return MHD_NO;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/msgpack");
+    tl_count_call(fn, 200, request->size, reply_size, tl_now_ns() - start + 1);
+    queued = tl_send(service, connection, 200, response);
+    return queued;
+}
+
+static enum MHD_Result tl_handle(void *cls, struct MHD_Connection *connection,
+                                 const char *url, const char *method,
+                                 const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **request_slot)
+{
+    struct tl_service *service = cls;
+    struct tl_request *request = *request_slot;
+    size_t size = *upload_data_size;
+
+    (void)version;
+    if (request == NULL)
+        return tl_begin(service, connection, url, method, request_slot);
+    if (*request_slot == &tl_get_marker) {
+        *upload_data_size = 0;  /* a GET with a body: ignore the body */
+        if (size > 0)
+            return MHD_YES;
+        *request_slot = NULL;
+        return tl_answer_get(service, connection, url);
+    }
+    if (size > 0) {
+        *upload_data_size = 0;
+        return tl_append(request, upload_data, size);
+    }
+    return tl_finish(request, connection);
+}
+
+/* MHD calls this once per request it handed us, whatever happened. */
+static void tl_completed(void *cls, struct MHD_Connection *connection,
+                         void **request_slot, enum MHD_RequestTerminationCode why)
+{
+    struct tl_request *request = *request_slot;
+
+    (void)cls;
+    (void)connection;
+    if (request == NULL || *request_slot == &tl_get_marker)
+        return;
+    if (why != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        tl_log_debug("%s: request ended early (MHD code %d)",
+                     request->function->entry->name, (int)why);
+    atomic_fetch_sub(&request->service->in_flight, 1);
+    free(request->body);
+    free(request);
+    *request_slot = NULL;
+}
+
+static void tl_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t len;
+
+    (void)cls;
+    vsnprintf(line, sizeof line, fmt, ap);
+    len = strlen(line);
+    while (len > 0 && line[len - 1] == '\n')
+        line[--len] = '\0';
+    tl_log_warn("http: %s", line);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                         */
+/* ------------------------------------------------------------------ */
+
+static void tl_service_free(struct tl_service *service)
+{
+    if (service == NULL)
+        return;
+    for (unsigned i = 0; i < service->function_count; i++)
+        tl_sig_free(service->functions[i].sig);
+    free(service->functions);
+    free(service->token);
+    free(service);
+}
+
+int tl_service_start(const struct tl_service_entry *entries, unsigned count,
+                     const struct tl_service_options *opts,
+                     struct tl_service **out, char *err, size_t errlen)
+{
+    struct tl_service *service = NULL;
+    struct addrinfo hints, *address = NULL;
+    const union MHD_DaemonInfo *info;
+    char port_text[16];
+    unsigned flags;
+    int rc;
+
+    *out = NULL;
+    if (tl_service_check_entries(entries, count, err, errlen) < 0)
+        return -1;
+    if (opts->port > 65535) {
+        snprintf(err, errlen, "port %u is not a TCP port", opts->port);
+        return -1;
+    }
+    service = calloc(1, sizeof *service);
+    if (service == NULL)
+        goto out_of_memory;
+    service->functions = calloc(count ? count : 1, sizeof *service->functions);
+    if (service->functions == NULL)
+        goto out_of_memory;
+    for (unsigned i = 0; i < count; i++) {
+        service->functions[i].entry = &entries[i];
+        if (tl_sig_parse(entries[i].signature, &service->functions[i].sig,
+                         err, errlen) < 0)
+            goto fail;
+        service->function_count++;
+    }
+    if (opts->token != NULL && opts->token[0] != '\0') {
+        service->token = strdup(opts->token);
+        if (service->token == NULL)
+            goto out_of_memory;
+    }
+    service->max_request_bytes = opts->max_request_bytes ? opts->max_request_bytes
+                                                         : TL_SERVICE_DEFAULT_MAX_REQUEST;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    snprintf(port_text, sizeof port_text, "%u", opts->port);
+    rc = getaddrinfo(opts->bind_address ? opts->bind_address : "127.0.0.1",
+                     port_text, &hints, &address);
+    if (rc != 0) {
+        snprintf(err, errlen, "bind address \"%.64s\" is not a numeric IPv4 or IPv6 "
+                 "address: %s", opts->bind_address, gai_strerror(rc));
+        goto fail;
+    }
+
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+            MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (address->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    service->daemon = MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL,
+        tl_handle, service,
+        MHD_OPTION_EXTERNAL_LOGGER, tl_mhd_log, NULL,   /* must come first */
+        MHD_OPTION_SOCK_ADDR, address->ai_addr,
+        MHD_OPTION_NOTIFY_COMPLETED, tl_completed, service,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(opts->max_connections ?
+                                                opts->max_connections :
+                                                TL_SERVICE_DEFAULT_CONNECTIONS),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, TL_CONNECTION_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, TL_IDLE_TIMEOUT_S,
+        MHD_OPTION_END);
+    freeaddrinfo(address);
+    if (service->daemon == NULL) {
+        snprintf(err, errlen, "cannot listen on %s port %u (in use, or no such "
+                 "local address?)", opts->bind_address, opts->port);
+        goto fail;
+    }
+    info = MHD_get_daemon_info(service->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    service->port = info != NULL ? info->port : opts->port;
+    tl_log_info("serving %u function(s) on %s port %u", count, opts->bind_address,
+                service->port);
+    *out = service;
+    return 0;
+
+out_of_memory:
+    snprintf(err, errlen, "out of memory");
+fail:
+    tl_service_free(service);
+    return -1;
+}
+
+unsigned tl_service_port(const struct tl_service *service)
+{
+    return service->port;
+}
+
+void tl_service_begin_drain(struct tl_service *service)
+{
+    if (atomic_exchange(&service->draining, 1) == 0)
+        tl_log_info("draining: %u call(s) in flight", atomic_load(&service->in_flight));
+}
+
+unsigned tl_service_in_flight(const struct tl_service *service)
+{
+    return atomic_load(&service->in_flight);
+}
+
+int tl_service_wait_idle(const struct tl_service *service, unsigned timeout_ms)
+{
+    const struct timespec tick = { 0, 5 * 1000 * 1000 };
+    uint64_t deadline = tl_now_ns() + (uint64_t)timeout_ms * 1000000u;
+
+    while (atomic_load(&service->in_flight) > 0) {
+        if (tl_now_ns() >= deadline)
+            return -1;
+        nanosleep(&tick, NULL);
+    }
+    return 0;
+}
+
+void tl_service_stop(struct tl_service *service)
+{
+    if (service == NULL)
+        return;
+    MHD_stop_daemon(service->daemon);
+    tl_service_free(service);
+}
