@@ -58,6 +58,7 @@ struct worker {
 struct local {
     pthread_mutex_t lock;      /* workers, slots (writers), retired, budget */
     char *binary;
+    char **envp;               /* NULL: ours; else ours with the token     */
     struct worker *w;
     unsigned restarts_left;
     int stopped;
@@ -86,6 +87,7 @@ static void wait_ms(long ms)
 
 struct spawn_req {
     char **argv;
+    char **envp;
     int ready_w;               /* write end of the ready pipe              */
     pid_t pid;
     int err;                   /* errno of posix_spawn                     */
@@ -131,7 +133,7 @@ static int do_spawn(struct spawn_req *r)
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc = posix_spawn(&r->pid, r->argv[0], &fa, &attr, r->argv, environ);
+    rc = posix_spawn(&r->pid, r->argv[0], &fa, &attr, r->argv, r->envp);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     if (dupfd >= 0)
@@ -159,9 +161,9 @@ static void *spawner(void *arg)
     return NULL;
 }
 
-static int spawn_worker(char **argv, int ready_w, pid_t *pid)
+static int spawn_worker(char **argv, char **envp, int ready_w, pid_t *pid)
 {
-    struct spawn_req r = { argv, ready_w, 0, 0, 0, NULL };
+    struct spawn_req r = { argv, envp, ready_w, 0, 0, 0, NULL };
     int rc = 0;
 
     pthread_mutex_lock(&sp_lock);
@@ -246,7 +248,7 @@ static int worker_launch(struct local *l, struct worker *w, char *err, size_t er
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         return -1;
     }
-    rc = spawn_worker(argv, p[1], &w->pid);
+    rc = spawn_worker(argv, l->envp ? l->envp : environ, p[1], &w->pid);
     close(p[1]);            /* only the worker holds the write end now */
     if (rc != 0) {
         close(p[0]);
@@ -443,6 +445,31 @@ fail:
 /* ------------------------------------------------------------------ */
 /* The target interface                                                 */
 
+/*
+ * The service reads its token from TURBOLIFT_TOKEN. When the token comes
+ * from the configuration file rather than our environment, hand it over
+ * in the workers' environment (never on the command line, where ps shows it).
+ */
+static char **env_with_token(const char *token)
+{
+    size_t n = 0, k = 0;
+    char **env;
+
+    while (environ[n] != NULL)
+        n++;
+    env = calloc(n + 2, sizeof *env);
+    if (env == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "TURBOLIFT_TOKEN=", 16) != 0)
+            env[k++] = environ[i];
+    if (asprintf(&env[k], "TURBOLIFT_TOKEN=%s", token) < 0) {
+        free(env);
+        return NULL;
+    }
+    return env;
+}
+
 static int local_prepare(struct tl_target *t, char *err, size_t errlen)
 {
     struct local *l;
@@ -459,6 +486,17 @@ static int local_prepare(struct tl_target *t, char *err, size_t errlen)
         pthread_mutex_destroy(&l->lock);
         free(l);
         return -1;
+    }
+    if (t->config->token != NULL) {
+        const char *ours = getenv("TURBOLIFT_TOKEN");
+        if ((ours == NULL || strcmp(ours, t->config->token) != 0) &&
+            (l->envp = env_with_token(t->config->token)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            free(l->binary);
+            pthread_mutex_destroy(&l->lock);
+            free(l);
+            return -1;
+        }
     }
     tl_log_debug("%s: service binary %s (%s)", t->manifest->function, l->binary,
                  hit ? "cached" : "linked now");

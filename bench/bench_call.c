@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_call.c - what the runtime costs over the bare transport.
+ *
+ * The same request bytes go either through the full runtime path
+ * (__turbolift_call with a hand-written descriptor: encode, pick a local
+ * worker, POST, decode) or straight from libcurl to a tiny libmicrohttpd
+ * server in this process that answers with the precomputed reply. Both
+ * servers use the same MHD threading (a thread per connection, as the
+ * service does), both clients keep connections alive.
+ *
+ *   1. sequential: one thread, latency per call, ratio turbolift / raw
+ *      (target <= 1.25);
+ *   2. concurrent: 8 threads, calls per second, ratio turbolift / raw
+ *      (target >= 0.7).
+ *
+ * Each measurement is repeated and the best round is kept, which is the
+ * usual way to see through scheduler noise on a small shared machine.
+ * Environment: BENCH_SERVICE_OBJECT, BENCH_CC (set by bench/meson.build),
+ * BENCH_CALLS (sequential calls per round, default 20000).
+ */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <msgpack.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <turbolift.h>
+
+#include "tl_codec.h"
+
+#define THREADS 8
+#define ROUNDS 3
+
+static char descriptor[4096];
+static void *state;
+static msgpack_sbuffer request, reply;
+static unsigned raw_port;
+static long calls_seq, calls_per_thread;
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_call: %s\n", what);
+    exit(1);
+}
+
+/* ---------------------------------------------------------------- */
+/* The raw server                                                     */
+
+static enum MHD_Result raw_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload, size_t *upload_size, void **ctx)
+{
+    static int marker;
+    struct MHD_Response *r;
+    enum MHD_Result rc;
+
+    (void)cls; (void)url; (void)method; (void)version; (void)upload;
+    if (*ctx == NULL) {          /* headers only: wait for the body */
+        *ctx = &marker;
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {     /* consume the body; its bytes are known */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    r = MHD_create_response_from_buffer(reply.size, reply.data, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Content-Type", "application/msgpack");
+    rc = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static struct MHD_Daemon *raw_start(void)
+{
+    struct sockaddr_in sa;
+    struct MHD_Daemon *d;
+    const union MHD_DaemonInfo *info;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                         MHD_USE_POLL | MHD_USE_ITC, 0, NULL, NULL, raw_handler, NULL,
+                         MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
+    if (d == NULL)
+        die("cannot start the raw MHD server");
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    raw_port = info->port;
+    return d;
+}
+
+/* ---------------------------------------------------------------- */
+/* The two clients                                                    */
+
+struct sink { char buf[256]; size_t len; };
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
+{
+    struct sink *s = user;
+    size_t n = size * nmemb;
+
+    if (n > sizeof s->buf - s->len)
+        return 0;
+    memcpy(s->buf + s->len, data, n);
+    s->len += n;
+    return n;
+}
+
+static void raw_calls(long n)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/msgpack");
+    CURL *c = curl_easy_init();
+    struct sink s;
+    char url[64];
+
+    h = curl_slist_append(h, "Expect:");
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/call/add", raw_port);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.data);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)request.size);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    for (long i = 0; i < n; i++) {
+        long status = 0;
+
+        s.len = 0;
+        if (curl_easy_perform(c) != CURLE_OK)
+            die("raw call failed");
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200 || s.len != reply.size)
+            die("raw call: unexpected reply");
+    }
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+}
+
+static void turbolift_calls(long n)
+{
+    for (long i = 0; i < n; i++) {
+        int a = (int)i, b = 2, r = 0;
+        void *args[] = { &a, &b };
+
+        /* 1 would mean the body should run here: a fallback, which would
+         * make the benchmark meaningless, so it is fatal. */
+        if (__turbolift_call(descriptor, &state, args, &r) != 0 || r != a + b)
+            die("turbolift call was not answered by a worker");
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* Measurement                                                        */
+
+static void (*thread_fn)(long);
+static pthread_barrier_t go;
+
+static void *thread_main(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&go);
+    thread_fn(calls_per_thread);
+    return NULL;
+}
+
+/* Seconds for one round. */
+static double round_seq(void (*fn)(long))
+{
+    double t0 = now_s();
+
+    fn(calls_seq);
+    return now_s() - t0;
+}
+
+static double round_conc(void (*fn)(long))
+{
+    pthread_t th[THREADS];
+    double t0;
+
+    thread_fn = fn;
+    pthread_barrier_init(&go, NULL, THREADS + 1);
+    for (int i = 0; i < THREADS; i++)
+        if (pthread_create(&th[i], NULL, thread_main, NULL) != 0)
+            die("pthread_create");
+    pthread_barrier_wait(&go);
+    t0 = now_s();
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
+    return now_s() - t0;
+}
+
+static void write_manifest(const char *dir, const char *obj, const char *cc)
+{
+    char path[1100];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/turbolift.yaml", dir);
+    f = fopen(path, "w");
+    if (f == NULL)
+        die("cannot write the manifest");
+    fprintf(f, "turbolift: 1\nfunction: add\ntarget: local\nsignature: \"i4(i4,i4)\"\n"
+            "hash: 00000000000000be\nsource: %s\nline: 1\ncompiler: %s\n"
+            "compile_flags: [-O2]\nlink_flags: []\nservice_object: %s\n"
+            "external_symbols: []\n", __FILE__, cc, obj);
+    fclose(f);
+}
+
+int main(void)
+{
+    const char *obj = getenv("BENCH_SERVICE_OBJECT"), *cc = getenv("BENCH_CC");
+    const char *cache = getenv("XDG_CACHE_HOME"), *n = getenv("BENCH_CALLS");
+    double raw_seq = 1e9, tl_seq = 1e9, raw_conc = 1e9, tl_conc = 1e9;
+    struct MHD_Daemon *d;
+    struct tl_sig *sig;
+    char dir[1024], err[256];
+    int a = 1, b = 2, r = 0;
+    void *args[] = { &a, &b };
+    msgpack_packer pk;
+
+    if (obj == NULL || cc == NULL || cache == NULL)
+        die("run me through meson: ninja -C build bench (BENCH_SERVICE_OBJECT, "
+            "BENCH_CC and XDG_CACHE_HOME are needed)");
+    calls_seq = n ? atol(n) : 20000;
+    if (calls_seq < 100)
+        calls_seq = 100;
+    calls_per_thread = calls_seq / THREADS;
+
+    /* The service folder the plugin would have written. */
+    mkdir(cache, 0755);
+    snprintf(dir, sizeof dir, "%s/bench-add", cache);
+    mkdir(dir, 0755);
+    write_manifest(dir, obj, cc);
+    snprintf(descriptor, sizeof descriptor,
+             "version=1\nfunction=add\ntarget=local\nsignature=i4(i4,i4)\n"
+             "hash=00000000000000be\nservice_dir=%s\nsource=%s:%d\n", dir, __FILE__, __LINE__);
+
+    /* The exact bytes both paths carry. */
+    msgpack_sbuffer_init(&request);
+    msgpack_sbuffer_init(&reply);
+    if (tl_sig_parse("i4(i4,i4)", &sig, err, sizeof err) != 0 ||
+        tl_encode_request(sig, args, &request, err, sizeof err) != 0)
+        die(err);
+    msgpack_packer_init(&pk, &reply, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "result", 6);
+    msgpack_pack_int(&pk, 3);
+    msgpack_pack_str_with_body(&pk, "out", 3);
+    msgpack_pack_array(&pk, 0);
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    d = raw_start();
+
+    /* Warm up: starts the workers and opens the connections. */
+    if (__turbolift_call(descriptor, &state, args, &r) != 0 || r != 3)
+        die("the first turbolift call was not answered by a worker");
+    raw_calls(1000);
+    turbolift_calls(1000);
+
+    for (int i = 0; i < ROUNDS; i++) {
+        double t;
+        if ((t = round_seq(raw_calls)) < raw_seq) raw_seq = t;
+        if ((t = round_seq(turbolift_calls)) < tl_seq) tl_seq = t;
+        if ((t = round_conc(raw_calls)) < raw_conc) raw_conc = t;
+        if ((t = round_conc(turbolift_calls)) < tl_conc) tl_conc = t;
+    }
+
+    {
+        double raw_us = raw_seq / (double)calls_seq * 1e6;
+        double tl_us = tl_seq / (double)calls_seq * 1e6;
+        double total = (double)(calls_per_thread * THREADS);
+        double raw_rate = total / raw_conc, tl_rate = total / tl_conc;
+
+        printf("sequential, %ld calls (best of %d):\n"
+               "  raw libcurl -> MHD   %8.1f us/call\n"
+               "  __turbolift_call     %8.1f us/call\n"
+               "  latency ratio        %8.2f   (target <= 1.25)%s\n",
+               calls_seq, ROUNDS, raw_us, tl_us, tl_us / raw_us,
+               tl_us / raw_us <= 1.25 ? "" : "   MISSED");
+        printf("concurrent, %d threads x %ld calls (best of %d):\n"
+               "  raw libcurl -> MHD   %8.0f calls/s\n"
+               "  __turbolift_call     %8.0f calls/s\n"
+               "  throughput ratio     %8.2f   (target >= 0.70)%s\n",
+               THREADS, calls_per_thread, ROUNDS, raw_rate, tl_rate, tl_rate / raw_rate,
+               tl_rate / raw_rate >= 0.7 ? "" : "   MISSED");
+    }
+    turbolift_shutdown();
+    MHD_stop_daemon(d);
+    tl_sig_free(sig);
+    msgpack_sbuffer_destroy(&request);
+    msgpack_sbuffer_destroy(&reply);
+    return 0;
+}
