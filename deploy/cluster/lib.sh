@@ -66,8 +66,8 @@ POD_CIDR=10.244.0.0/24
 NODE_IP=10.244.0.1
 SERVICE_CIDR=10.96.0.0/24
 APISERVER_PORT=6443
-ETCD_CLIENT=127.0.0.1:2379
-ETCD_PEER=127.0.0.1:2380
+ETCD_CLIENT=127.0.0.1:12379
+ETCD_PEER=127.0.0.1:12380
 PAUSE_IMAGE=$REGISTRY_ADDR/turbolift/pause:1
 # Order matters: started left to right, stopped right to left.
 COMPONENTS="registry etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy"
