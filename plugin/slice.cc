@@ -393,6 +393,30 @@ static void tl_split(struct tl_lexer *lx)
 
 /* ---- 4. what each chunk declares --------------------------------------- */
 
+static bool tl_is_qualifier(const struct tl_lexer *lx, unsigned k)
+{
+	return tl_tok_is(lx, k, "const") || tl_tok_is(lx, k, "volatile") ||
+	       tl_tok_is(lx, k, "restrict") || tl_tok_is(lx, k, "__restrict") ||
+	       tl_tok_is(lx, k, "__restrict__") || tl_tok_is(lx, k, "_Atomic");
+}
+
+/* "( * const name": the name of a pointer (to function or array) declarator. */
+static bool tl_in_pointer_declarator(const struct tl_lexer *lx, unsigned first, unsigned k)
+{
+	bool star = false;
+
+	while (k > first) {
+		k--;
+		if (tl_tok_punct(lx, k, '*'))
+			star = true;
+		else if (tl_tok_punct(lx, k, '('))
+			return star;
+		else if (!tl_is_qualifier(lx, k))
+			return false;
+	}
+	return false;
+}
+
 static void tl_describe(struct tl_lexer *lx, struct tl_chunk *c, hash_set<tree> *declared)
 {
 	unsigned k;
@@ -459,7 +483,7 @@ static void tl_describe(struct tl_lexer *lx, struct tl_chunk *c, hash_set<tree> 
 				c->name = tl_tok_identifier(lx, k);
 			continue;
 		}
-		if (paren == 0 || (paren == 1 && k > c->first && tl_tok_punct(lx, k - 1, '*'))) {
+		if (paren == 0 || (paren == 1 && tl_in_pointer_declarator(lx, c->first, k))) {
 			tree id = tl_tok_identifier(lx, k);
 
 			declared->add(id);
@@ -480,7 +504,11 @@ static bool tl_chunk_wanted(struct tl_lexer *lx, struct tl_chunk *c, hash_set<tr
 		return c->name && reach->functions.contains(c->name) && !MAIN_NAME_P(c->name);
 	if (c->is_asm)
 		return false;
-	if (c->is_typedef || !c->defines_variable || (c->is_extern && !c->has_initializer))
+	if (c->is_typedef || (c->is_extern && !c->has_initializer))
+		return true;
+	/* an initializer makes a definition even where the declared name was
+	 * not recognised: keep it (and what it names) rather than break the build */
+	if (!c->defines_variable)
 		return true;
 	for (hash_set<tree>::iterator it = declared->begin(); it != declared->end(); ++it)
 		if (reach->variables.contains(*it))
@@ -589,8 +617,9 @@ bool tl_slice_service(const struct tl_strbuf *preprocessed, struct tl_tagged *ta
 			if (c->keep || !tl_chunk_wanted(&lx, c, declared[i], reach))
 				continue;
 			c->keep = true;
-			if (c->kind == CHUNK_FUNCTION || (c->kind == CHUNK_DECLARATION &&
-							  c->defines_variable && !c->is_extern))
+			if (c->kind == CHUNK_FUNCTION ||
+			    (c->kind == CHUNK_DECLARATION && !c->is_typedef &&
+			     (c->defines_variable || c->has_initializer)))
 				grew |= tl_close_over_text(&lx, c, reach);
 		}
 	}
