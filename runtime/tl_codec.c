@@ -839,6 +839,16 @@ static int tl_unpack_whole(msgpack_unpacked *msg, const char *data, size_t len,
     }
 }
 
+/* Whether o is the container of exactly count elements that
+ * tl_unpack_elements() expects (the elements themselves unchecked). */
+static int tl_has_elements(const struct tl_type *elem, const msgpack_object *o,
+                           size_t count)
+{
+    if (tl_type_is_byte(elem))
+        return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == count;
+    return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == count;
+}
+
 /* Service: one pointer parameter of a request into frame memory. */
 static int tl_decode_pointer(struct tl_decoder *d, const struct tl_sig *sig,
                              struct tl_frame *frame, unsigned index,
@@ -858,6 +868,11 @@ static int tl_decode_pointer(struct tl_decoder *d, const struct tl_sig *sig,
     if (param->kind == TL_PARAM_BUFFER &&
         tl_load_length(sig, frame->args, param, &count, d->err, d->errlen) < 0)
         return -1;
+    /* Check the shape before allocating: a read buffer's size must then be
+     * backed by the request's own elements. */
+    if (param->kind == TL_PARAM_BUFFER && param->mode != TL_MODE_WRITE &&
+        !tl_has_elements(param->type, o, count))
+        return tl_unpack_elements(d, param->type, o, count, NULL); /* the message */
     if (param->type->size != 0 && count > SIZE_MAX / param->type->size)
         return tl_fail(d->err, d->errlen, "%zu elements of %zu bytes overflow "
                        "the address space", count, param->type->size);
