@@ -81,16 +81,22 @@ static bool tl_skip_option(const struct cl_decoded_option *opt)
 bool tl_read_preprocessed(struct tl_strbuf *out)
 {
 	vec<const char *> argv = vNULL;
-	char *output = NULL, *tmp;
+	char *output = NULL, *tmp = NULL;
 	const char *cc1 = tl_cc1_path();
 	unsigned i, j;
-	bool ok;
+	bool ok, preprocessed_input = false;
 	FILE *f;
 
 	for (i = 0; i < save_decoded_options_count; i++)
 		if (save_decoded_options[i].opt_index == OPT_fpreprocessed) {
-			/* the input is already the preprocessed text */
-			tmp = xstrdup(main_input_filename);
+			/* the input is already the preprocessed text (-save-temps);
+			 * main_input_filename names the original source by then */
+			for (j = 0; j < save_decoded_options_count; j++)
+				if (save_decoded_options[j].opt_index == OPT_SPECIAL_input_file)
+					tmp = xstrdup(save_decoded_options[j].arg);
+			if (!tmp)
+				tmp = xstrdup(main_input_filename);
+			preprocessed_input = true;
 			goto read;
 		}
 	if (!cc1) {
@@ -147,7 +153,7 @@ read:
 			tl_buf_append(out, block, n);
 		fclose(f);
 	}
-	if (strcmp(tmp, main_input_filename))
+	if (!preprocessed_input)
 		unlink(tmp);
 	free(tmp);
 	if (!out->data) {

@@ -36,6 +36,12 @@
 #include "c-family/c-pragma.h"
 #include "cpplib.h"
 #include "diagnostic-core.h"
+#include "langhooks.h"
+
+/* GCC passes -fplugin on to lto1 too, which has no C preprocessor: a weak
+ * reference lets the plugin load there and stand aside (the services were
+ * made at compile time). */
+#pragma weak parse_in
 
 int plugin_is_GPL_compatible = 1;
 
@@ -58,7 +64,9 @@ static struct plugin_info turbolift_plugin_info = {
  * compilation callback), so define it when GCC asks plugins for pragmas. */
 static void tl_predefine_macro(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
 {
-	cpp_define(parse_in, "__TURBOLIFT__=1");
+	/* preprocessed input (-save-temps) already went through the macro */
+	if (!cpp_get_options(parse_in)->preprocessed)
+		cpp_define(parse_in, "__TURBOLIFT__=1");
 }
 
 /* Remember every file-scope variable that is defined here (not just declared):
@@ -184,6 +192,12 @@ int plugin_init(struct plugin_name_args *info, struct plugin_gcc_version *versio
 		return 1;
 	}
 	tl_plugin_name = info->base_name;
+	if (!&parse_in)
+		return 0;	/* lto1: nothing to do */
+	if (strstr(lang_hooks.name, "C++") || strncmp(lang_hooks.name, "GNU C", 5)) {
+		error("turbolift: the plugin handles C only, not %s", lang_hooks.name);
+		return 1;
+	}
 	if (!tl_parse_arguments(info))
 		return 1;
 	if (!tl_outdir)

@@ -72,7 +72,20 @@ for entry in "${programs[@]}"; do
 	else fail "$name: $(workers) worker(s) left after exit"; fi
 done
 
-# 3. calls really leave the process (and do not when run in-process)
+# 3. the ways people build: debug info, strict ISO C, -save-temps, LTO
+for variant in "-g -O0" "-std=c11 -O2" "-save-temps -O1" "-flto -O2"; do
+	rm -rf "$work/variant" && mkdir "$work/variant"
+	if (cd "$work/variant" && gcc $variant $cflags "$fixtures/realworld.c" "$fixtures/other_tu.c" -o realworld 2>build.err) &&
+	   "$work/variant/realworld" >"$work/variant/out" 2>"$work/variant/err" &&
+	   cmp -s "$work/variant/out" "$work/realworld.plain" &&
+	   grep -q 'answered by another process' "$work/variant/err"; then
+		pass "realworld built with $variant: same output, served by workers"
+	else
+		fail "realworld built with $variant"; cat "$work/variant/build.err" "$work/variant/err" 2>/dev/null | head -20
+	fi
+done
+
+# 4. calls really leave the process (and do not when run in-process)
 if grep -q 'answered by another process' "$work/realworld.dist.err" &&
    grep -q 'answered by this process' "$work/realworld.inproc.err" &&
    grep -q 'answered by this process' "$work/realworld.plain.err"; then
@@ -81,14 +94,14 @@ else
 	fail "realworld: who answered is wrong"; cat "$work"/realworld.*.err
 fi
 
-# 4. a second run reuses the built services (no relink)
+# 5. a second run reuses the built services (no relink)
 before=$(stat -c %Y "$work"/cache/turbolift/bin/*/service | sort | md5sum)
 "$work/realworld-dist" >/dev/null 2>&1
 after=$(stat -c %Y "$work"/cache/turbolift/bin/*/service | sort | md5sum)
 if [ "$before" = "$after" ]; then pass "second run reuses cached service binaries"
 else fail "second run rebuilt service binaries"; fi
 
-# 5. workers never outlive a killed parent
+# 6. workers never outlive a killed parent
 "$work/realworld-dist" wait >"$work/wait.out" 2>"$work/wait.err" &
 parent=$!
 if wait_for 300 grep -q '^ready 1' "$work/wait.out" && [ "$(workers)" -gt 0 ]; then
