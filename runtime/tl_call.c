@@ -62,7 +62,6 @@ struct tl_fn {
     char reason[2048];
     atomic_int shut;                /* turbolift_shutdown ran            */
     atomic_int warned;              /* the fallback warning was printed  */
-    atomic_uint rotor;              /* load balancing start              */
     pthread_mutex_t init_lock;
     int init_done;
     struct tl_fn *next;
@@ -73,12 +72,14 @@ struct tl_fn {
 struct tl_scratch {
     msgpack_sbuffer sb;
     uint64_t rng;
+    unsigned home;                  /* preferred slot, see tl_client_pick */
 };
 
 static pthread_once_t call_once = PTHREAD_ONCE_INIT;
 static int inprocess;               /* TURBOLIFT_MODE=inprocess          */
 static pid_t owner_pid;             /* atexit stops workers only here    */
 static pthread_key_t scratch_key;
+static atomic_uint homes;           /* hands out tl_scratch.home          */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tl_fn *registry;
 static struct tl_config *config;    /* loaded once, kept for the process */
@@ -217,6 +218,8 @@ static struct tl_scratch *scratch(void)
         msgpack_sbuffer_init(&s->sb);
         /* Seed the jitter per thread, so threads do not back off in step. */
         s->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s ^ 0x9e3779b97f4a7c15ULL;
+        /* Round robin over threads: thread k prefers worker k mod n. */
+        s->home = atomic_fetch_add_explicit(&homes, 1, memory_order_relaxed);
         if (pthread_setspecific(scratch_key, s) != 0) {
             scratch_free(s);
             return NULL;
@@ -418,7 +421,7 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result)
         }
         if (left <= 0)
             break;
-        ep = tl_client_pick(fn->target.slots, fn->target.nslots, avoid, &fn->rotor);
+        ep = tl_client_pick(fn->target.slots, fn->target.nslots, avoid, s->home);
         if (ep == NULL) {
             snprintf(reason, sizeof reason, "no worker is up");
             continue;

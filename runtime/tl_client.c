@@ -291,18 +291,15 @@ long tl_client_get_status(const char *url, long timeout_ms, char *err, size_t er
 }
 
 struct tl_endpoint *tl_client_pick(_Atomic(struct tl_endpoint *) *slots, unsigned n,
-                                   const struct tl_endpoint *avoid, atomic_uint *rotor)
+                                   const struct tl_endpoint *avoid, unsigned home)
 {
     struct tl_endpoint *best = NULL, *fallback = NULL;
-    unsigned best_load = 0, start;
+    unsigned best_load = 0;
 
     if (n == 0)
         return NULL;
-    /* The rotating start breaks ties differently for each call, so threads
-     * that all see zero in flight still land on different workers. */
-    start = atomic_fetch_add_explicit(rotor, 1, memory_order_relaxed);
     for (unsigned k = 0; k < n; k++) {
-        struct tl_endpoint *ep = atomic_load_explicit(&slots[(start + k) % n],
+        struct tl_endpoint *ep = atomic_load_explicit(&slots[(home + k) % n],
                                                       memory_order_acquire);
         unsigned load;
 

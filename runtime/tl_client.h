@@ -64,13 +64,16 @@ long tl_client_get_status(const char *url, long timeout_ms, char *err, size_t er
 
 /*
  * Pick the endpoint for the next attempt among slots[0..n): the one with
- * the fewest calls in flight, scanning from a shared rotating start so
- * ties spread across threads; skips NULL slots and `avoid` (the endpoint
- * that just failed) unless nothing else is up. Returns NULL when all slots
- * are empty.
+ * the fewest calls in flight; ties go to the first one scanned from
+ * slots[home % n]. Each calling thread passes its own home (handed out
+ * round robin, tl_call.c), so concurrent threads fan out over the workers
+ * while a sequential caller keeps to one warm worker and connection
+ * (alternating between idle workers measurably slows sequential calls).
+ * Skips NULL slots and `avoid` (the endpoint that just failed) unless
+ * nothing else is up. Returns NULL when all slots are empty.
  */
 struct tl_endpoint *tl_client_pick(_Atomic(struct tl_endpoint *) *slots, unsigned n,
-                                   const struct tl_endpoint *avoid, atomic_uint *rotor);
+                                   const struct tl_endpoint *avoid, unsigned home);
 
 /* Drop this thread's cached handles (also done at thread exit). */
 void tl_client_thread_release(void);

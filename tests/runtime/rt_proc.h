@@ -7,6 +7,7 @@
 #define RT_PROC_H
 
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,48 @@ static inline int rt_wait_gone(pid_t pid, long timeout_ms)
         rt_wait_ms(pause);
         pause = pause < 100 ? pause * 2 : 100;
     }
+}
+
+struct rt_one_call {
+    int (*call)(int *pid);
+    int rc, pid;
+};
+
+static inline void *rt_one_call_main(void *arg)
+{
+    struct rt_one_call *c = arg;
+
+    c->rc = c->call(&c->pid);
+    return NULL;
+}
+
+/*
+ * Find the workers: each new calling thread prefers the next worker (the
+ * runtime hands out preferred workers round robin over threads), so
+ * nthreads threads run one after the other, one call each, meet every
+ * worker when nthreads >= replicas. Distinct pids go to pids[0..max);
+ * returns how many, or -1 when a call was not answered.
+ */
+static inline int rt_pids_from_threads(int (*call)(int *pid), int nthreads,
+                                       int *pids, int max)
+{
+    int n = 0;
+
+    for (int i = 0; i < nthreads; i++) {
+        struct rt_one_call c = { call, -1, 0 };
+        pthread_t th;
+        int seen = 0;
+
+        REQUIRE(pthread_create(&th, NULL, rt_one_call_main, &c) == 0);
+        pthread_join(th, NULL);
+        if (c.rc != 0)
+            return -1;
+        for (int k = 0; k < n; k++)
+            seen |= pids[k] == c.pid;
+        if (!seen && n < max)
+            pids[n++] = c.pid;
+    }
+    return n;
 }
 
 #endif /* RT_PROC_H */

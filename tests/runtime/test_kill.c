@@ -18,24 +18,23 @@
 
 #define REPLICAS 3
 
-static void child(int out, int hold, const char *descriptor)
+static const char *descriptor;
+static void *state;
+
+static int whoami(int *pid)
 {
-    void *state = NULL;
-    int pids[REPLICAS], n = 0;
+    return __turbolift_call(descriptor, &state, NULL, pid);
+}
+
+static void child(int out, int hold)
+{
+    int pids[REPLICAS], n;
     char c;
 
-    /* Sequential calls rotate over the workers: collect every pid. */
-    for (int i = 0; i < 20 * REPLICAS && n < REPLICAS; i++) {
-        int pid = 0, seen = 0;
-
-        if (__turbolift_call(descriptor, &state, NULL, &pid) != 0)
-            _exit(2);
-        for (int k = 0; k < n; k++)
-            seen |= pids[k] == pid;
-        if (!seen)
-            pids[n++] = pid;
-    }
-    if (write(out, pids, sizeof pids[0] * (size_t)n) < 0)
+    n = rt_pids_from_threads(whoami, 2 * REPLICAS, pids, REPLICAS);
+    if (n != REPLICAS)
+        _exit(2);
+    if (write(out, pids, sizeof pids) < 0)
         _exit(3);
     close(out);
     /* Wait to be killed: the parent closes nothing, so read blocks until
@@ -48,13 +47,13 @@ static void child(int out, int hold, const char *descriptor)
 int main(void)
 {
     const char *dir = rt_scratch("kill");
-    char descriptor[2048];
+    static char desc[2048];
     int pids[REPLICAS], report[2], hold[2], status;
     ssize_t got;
     pid_t pid;
 
     setenv("TURBOLIFT_REPLICAS", "3", 1);
-    rt_descriptor(descriptor, sizeof descriptor, rt_service_dir(dir, "whoami", "i4()"),
+    descriptor = rt_descriptor(desc, sizeof desc, rt_service_dir(dir, "whoami", "i4()"),
                   "whoami", "i4()");
     REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
     REQUIRE(pipe(report) == 0 && pipe(hold) == 0);
@@ -63,7 +62,7 @@ int main(void)
     if (pid == 0) {
         close(report[0]);
         close(hold[1]);
-        child(report[1], hold[0], descriptor);
+        child(report[1], hold[0]);
     }
     close(report[1]);
     close(hold[0]);

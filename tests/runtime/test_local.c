@@ -96,16 +96,19 @@ int main(void)
     }
     CHECK_MSG(rt_count_children() == 3 * REPLICAS, "%d children", rt_count_children());
 
-    /* Sequential calls rotate over the workers. */
-    for (int i = 0; i < 8; i++) {
-        int pid = 0, seen = 0;
+    /* A sequential caller keeps to one warm worker... */
+    {
+        int first = 0, pid = 0, same = 1;
 
-        CHECK(call_whoami(&pid) == 0);
-        for (int k = 0; k < npids; k++)
-            seen |= pids[k] == pid;
-        if (!seen && npids < 16)
-            pids[npids++] = pid;
+        CHECK(call_whoami(&first) == 0);
+        for (int i = 0; i < 8; i++) {
+            CHECK(call_whoami(&pid) == 0);
+            same &= pid == first;
+        }
+        CHECK_MSG(same, "sequential calls from one thread moved between idle workers");
     }
+    /* ...while calling threads fan out over all of them. */
+    npids = rt_pids_from_threads(call_whoami, 2 * REPLICAS, pids, 16);
     CHECK_MSG(npids == REPLICAS, "%d distinct workers answered", npids);
 
     turbolift_shutdown();
