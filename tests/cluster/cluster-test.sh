@@ -15,7 +15,8 @@ ROOT=${2:-$(cd "$(dirname "$0")/../.." && pwd)}
 CLUSTER=$ROOT/deploy/cluster
 . "$CLUSTER/lib.sh"
 
-NS=turbolift-cluster-test
+# Unique per run: two test runs on one machine share the cluster.
+NS=turbolift-cluster-test-$$
 passed=0 failed=0
 log() { printf '[cluster-test] %s\n' "$*"; }
 ok() { passed=$((passed + 1)); log "ok   - $*"; }
