@@ -449,6 +449,10 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result)
             return fail_policy(fn, reason);    /* 4xx, 500: never retried */
         avoid = ep;
     }
+    /* A call that was under way when the program called
+     * turbolift_shutdown (or exited) runs here; that is no fault. */
+    if (atomic_load_explicit(&fn->shut, memory_order_acquire))
+        return 1;
     return fail_policy(fn, reason);
 }
 
