@@ -14,7 +14,10 @@
  * connection costs one thread blocked in poll(), and a request costs no
  * extra wake-up or hand-off. The client keeps one keep-alive connection per
  * calling thread, so the thread count follows the caller's parallelism;
- * MHD_OPTION_CONNECTION_LIMIT bounds it.
+ * MHD_OPTION_CONNECTION_LIMIT bounds it. Measured on 2 cores, client on the
+ * same machine, 16 keep-alive clients: calls of uneven length (one in eight
+ * 100 times longer) ran at about 1000/s this way against 520-700/s with a
+ * 2-thread epoll pool; trivial calls ran at 32-35k/s against 24-34k/s.
  *
  * The service never trusts a request: bodies are bounded (413), the codec
  * bounds every allocation a body can cause, and every failure is answered
