@@ -264,7 +264,8 @@ static enum MHD_Result tl_send(struct tl_service *service,
     if (response == NULL)
         return MHD_NO;          /* out of memory: MHD closes the connection */
     /* While draining, make keep-alive clients reconnect (elsewhere). */
-    if (atomic_load(&service->draining))
+    if (atomic_load(&service->draining) &&
+        MHD_get_response_header(response, MHD_HTTP_HEADER_CONNECTION) == NULL)
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     queued = MHD_queue_response(connection, status, response);
     MHD_destroy_response(response);

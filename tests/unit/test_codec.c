@@ -404,6 +404,9 @@ static void test_pointers(void)
     CHECK(xs[0] == 2 && xs[1] == 4 && xs[2] == 6 && xs[3] == 9);
     p = NULL;
     CHECK(round_trip("v(*x1:f8,u8)", args, NULL, call_scale) == 0);
+    p = xs; n = 0;      /* zero-length read_write buffer: nothing changes */
+    CHECK(round_trip("v(*x1:f8,u8)", args, NULL, call_scale) == 0);
+    CHECK(xs[0] == 2 && xs[3] == 9);
 
     /* write_only: the service gives zeroed memory; what the function leaves
      * untouched comes back as zero. */
@@ -413,6 +416,9 @@ static void test_pointers(void)
     CHECK(round_trip("v(*w1:i4,i4)", fill_args, NULL, call_fill_even) == 0);
     CHECK(filled[0] == 0 && filled[1] == 0 && filled[2] == 4 && filled[3] == 0 &&
           filled[4] == 16);
+    count = 0;    /* zero-length write_only buffer */
+    CHECK(round_trip("v(*w1:i4,i4)", fill_args, NULL, call_fill_even) == 0);
+    CHECK(filled[0] == 0 && filled[2] == 4);
     count = -1;   /* a negative count is refused on the client */
     {
         struct tl_sig *sig = sig_of("v(*w1:i4,i4)");
