@@ -790,6 +790,10 @@ static int tl_check_structure(const unsigned char *p, size_t len, size_t *object
             return tl_fail(err, errlen, "truncated msgpack in the %s", what);
         if (size_bytes > 0) {
             size_t n = tl_be_length(p + pos + 1, size_bytes);
+            if (n > len)    /* cannot be backed; also keeps 2 * n from wrapping */
+                return tl_fail(err, errlen, "truncated msgpack in the %s (a header "
+                               "at offset %zu claims %zu elements or bytes)",
+                               what, pos, n);
             if (b == 0xdc || b == 0xdd)
                 children = n;
             else if (b == 0xde || b == 0xdf)
