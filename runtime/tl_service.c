@@ -35,6 +35,7 @@
 #include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -781,8 +782,13 @@ int tl_service_start(const struct tl_service_entry *entries, unsigned count,
 
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
             MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (address->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
+    if (address->ai_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)address->ai_addr;
+        /* "::" means every address: take IPv4 clients too, as 0.0.0.0
+         * users would expect of it. */
+        flags |= IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) ? MHD_USE_DUAL_STACK
+                                                          : MHD_USE_IPv6;
+    }
     service->daemon = MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL,
         tl_handle, service,
         MHD_OPTION_EXTERNAL_LOGGER, tl_mhd_log, NULL,   /* must come first */
