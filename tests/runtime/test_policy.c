@@ -116,6 +116,68 @@ static void timeout_case(void)
     _exit(rc == 1 ? 0 : 1);
 }
 
+/* A function tagged for k8s: not available in this runtime, unless
+ * TURBOLIFT_TARGET=local sends it to local workers. */
+static int call_k8s(void)
+{
+    static char d[2048];
+    static void *state;
+    int a = 20, b = 22, r = 0, rc;
+    void *args[] = { &a, &b };
+    char *k;
+
+    rt_descriptor(d, sizeof d, rt_service_dir(dir, "add", "i4(i4,i4)"), "add", "i4(i4,i4)");
+    k = strstr(d, "target=local");
+    REQUIRE(k != NULL);
+    memcpy(k, "target=k8s\n\n", 12);   /* same length; empty lines are skipped */
+    rc = __turbolift_call(d, &state, args, &r);
+    return rc == 0 ? (r == 42 ? 0 : 3) : rc;
+}
+
+static void k8s_case(void)
+{
+    _exit(call_k8s() == 1 ? 0 : 1);
+}
+
+static void k8s_local_case(void)
+{
+    setenv("TURBOLIFT_TARGET", "local", 1);
+    _exit(call_k8s() == 0 ? 0 : 1);
+}
+
+/* replicas from the configuration file, per function. */
+static void config_case(void)
+{
+    char path[700], d[2048];
+    static void *state;
+    int a = 1, b = 2, r = 0;
+    void *args[] = { &a, &b };
+
+    snprintf(path, sizeof path, "%s/config-good.yaml", dir);
+    rt_write_file(path, "defaults:\n  replicas: 1\nfunctions:\n  add:\n    replicas: 3\n");
+    setenv("TURBOLIFT_CONFIG", path, 1);
+    unsetenv("TURBOLIFT_REPLICAS");
+    rt_descriptor(d, sizeof d, rt_service_dir(dir, "add", "i4(i4,i4)"), "add", "i4(i4,i4)");
+    _exit(__turbolift_call(d, &state, args, &r) == 0 && r == 3 &&
+          rt_count_children() == 3 ? 0 : 1);
+}
+
+/* A bad configuration file: every call follows the policy, and the
+ * warning names file, line and key. */
+static void bad_config_case(void)
+{
+    char path[700], d[2048];
+    static void *state;
+    int a = 1, b = 2, r = 0;
+    void *args[] = { &a, &b };
+
+    snprintf(path, sizeof path, "%s/config-bad.yaml", dir);
+    rt_write_file(path, "functions:\n  add:\n    replica: 3\n");
+    setenv("TURBOLIFT_CONFIG", path, 1);
+    rt_descriptor(d, sizeof d, rt_service_dir(dir, "add", "i4(i4,i4)"), "add", "i4(i4,i4)");
+    _exit(__turbolift_call(d, &state, args, &r) == 1 && rt_count_children() == 0 ? 0 : 1);
+}
+
 static void inprocess_case(void)
 {
     static void *state;
@@ -160,6 +222,21 @@ int main(void)
     st = in_child(timeout_case, out, sizeof out);
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a call past timeout_ms was not given up");
     CHECK_MSG(strstr(out, "call of slow") != NULL, "timeout not reported:\n%s", out);
+
+    st = in_child(k8s_case, out, sizeof out);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a k8s function did not fall back");
+    CHECK_MSG(strstr(out, "target 'k8s' is not available") != NULL, "reason missing:\n%s", out);
+    st = in_child(k8s_local_case, out, sizeof out);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "TURBOLIFT_TARGET=local was not obeyed:\n%s",
+              out);
+
+    st = in_child(config_case, out, sizeof out);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "replicas from the configuration not "
+              "obeyed:\n%s", out);
+    st = in_child(bad_config_case, out, sizeof out);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a bad configuration did not fall back");
+    CHECK_MSG(strstr(out, "config-bad.yaml:3: key 'replica'") != NULL,
+              "configuration error not named:\n%s", out);
 
     st = in_child(inprocess_case, out, sizeof out);
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "TURBOLIFT_MODE=inprocess did not "
