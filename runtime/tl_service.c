@@ -525,11 +525,6 @@ static enum MHD_Result tl_begin(struct tl_service *service,
     if (fn == NULL)
         return tl_send_text(service, connection, 404, NULL, NULL,
                             "this service has no function \"%.200s\"", name);
-    if (atomic_load(&service->draining)) {
-        tl_count_call(fn, 503, 0, 0, 0);
-        return tl_send_text(service, connection, 503, NULL, NULL,
-                            "draining: the service is shutting down, retry elsewhere");
-    }
     length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length != NULL) {
@@ -546,12 +541,23 @@ static enum MHD_Result tl_begin(struct tl_service *service,
         }
     }
 
+    /* Count the call before looking at the drain flag: a drain sets the
+     * flag and then waits for the count, so either we see the flag or the
+     * drain sees us, never neither. */
+    atomic_fetch_add(&service->in_flight, 1);
+    if (atomic_load(&service->draining)) {
+        atomic_fetch_sub(&service->in_flight, 1);
+        tl_count_call(fn, 503, 0, 0, 0);
+        return tl_send_text(service, connection, 503, NULL, NULL,
+                            "draining: the service is shutting down, retry elsewhere");
+    }
     request = calloc(1, sizeof *request);
-    if (request == NULL)
+    if (request == NULL) {
+        atomic_fetch_sub(&service->in_flight, 1);
         return tl_send_text(service, connection, 500, NULL, NULL, "out of memory");
+    }
     request->service = service;
     request->function = fn;
-    atomic_fetch_add(&service->in_flight, 1);
     *request_slot = request;
     return MHD_YES;
 }
