@@ -5,6 +5,8 @@
  * into a real service binary for test_main. Compiled with
  * -DTL_BAD_TABLE it carries a signature the runtime must refuse.
  */
+#define _POSIX_C_SOURCE 200809L    /* nanosleep */
+
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
