@@ -31,6 +31,7 @@ struct tl_conn {
 };
 
 struct tl_thread {
+    unsigned generation;        /* client_generation when the conns were made */
     struct tl_conn conns[TL_CONN_CACHE];
     uint64_t clock;
     char *buf;                  /* reply buffer, reused across calls        */
@@ -42,6 +43,10 @@ static pthread_once_t client_once = PTHREAD_ONCE_INIT;
 static CURLcode client_init_rc = CURLE_FAILED_INIT;
 static pthread_key_t client_key;
 static atomic_uint_fast64_t endpoint_ids;
+/* Bumped in a forked child: the handles it inherited share their sockets
+ * with the parent's, and two processes writing requests on one connection
+ * would interleave them. The child drops them and connects afresh. */
+static atomic_uint client_generation;
 
 static void thread_free(void *p)
 {
@@ -58,12 +63,19 @@ static void thread_free(void *p)
     free(t);
 }
 
+static void after_fork_child(void)
+{
+    atomic_fetch_add(&client_generation, 1);
+}
+
 static void client_init_once(void)
 {
     /* curl_global_init is not thread-safe itself; pthread_once makes it so. */
     client_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (client_init_rc == CURLE_OK && pthread_key_create(&client_key, thread_free) != 0)
         client_init_rc = CURLE_FAILED_INIT;
+    if (client_init_rc == CURLE_OK)
+        pthread_atfork(NULL, NULL, after_fork_child);
 }
 
 int tl_client_init(char *err, size_t errlen)
@@ -103,10 +115,18 @@ void tl_endpoint_free(struct tl_endpoint *ep)
     free(ep);
 }
 
+static void conn_drop(struct tl_conn *c);
+
 static struct tl_thread *thread_state(void)
 {
     struct tl_thread *t = pthread_getspecific(client_key);
+    unsigned gen = atomic_load_explicit(&client_generation, memory_order_relaxed);
 
+    if (t != NULL && t->generation != gen) {
+        for (unsigned i = 0; i < TL_CONN_CACHE; i++)
+            conn_drop(&t->conns[i]);
+        t->generation = gen;
+    }
     if (t == NULL) {
         t = calloc(1, sizeof *t);
         if (t == NULL)
@@ -115,6 +135,7 @@ static struct tl_thread *thread_state(void)
             free(t);
             return NULL;
         }
+        t->generation = gen;
     }
     return t;
 }

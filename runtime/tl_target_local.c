@@ -57,6 +57,7 @@ struct worker {
 
 struct local {
     pthread_mutex_t lock;      /* workers, slots (writers), retired, budget */
+    pid_t owner;               /* the process whose children the workers are */
     char *binary;
     char **envp;               /* NULL: ours; else ours with the token     */
     struct worker *w;
@@ -100,6 +101,23 @@ static pthread_cond_t sp_work = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t sp_done = PTHREAD_COND_INITIALIZER;
 static struct spawn_req *sp_queue;
 static int sp_running;
+static pthread_once_t sp_atfork_once = PTHREAD_ONCE_INIT;
+
+/* A forked child has no spawner thread (only the forking thread survives
+ * fork) and may have inherited sp_lock held: start from scratch. */
+static void sp_after_fork_child(void)
+{
+    pthread_mutex_init(&sp_lock, NULL);
+    pthread_cond_init(&sp_work, NULL);
+    pthread_cond_init(&sp_done, NULL);
+    sp_queue = NULL;
+    sp_running = 0;
+}
+
+static void sp_register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, sp_after_fork_child);
+}
 
 static int do_spawn(struct spawn_req *r)
 {
@@ -166,6 +184,7 @@ static int spawn_worker(char **argv, char **envp, int ready_w, pid_t *pid)
     struct spawn_req r = { argv, envp, ready_w, 0, 0, 0, NULL };
     int rc = 0;
 
+    pthread_once(&sp_atfork_once, sp_register_atfork);
     pthread_mutex_lock(&sp_lock);
     if (!sp_running) {
         sigset_t all, old;
@@ -481,6 +500,7 @@ static int local_prepare(struct tl_target *t, char *err, size_t errlen)
         return -1;
     }
     pthread_mutex_init(&l->lock, NULL);
+    l->owner = getpid();
     if (tl_build_service(t->manifest, t->config->start_timeout_ms, &l->binary, &hit,
                          err, errlen) != 0) {
         pthread_mutex_destroy(&l->lock);
@@ -536,6 +556,10 @@ static void local_failed(struct tl_target *t, struct tl_endpoint *ep)
     struct local *l = t->priv;
     char why[128], err[512];
 
+    /* A forked child calls its parent's workers but may not manage them:
+     * they are not its children. */
+    if (getpid() != l->owner)
+        return;
     pthread_mutex_lock(&l->lock);
     for (unsigned i = 0; i < t->nslots && !l->stopped; i++) {
         if (atomic_load_explicit(&t->slots[i], memory_order_relaxed) != ep)
@@ -563,8 +587,8 @@ static void local_stop(struct tl_target *t)
     struct local *l = t->priv;
     long deadline = now_ms() + TL_STOP_GRACE_MS;
 
-    if (l == NULL)
-        return;
+    if (l == NULL || getpid() != l->owner)
+        return;            /* a forked child: the workers are the parent's */
     pthread_mutex_lock(&l->lock);
     if (!l->stopped) {
         l->stopped = 1;

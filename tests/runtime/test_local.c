@@ -111,6 +111,28 @@ int main(void)
     npids = rt_pids_from_threads(call_whoami, 2 * REPLICAS, pids, 16);
     CHECK_MSG(npids == REPLICAS, "%d distinct workers answered", npids);
 
+    /* A forked child calls the parent's workers on connections of its
+     * own, and its shutdown leaves the parent's workers alone. */
+    {
+        pid_t kid = fork();
+        int st;
+
+        REQUIRE(kid >= 0);
+        if (kid == 0) {
+            int ok = 1;
+            for (int i = 0; i < 20; i++)
+                ok &= call_add(i, 1, &sum) == 0 && sum == i + 1;
+            turbolift_shutdown();
+            _exit(ok ? 0 : 1);
+        }
+        for (int i = 0; i < 20; i++)
+            CHECK(call_add(i, 2, &sum) == 0 && sum == i + 2);
+        REQUIRE(waitpid(kid, &st, 0) == kid);
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "calls from a forked child failed");
+        CHECK(call_add(3, 4, &sum) == 0 && sum == 7);
+        CHECK(rt_count_children() == 3 * REPLICAS);
+    }
+
     turbolift_shutdown();
     for (int k = 0; k < npids; k++)
         CHECK_MSG(rt_pid_gone(pids[k]), "worker %d still there after shutdown", pids[k]);
