@@ -404,7 +404,9 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result)
     if (tl_encode_request(fn->sig, args, &s->sb, reason, sizeof reason) != 0)
         return fail_policy(fn, reason);
 
-    for (unsigned attempt = 0; attempt < attempts; attempt++) {
+    unsigned attempt, sent = 0;
+
+    for (attempt = 0; attempt < attempts; attempt++) {
         long left = deadline - now_ms();
 
         if (attempt > 0) {
@@ -427,6 +429,7 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result)
             continue;
         }
         opts.timeout_ms = left;
+        sent++;
         atomic_fetch_add_explicit(&ep->inflight, 1, memory_order_relaxed);
         int rc = tl_client_post(ep, s->sb.data, s->sb.size, &opts, &resp);
         atomic_fetch_sub_explicit(&ep->inflight, 1, memory_order_relaxed);
@@ -438,10 +441,14 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result)
             continue;
         }
         if (resp.status == 200) {
+            char why[512];
+
             if (tl_decode_reply(fn->sig, resp.body, resp.len, args, result,
-                                reason, sizeof reason) == 0)
+                                why, sizeof why) == 0)
                 return 0;
-            return fail_policy(fn, reason);    /* a bad reply: not transient */
+            /* A reply that does not fit the signature: not transient. */
+            snprintf(reason, sizeof reason, "bad reply from %s: %s", ep->base, why);
+            return fail_policy(fn, reason);
         }
         snprintf(reason, sizeof reason, "%s answered HTTP %ld: %.*s", ep->base,
                  resp.status, (int)(resp.len < 300 ? resp.len : 300), resp.body);
@@ -453,6 +460,8 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result)
      * turbolift_shutdown (or exited) runs here; that is no fault. */
     if (atomic_load_explicit(&fn->shut, memory_order_acquire))
         return 1;
+    snprintf(reason + strlen(reason), sizeof reason - strlen(reason),
+             " (%u of at most %u attempts made)", sent, attempts);
     return fail_policy(fn, reason);
 }
 
