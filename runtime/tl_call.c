@@ -425,8 +425,15 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result)
             break;
         ep = tl_client_pick(fn->target.slots, fn->target.nslots, avoid, s->home);
         if (ep == NULL) {
-            snprintf(reason, sizeof reason, "no worker is up");
-            continue;
+            /* Every replica is gone and none could be replaced (targets
+             * replace them synchronously in failed()): waiting would not
+             * bring one back within this call. */
+            if (sent == 0)
+                snprintf(reason, sizeof reason, "no worker is up");
+            else
+                snprintf(reason + strlen(reason), sizeof reason - strlen(reason),
+                         "; then no worker was left");
+            break;
         }
         opts.timeout_ms = left;
         sent++;
