@@ -47,6 +47,7 @@ extern char **environ;
 #define TL_READY_FD 3          /* the fd number the worker sees            */
 #define TL_STOP_GRACE_MS 3000  /* SIGTERM to SIGKILL                       */
 #define TL_RESTARTS_PER_WORKER 4
+#define TL_EXIT_GRACE_MS 20    /* a worker that dropped a call: is it exiting? */
 
 struct worker {
     pid_t pid;                 /* 0: not running                           */
@@ -564,8 +565,16 @@ static void local_failed(struct tl_target *t, struct tl_endpoint *ep)
     for (unsigned i = 0; i < t->nslots && !l->stopped; i++) {
         if (atomic_load_explicit(&t->slots[i], memory_order_relaxed) != ep)
             continue;
-        if (!worker_gone(&l->w[i], why, sizeof why))
-            break;          /* alive: a slow or refused call, not a death */
+        if (!worker_gone(&l->w[i], why, sizeof why)) {
+            /* A dying process closes its sockets before it can be reaped:
+             * give an exit in progress a moment to finish. */
+            if (l->w[i].pidfd >= 0) {
+                struct pollfd p = { l->w[i].pidfd, POLLIN, 0 };
+                poll(&p, 1, TL_EXIT_GRACE_MS);
+            }
+            if (!worker_gone(&l->w[i], why, sizeof why))
+                break;      /* alive: a slow or refused call, not a death */
+        }
         atomic_store_explicit(&t->slots[i], NULL, memory_order_release);
         if (l->restarts_left == 0) {
             tl_log_warn("%s: worker on %s %s; restart budget spent, not replacing it",

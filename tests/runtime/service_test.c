@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L   /* nanosleep */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -56,6 +57,14 @@ static int slow(int ms)
     return (int)getpid();
 }
 
+/* Dies (as a crash would, without a core file) unless n is 0. */
+static int crash(int n)
+{
+    if (n != 0)
+        kill(getpid(), SIGKILL);
+    return 0;
+}
+
 static void call_add(void *const *args, void *result)
 {
     *(int *)result = add(*(int *)args[0], *(int *)args[1]);
@@ -78,11 +87,17 @@ static void call_slow(void *const *args, void *result)
     *(int *)result = slow(*(int *)args[0]);
 }
 
+static void call_crash(void *const *args, void *result)
+{
+    *(int *)result = crash(*(int *)args[0]);
+}
+
 const struct tl_service_entry tl_service_entries[] = {
     { "add",    "i4(i4,i4)",       call_add },
     { "scale",  "v(*x1:f8,u8,f8)", call_scale },
     { "whoami", "i4()",            call_whoami },
     { "slow",   "i4(i4)",          call_slow },
+    { "crash",  "i4(i4)",          call_crash },
 };
 const unsigned tl_service_entry_count =
     sizeof tl_service_entries / sizeof tl_service_entries[0];

@@ -178,6 +178,24 @@ static void bad_config_case(void)
     _exit(__turbolift_call(d, &state, args, &r) == 1 && rt_count_children() == 0 ? 0 : 1);
 }
 
+/* Every attempt kills its worker: each is replaced, the call is tried
+ * 1 + retries times, then falls back; the next harmless call is answered
+ * by a replacement. */
+static void crash_case(void)
+{
+    static char d[2048];
+    static void *state;
+    int n = 1, r = -1, rc1, rc2;
+    void *args[] = { &n };
+
+    setenv("TURBOLIFT_REPLICAS", "1", 1);
+    rt_descriptor(d, sizeof d, rt_service_dir(dir, "crash", "i4(i4)"), "crash", "i4(i4)");
+    rc1 = __turbolift_call(d, &state, args, &r);
+    n = 0;
+    rc2 = __turbolift_call(d, &state, args, &r);
+    _exit(rc1 == 1 && rc2 == 0 && r == 0 ? 0 : 1);
+}
+
 static void inprocess_case(void)
 {
     static void *state;
@@ -237,6 +255,13 @@ int main(void)
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a bad configuration did not fall back");
     CHECK_MSG(strstr(out, "config-bad.yaml:3: key 'replica'") != NULL,
               "configuration error not named:\n%s", out);
+
+    st = in_child(crash_case, out, sizeof out);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "crashing calls: no fallback, or no "
+              "replacement worker:\n%s", out);
+    CHECK_MSG(strstr(out, "3 of at most 3 attempts made") != NULL &&
+              count(out, "starting a new one") >= 3,
+              "crashing calls not retried and replaced:\n%s", out);
 
     st = in_child(inprocess_case, out, sizeof out);
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "TURBOLIFT_MODE=inprocess did not "
