@@ -236,6 +236,28 @@ static int skip_library(const char *path)
     return 0;
 }
 
+/* In one of the dynamic loader's default folders (/usr/lib, or its
+ * multiarch folder such as /usr/lib/x86_64-linux-gnu)? Those need no rpath. */
+static int system_dir(const char *path)
+{
+    static const char *const roots[] = { "/lib", "/lib64", "/lib32",
+                                         "/usr/lib", "/usr/lib64", "/usr/lib32" };
+    size_t dlen = (size_t)(strrchr(path, '/') - path);
+
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
+        size_t rl = strlen(roots[i]);
+
+        if (dlen < rl || strncmp(path, roots[i], rl) != 0)
+            continue;
+        if (dlen == rl)
+            return 1;
+        if (path[rl] == '/' && memchr(path + rl + 1, '/', dlen - rl - 1) == NULL &&
+            memmem(path + rl + 1, dlen - rl - 1, "-linux-", 7) != NULL)
+            return 1;
+    }
+    return 0;
+}
+
 static int add_loaded(struct dl_phdr_info *info, size_t size, void *data)
 {
     struct argv *a = data;
@@ -244,8 +266,24 @@ static int add_loaded(struct dl_phdr_info *info, size_t size, void *data)
     /* The main program has an empty name; the vDSO has no file. */
     if (info->dlpi_name == NULL || info->dlpi_name[0] != '/')
         return 0;
-    if (!skip_library(info->dlpi_name))
-        argv_add(a, info->dlpi_name);
+    if (skip_library(info->dlpi_name))
+        return 0;
+    argv_add(a, info->dlpi_name);
+    /* A library outside the system's folders (the program's own, found
+     * through its rpath or LD_LIBRARY_PATH) must be found by the service
+     * at run time too: give the service an rpath to its folder. */
+    if (!system_dir(info->dlpi_name)) {
+        const char *slash = strrchr(info->dlpi_name, '/');
+        char *opt = NULL;
+
+        if (asprintf(&opt, "-Wl,-rpath,%.*s", (int)(slash - info->dlpi_name),
+                     info->dlpi_name) < 0) {
+            a->oom = 1;
+            return 0;
+        }
+        argv_add(a, opt);
+        free(opt);
+    }
     return 0;
 }
 

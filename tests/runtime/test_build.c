@@ -16,6 +16,8 @@
 #include "tl_build.h"
 #include "tl_manifest.h"
 
+int rt_twice(int x);
+
 static struct tl_manifest *load(const char *sdir)
 {
     struct tl_manifest *m = NULL;
@@ -111,6 +113,32 @@ int main(void)
         CHECK_MSG(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == 0, "%s", err);
         free(bin);
         tl_manifest_free(m);
+    }
+
+    /* The slice calls rt_twice() from a library of the program's own in
+     * the build tree: the link gets it by path, and the binary finds it at
+     * run time without LD_LIBRARY_PATH (an rpath). */
+    {
+        char sdir[700], text[2048], path[800], cmd[1200];
+        char *bin = NULL;
+
+        snprintf(sdir, sizeof sdir, "%s/twice", dir);
+        mkdir(sdir, 0755);
+        snprintf(text, sizeof text,
+                 "turbolift: 1\nfunction: twice\ntarget: local\nsignature: \"i4(i4)\"\n"
+                 "hash: 0000000000000002\ncompiler: %s\nservice_object: %s\n",
+                 getenv("RT_CC"), getenv("RT_EXT_OBJECT"));
+        snprintf(path, sizeof path, "%s/turbolift.yaml", sdir);
+        rt_write_file(path, text);
+        m = load(sdir);
+        CHECK_MSG(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == 0, "%s", err);
+        if (bin != NULL) {
+            snprintf(cmd, sizeof cmd, "env -u LD_LIBRARY_PATH %s --help >/dev/null", bin);
+            CHECK_MSG(system(cmd) == 0, "%s does not start: its library is not found", bin);
+        }
+        free(bin);
+        tl_manifest_free(m);
+        CHECK(rt_twice(21) == 42);     /* keeps the library loaded */
     }
 
     /* An explicit service library that does not exist is an error. */
