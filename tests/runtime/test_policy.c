@@ -158,7 +158,7 @@ static void k8s_local_case(void)
     _exit(call_k8s() == 0 ? 0 : 1);
 }
 
-/* replicas from the configuration file, per function. */
+/* replicas and token from the configuration file. */
 static void config_case(void)
 {
     char path[700], d[2048];
@@ -167,7 +167,12 @@ static void config_case(void)
     void *args[] = { &a, &b };
 
     snprintf(path, sizeof path, "%s/config-good.yaml", dir);
-    rt_write_file(path, "defaults:\n  replicas: 1\nfunctions:\n  add:\n    replicas: 3\n");
+    /* The token is the configuration's: the runtime must hand it to the
+     * workers (TURBOLIFT_TOKEN in their environment) and send it, or the
+     * service answers 401 and the call falls back. */
+    rt_write_file(path, "defaults:\n  replicas: 1\n  token: s3cret\n"
+                  "functions:\n  add:\n    replicas: 3\n");
+    unsetenv("TURBOLIFT_TOKEN");
     setenv("TURBOLIFT_CONFIG", path, 1);
     unsetenv("TURBOLIFT_REPLICAS");
     rt_descriptor(d, sizeof d, rt_service_dir(dir, "add", "i4(i4,i4)"), "add", "i4(i4,i4)");
