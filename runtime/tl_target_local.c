@@ -64,8 +64,8 @@ struct local {
     struct worker *w;
     unsigned restarts_left;
     int stopped;
-    struct tl_endpoint *retired;   /* replaced endpoints, freed never: a
-                                      caller may still hold one (see header) */
+    struct tl_endpoint *retired;   /* every endpoint ever published, freed
+                                      never: a caller may still hold one */
 };
 
 static long now_ms(void)
