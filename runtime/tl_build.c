@@ -9,6 +9,7 @@
  * absolute path and let --as-needed drop the ones the service does not use.
  */
 #define _GNU_SOURCE   /* dladdr, dl_iterate_phdr, asprintf */
+#include "tl_clock.h"
 #include "tl_build.h"
 
 #include <dlfcn.h>
@@ -68,22 +69,6 @@ static void argv_free(struct argv *a)
     for (size_t i = 0; i < a->n; i++)
         free(a->v[i]);
     free(a->v);
-}
-
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void wait_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
 }
 
 /* FNV-1a, 64 bits: a cache key, not a defence against an adversary. */
@@ -344,7 +329,7 @@ static int run(char *const *argv, long deadline, char *out, size_t outlen, int *
     for (;;) {       /* ends at EOF (the compiler exited) or the deadline */
         struct pollfd p = { pipefd[0], POLLIN, 0 };
         char buf[4096];
-        long left = deadline - now_ms();
+        long left = deadline - tl_now_ms();
         ssize_t n;
 
         if (left <= 0) {
@@ -404,12 +389,12 @@ static int lock_dir(const char *dir, long deadline, int *fd_out, char *err, size
             snprintf(err, errlen, "%s: flock: %s", path, strerror(errno));
             goto fail;
         }
-        if (now_ms() + pause > deadline) {
+        if (tl_now_ms() + pause > deadline) {
             snprintf(err, errlen, "%s: another process has been linking this service "
                      "for too long", path);
             goto fail;
         }
-        wait_ms(pause);
+        tl_wait_ms(pause);
         pause = pause < 100 ? pause * 2 : 100;
     }
     free(path);
@@ -427,7 +412,7 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
     struct argv a = { 0 };
     char *lib = NULL, *bindir = NULL, *dir = NULL, *out = NULL, *tmp = NULL;
     char *output = NULL, name[64];
-    long deadline = now_ms() + timeout_ms;
+    long deadline = tl_now_ms() + timeout_ms;
     int rc = -1, lockfd = -1, status;
     uint64_t h = 0xcbf29ce484222325ULL;
 

@@ -25,6 +25,7 @@
  * The caller never gets a value that a service did not compute for it.
  */
 #define _GNU_SOURCE   /* strndup */
+#include "tl_clock.h"
 #include "tl_call.h"
 
 #include <errno.h>
@@ -228,22 +229,6 @@ static struct tl_scratch *scratch(void)
     return s;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void wait_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static const struct tl_target_ops *find_target(const char *name)
 {
     if (strcmp(name, "local") == 0)
@@ -391,7 +376,7 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result)
 {
     struct tl_client_opts opts = { fn->cfg.connect_timeout_ms, 0, fn->cfg.token };
     struct tl_endpoint *ep = NULL, *avoid = NULL;
-    long deadline = now_ms() + fn->cfg.timeout_ms;
+    long deadline = tl_now_ms() + fn->cfg.timeout_ms;
     unsigned attempts = (unsigned)fn->cfg.retries + 1;
     struct tl_response resp;
     struct tl_scratch *s;
@@ -407,7 +392,7 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result)
     unsigned attempt, sent = 0;
 
     for (attempt = 0; attempt < attempts; attempt++) {
-        long left = deadline - now_ms();
+        long left = deadline - tl_now_ms();
 
         if (attempt > 0) {
             long pause = backoff(s, fn->cfg.backoff_ms, attempt - 1);
@@ -418,8 +403,8 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result)
                          fn->cfg.timeout_ms);
                 break;
             }
-            wait_ms(pause);
-            left = deadline - now_ms();
+            tl_wait_ms(pause);
+            left = deadline - tl_now_ms();
         }
         if (left <= 0)
             break;

@@ -23,6 +23,7 @@
  * failed), within a bounded budget of restarts.
  */
 #define _GNU_SOURCE   /* pipe2, asprintf, posix_spawn_file_actions_addclosefrom_np */
+#include "tl_clock.h"
 #include "tl_target.h"
 
 #include <errno.h>
@@ -67,22 +68,6 @@ struct local {
     struct tl_endpoint *retired;   /* every endpoint ever published, freed
                                       never: a caller may still hold one */
 };
-
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void wait_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
 
 /* ------------------------------------------------------------------ */
 /* The spawner thread                                                   */
@@ -298,7 +283,7 @@ static int collect_ports(struct local *l, unsigned first, unsigned n, long deadl
         got[i] = 0;
     }
     while (pending > 0) {          /* each round consumes input or time */
-        long left = deadline - now_ms();
+        long left = deadline - tl_now_ms();
         int r;
 
         if (left <= 0) {
@@ -367,7 +352,7 @@ static int wait_ready(struct worker *w, long deadline, char *err, size_t errlen)
 
     snprintf(url, sizeof url, "http://127.0.0.1:%u/readyz", w->port);
     for (;;) {                /* bounded by the deadline */
-        long left = deadline - now_ms();
+        long left = deadline - tl_now_ms();
         long status;
 
         if (left <= 0) {
@@ -384,7 +369,7 @@ static int wait_ready(struct worker *w, long deadline, char *err, size_t errlen)
             snprintf(err, errlen, "worker on port %u %s", w->port, why);
             return -1;
         }
-        wait_ms(pause < left ? pause : left);
+        tl_wait_ms(pause < left ? pause : left);
         pause = pause < 50 ? pause * 2 : 50;
     }
 }
@@ -402,7 +387,7 @@ static void worker_stop(struct worker *w, long deadline)
     if (w->pid <= 0)
         return;
     while (!worker_gone(w, why, sizeof why)) {
-        long left = deadline - now_ms();
+        long left = deadline - tl_now_ms();
 
         if (left <= 0) {
             kill(w->pid, SIGKILL);
@@ -414,7 +399,7 @@ static void worker_stop(struct worker *w, long deadline)
             struct pollfd p = { w->pidfd, POLLIN, 0 };
             poll(&p, 1, (int)left);   /* readable when the process exits */
         } else {
-            wait_ms(left < 10 ? left : 10);   /* old kernels: poll by time */
+            tl_wait_ms(left < 10 ? left : 10);   /* old kernels: poll by time */
         }
     }
     if (w->pidfd >= 0)
@@ -428,7 +413,7 @@ static int start_workers(struct tl_target *t, unsigned first, unsigned n,
                          char *err, size_t errlen)
 {
     struct local *l = t->priv;
-    long deadline = now_ms() + t->config->start_timeout_ms;
+    long deadline = tl_now_ms() + t->config->start_timeout_ms;
     unsigned i;
 
     for (i = 0; i < n; i++)
@@ -594,7 +579,7 @@ static void local_failed(struct tl_target *t, struct tl_endpoint *ep)
 static void local_stop(struct tl_target *t)
 {
     struct local *l = t->priv;
-    long deadline = now_ms() + TL_STOP_GRACE_MS;
+    long deadline = tl_now_ms() + TL_STOP_GRACE_MS;
 
     if (l == NULL || getpid() != l->owner)
         return;            /* a forked child: the workers are the parent's */

@@ -2,9 +2,9 @@
 /*
  * rt_check.h - assertions and helpers of the runtime tests.
  *
- * CHECK records a failure with file:line and goes on; REQUIRE stops the
- * test. Helpers write a service folder (manifest next to the hand-written
- * service object that meson compiled) the way the plugin would.
+ * The assertions are tests/unit/tl_check.h's. The helpers write a service
+ * folder (a manifest next to the hand-written service object that meson
+ * compiled) the way the plugin would.
  */
 #ifndef RT_CHECK_H
 #define RT_CHECK_H
@@ -16,43 +16,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static int rt_failures;
-
-#define CHECK(cond) do {                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                 \
-            rt_failures++;                                                  \
-        }                                                                   \
-    } while (0)
-
-#define CHECK_MSG(cond, ...) do {                                           \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, \
-                    #cond);                                                 \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-            rt_failures++;                                                  \
-        }                                                                   \
-    } while (0)
-
-#define REQUIRE(cond) do {                                                  \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                 \
-            exit(1);                                                        \
-        }                                                                   \
-    } while (0)
-
-static inline int rt_status(const char *name)
-{
-    if (rt_failures) {
-        fprintf(stderr, "%s: %d check(s) failed\n", name, rt_failures);
-        return 1;
-    }
-    printf("%s: all checks passed\n", name);
-    return 0;
-}
+/* CHECK, CHECK_MSG, REQUIRE and tl_check_status() are the unit tests' own. */
+#include "../unit/tl_check.h"
 
 static inline void rt_write_file(const char *path, const char *text)
 {

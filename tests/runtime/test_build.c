@@ -154,5 +154,5 @@ int main(void)
         free(lib);
     }
     CHECK(sqrt(x) > 1.4);     /* keeps libm loaded */
-    return rt_status("test_build");
+    return tl_check_status("test_build");
 }

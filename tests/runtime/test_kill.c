@@ -77,5 +77,5 @@ int main(void)
     for (int k = 0; k < REPLICAS; k++)
         CHECK_MSG(rt_wait_gone(pids[k], 10000), "worker %d outlived its parent", pids[k]);
     close(hold[1]);
-    return rt_status("test_kill");
+    return tl_check_status("test_kill");
 }

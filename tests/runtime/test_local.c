@@ -140,5 +140,5 @@ int main(void)
     /* After shutdown the program's calls run in-process. */
     CHECK(call_add(1, 1, &sum) == 1);
     turbolift_shutdown();      /* twice is fine */
-    return rt_status("test_local");
+    return tl_check_status("test_local");
 }

@@ -219,5 +219,5 @@ int main(void)
     test_config_good();
     test_config_bad();
     test_descriptor();
-    return rt_status("test_parse");
+    return tl_check_status("test_parse");
 }

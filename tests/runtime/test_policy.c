@@ -284,5 +284,5 @@ int main(void)
     st = in_child(inprocess_case, out, sizeof out);
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "TURBOLIFT_MODE=inprocess did not "
               "run in-process without workers");
-    return rt_status("test_policy");
+    return tl_check_status("test_policy");
 }

@@ -135,5 +135,5 @@ int main(void)
     CHECK(whoami() > 0);
     turbolift_shutdown();
     CHECK(rt_count_children() == 0);
-    return rt_status("test_retry");
+    return tl_check_status("test_retry");
 }
