@@ -20,12 +20,20 @@ static bool tl_is_own_symbol(tree decl)
 	       !strncmp(IDENTIFIER_POINTER(DECL_NAME(decl)), "__turbolift_", 12);
 }
 
-static void tl_note_external(struct tl_reach *reach, tree decl)
+static void tl_note_external(struct tl_reach *reach, struct tl_tagged *tagged, tree decl)
 {
 	const char *name = IDENTIFIER_POINTER(DECL_ASSEMBLER_NAME(decl));
 
 	if (!strncmp(name, "__builtin_", 10))
 		return;
+	/* Declared by the user rather than a system header: most likely defined
+	 * in another of the program's files, which the service cannot link. */
+	if (!in_system_header_at(DECL_SOURCE_LOCATION(decl)) && !DECL_ARTIFICIAL(decl) &&
+	    warning_at(DECL_SOURCE_LOCATION(tagged->decl), 0,
+		       "turbolift: the service for %qD uses %qD, which is not defined in this "
+		       "file; unless a library the program links provides it, move its "
+		       "definition into this file", tagged->decl, decl))
+		inform(DECL_SOURCE_LOCATION(decl), "%qD declared here", decl);
 	tl_buf_puts(&reach->externals, name);
 	tl_buf_puts(&reach->externals, "\n");
 }
@@ -56,7 +64,7 @@ bool tl_compute_reach(struct tl_tagged *tagged, struct tl_reach *reach)
 
 		/* 1. record the symbol: a body to ship, or a name to link against */
 		if (!node->definition) {
-			tl_note_external(reach, decl);
+			tl_note_external(reach, tagged, decl);
 			continue;
 		}
 		if (fn) {

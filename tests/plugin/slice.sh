@@ -34,5 +34,13 @@ check "service compiles without the user's include path" \
 check "manifest has the signature" grep -q 'signature: "i4({8:4:0=i4,4=i4},i4)"' "$dir/turbolift.yaml"
 check "manifest names the source line" grep -q 'line: 31' "$dir/turbolift.yaml"
 
+gcc -std=gnu11 -O2 -c -fplugin="$plugin" -I"$include" "$fixtures/external.c" -o "$work/external.o" 2>"$work/external.err"
+check "symbols from another file are warned about at build time" \
+	grep -q "external.c:11:.*warning: turbolift: the service for 'uses_other' uses 'defined_elsewhere', which is not defined in this file" "$work/external.err"
+check "... variables too" grep -q "uses 'counter_elsewhere', which is not defined" "$work/external.err"
+check "... but not libc or libm" bash -c "! grep -Eq \"uses '(sqrt|printf)'\" '$work/external.err'"
+check "the manifest lists the external symbols" \
+	grep -q 'external_symbols: \[.*"defined_elsewhere"' "$work"/out/uses_other-*/turbolift.yaml
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
