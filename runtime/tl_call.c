@@ -374,7 +374,8 @@ static long backoff(struct tl_scratch *s, long base, unsigned attempt)
 
 static int remote_call(struct tl_fn *fn, void *const *args, void *result)
 {
-    struct tl_client_opts opts = { fn->cfg.connect_timeout_ms, 0, fn->cfg.token };
+    struct tl_client_opts opts = { fn->cfg.connect_timeout_ms, 0,
+                                   fn->target.token ? fn->target.token : fn->cfg.token };
     struct tl_endpoint *ep = NULL, *avoid = NULL;
     long deadline = tl_now_ms() + fn->cfg.timeout_ms;
     unsigned attempts = (unsigned)fn->cfg.retries + 1;

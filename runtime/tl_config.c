@@ -33,7 +33,7 @@ struct tl_config {
     size_t nstrs;
 };
 
-enum kind { K_STR, K_INT, K_ON_FAILURE, K_RESOURCES };
+enum kind { K_STR, K_INT, K_ON_FAILURE, K_RESOURCES, K_BOOL, K_ENDPOINT };
 
 /* The schema of one section; new keys for new targets go here. */
 static const struct key {
@@ -57,6 +57,8 @@ static const struct key {
     { "registry",           K_STR,        offsetof(struct tl_fn_config, registry), 0, 0 },
     { "image_base",         K_STR,        offsetof(struct tl_fn_config, image_base), 0, 0 },
     { "resources",          K_RESOURCES,  0, 0, 0 },
+    { "endpoint",           K_ENDPOINT,   offsetof(struct tl_fn_config, endpoint), 0, 0 },
+    { "keep",               K_BOOL,       offsetof(struct tl_fn_config, keep), 0, 0 },
 };
 
 struct cctx {
@@ -89,6 +91,7 @@ static void unset(struct tl_fn_config *s)
     s->timeout_ms = s->connect_timeout_ms = s->retries = s->backoff_ms = -1;
     s->start_timeout_ms = s->replicas = s->min_replicas = s->max_replicas = -1;
     s->on_failure = TL_ON_FAILURE_UNSET;
+    s->keep = -1;
 }
 
 /* Keep a copy of a scalar alive as long as the configuration. */
@@ -133,6 +136,24 @@ static int parse_on_failure(const char *s, int *out)
     return 0;
 }
 
+static int parse_bool(const char *s, int *out)
+{
+    if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+        *out = 1;
+    else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+/* How the k8s target reaches a Service (tl_target_k8s.c). */
+static int endpoint_ok(const char *s)
+{
+    return strcmp(s, "nodeport") == 0 || strcmp(s, "port-forward") == 0 ||
+           strcmp(s, "loadbalancer") == 0;
+}
+
 static int scalar_value(struct cctx *c, yaml_node_t *v, const char *key,
                         const char **out)
 {
@@ -157,6 +178,37 @@ static int set_string(struct cctx *c, yaml_node_t *v, const char *key,
     return 0;
 }
 
+/*
+ * A Kubernetes quantity as people write them: digits, an optional
+ * fraction, then for cpu an optional "m", for memory an optional suffix
+ * (Ki Mi Gi Ti Pi Ei, k M G T P E). Caught here, a typo names this file's
+ * line rather than failing later in kubectl.
+ */
+static int quantity_ok(const char *v, int memory)
+{
+    static const char *const mem[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+                                       "k", "M", "G", "T", "P", "E" };
+    const char *p = v;
+
+    if (*p < '0' || *p > '9')
+        return 0;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (!memory)
+        return strcmp(p, "") == 0 || strcmp(p, "m") == 0;
+    for (size_t i = 0; i < sizeof mem / sizeof mem[0]; i++)
+        if (strcmp(p, mem[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int read_resources(struct cctx *c, yaml_node_t *map, struct tl_fn_config *s)
 {
     yaml_node_pair_t *p;
@@ -171,9 +223,15 @@ static int read_resources(struct cctx *c, yaml_node_t *map, struct tl_fn_config 
         if (strcmp(key, "cpu") == 0) {
             if (set_string(c, v, "resources.cpu", &s->cpu) != 0)
                 return -1;
+            if (!quantity_ok(s->cpu, 0))
+                return fail(c, v, "resources.cpu", "expected CPUs such as 1, 0.5 or "
+                            "500m, got '%s'", s->cpu);
         } else if (strcmp(key, "memory") == 0) {
             if (set_string(c, v, "resources.memory", &s->memory) != 0)
                 return -1;
+            if (!quantity_ok(s->memory, 1))
+                return fail(c, v, "resources.memory", "expected bytes such as 256Mi, "
+                            "1Gi or 500M, got '%s'", s->memory);
         } else {
             return fail(c, k, key, "unknown key in resources (known: cpu, memory)");
         }
@@ -205,7 +263,8 @@ static int read_section(struct cctx *c, yaml_node_t *map, const char *where,
             return fail(c, k, key, "unknown key in %s (known: target, timeout_ms, "
                         "connect_timeout_ms, retries, backoff_ms, on_failure, "
                         "start_timeout_ms, token, replicas, min_replicas, max_replicas, "
-                        "namespace, registry, image_base, resources)", where);
+                        "namespace, registry, image_base, resources, endpoint, keep)",
+                        where);
         field = (char *)s + kd->off;
         switch (kd->kind) {
         case K_STR:
@@ -228,6 +287,19 @@ static int read_section(struct cctx *c, yaml_node_t *map, const char *where,
         case K_RESOURCES:
             if (read_resources(c, v, s) != 0)
                 return -1;
+            break;
+        case K_BOOL:
+            if (scalar_value(c, v, key, &val) != 0)
+                return -1;
+            if (parse_bool(val, (int *)(void *)field) != 0)
+                return fail(c, v, key, "expected true or false, got '%s'", val);
+            break;
+        case K_ENDPOINT:
+            if (set_string(c, v, key, (const char **)(void *)field) != 0)
+                return -1;
+            if (!endpoint_ok(*(const char **)(void *)field))
+                return fail(c, v, key, "expected nodeport, port-forward or "
+                            "loadbalancer, got '%s'", *(const char **)(void *)field);
             break;
         }
     }
@@ -451,6 +523,8 @@ static void overlay(struct tl_fn_config *dst, const struct tl_fn_config *src)
     STR_FIELD(image_base);
     STR_FIELD(cpu);
     STR_FIELD(memory);
+    STR_FIELD(endpoint);
+    INT_FIELD(keep);
 #undef INT_FIELD
 #undef STR_FIELD
 }
@@ -487,6 +561,8 @@ int tl_config_resolve(const struct tl_config *cfg, const char *function,
     out->min_replicas = 1;
     out->max_replicas = out->replicas;
     out->k8s_namespace = "default";
+    out->endpoint = "nodeport";    /* what the test cluster showed works */
+    out->keep = 0;
 
     if (cfg != NULL) {
         overlay(out, &cfg->defaults);
@@ -508,6 +584,28 @@ int tl_config_resolve(const struct tl_config *cfg, const char *function,
     v = getenv("TURBOLIFT_TOKEN");
     if (v != NULL && *v != '\0')
         out->token = v;
+    /* The k8s target's settings. */
+    v = getenv("TURBOLIFT_NAMESPACE");
+    if (v != NULL && *v != '\0')
+        out->k8s_namespace = v;
+    v = getenv("TURBOLIFT_REGISTRY");
+    if (v != NULL && *v != '\0')
+        out->registry = v;
+    v = getenv("TURBOLIFT_ENDPOINT");
+    if (v != NULL && *v != '\0') {
+        if (!endpoint_ok(v)) {
+            snprintf(err, errlen, "environment variable TURBOLIFT_ENDPOINT: expected "
+                     "nodeport, port-forward or loadbalancer, got '%s'", v);
+            return -1;
+        }
+        out->endpoint = v;
+    }
+    v = getenv("TURBOLIFT_KEEP");
+    if (v != NULL && *v != '\0' && parse_bool(v, &out->keep) != 0) {
+        snprintf(err, errlen, "environment variable TURBOLIFT_KEEP: expected 1 or 0, "
+                 "got '%s'", v);
+        return -1;
+    }
     if (out->connect_timeout_ms > out->timeout_ms)
         out->connect_timeout_ms = out->timeout_ms;
     return 0;

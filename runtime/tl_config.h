@@ -51,6 +51,8 @@ struct tl_fn_config {
     const char *image_base;
     const char *cpu;           /* resources: { cpu: "500m", memory: "256Mi" }     */
     const char *memory;
+    const char *endpoint;      /* nodeport | port-forward | loadbalancer          */
+    int keep;                  /* 1: leave the deployment running at exit         */
 };
 
 struct tl_config;
@@ -66,7 +68,8 @@ const char *tl_config_path(const struct tl_config *cfg);
  * Settings for one function: built-in defaults, then the file's defaults,
  * then its section for this function, then the environment
  * (TURBOLIFT_TIMEOUT_MS, TURBOLIFT_ON_FAILURE, TURBOLIFT_REPLICAS,
- * TURBOLIFT_RETRIES, TURBOLIFT_TOKEN). cfg may be NULL. Fails only on a
+ * TURBOLIFT_RETRIES, TURBOLIFT_TOKEN; for k8s TURBOLIFT_NAMESPACE,
+ * TURBOLIFT_REGISTRY, TURBOLIFT_ENDPOINT, TURBOLIFT_KEEP). cfg may be NULL. Fails only on a
  * malformed environment variable.
  */
 int tl_config_resolve(const struct tl_config *cfg, const char *function,

@@ -42,6 +42,9 @@ struct tl_target {
     const struct tl_fn_config *config;     /* its resolved settings         */
     _Atomic(struct tl_endpoint *) *slots;  /* set by start                  */
     unsigned nslots;
+    const char *token;                     /* set by start when the target
+                                              made the services' token (k8s);
+                                              NULL: config->token           */
     void *priv;                            /* the target's own state        */
 };
 

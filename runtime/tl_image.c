@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_image.c - build and push a FROM-scratch image of a service binary.
+ *
+ * The service binary is dynamic (libmicrohttpd, msgpack-c, libc, ...). A
+ * fully static glibc binary is fragile (NSS, dlopen), so the image holds
+ * the binary plus the files ldd resolves for it, copied (symlinks
+ * followed) to the very paths ldd printed, plus the loader at its
+ * PT_INTERP path. The loader then finds everything where it looks on the
+ * build machine, and nothing else is in the image.
+ *
+ * Steps, each bounded by a deadline:
+ *   ldd -> hash of all bytes = tag -> registry HEAD (hit: done) ->
+ *   context dir (rootfs/ + Dockerfile) -> <tool> build -> <tool> push.
+ */
+#define _GNU_SOURCE   /* asprintf, nftw */
+#include "tl_image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tl_build.h"
+#include "tl_log.h"
+#include "tl_proc.h"
+#include "tl_registry.h"
+
+#define TL_IMAGE_MAX_FILES 64
+
+struct files {
+    char *path[TL_IMAGE_MAX_FILES];   /* absolute, as ldd printed them */
+    size_t n;
+};
+
+static void files_free(struct files *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->path[i]);
+    f->n = 0;
+}
+
+static int find_in_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char buf[4096];
+
+    if (path == NULL)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {                      /* one PATH entry per round */
+        const char *colon = strchr(path, ':');
+        size_t len = colon ? (size_t)(colon - path) : strlen(path);
+
+        if (len > 0 && (size_t)snprintf(buf, sizeof buf, "%.*s/%s", (int)len, path, name) < sizeof buf &&
+            access(buf, X_OK) == 0)
+            return 1;
+        path += len;
+        if (*path == ':')
+            path++;
+    }
+    return 0;
+}
+
+const char *tl_image_tool(void)
+{
+    static const char *const tools[] = { "docker", "podman", "buildah" };
+    const char *env = getenv("TURBOLIFT_CONTAINER_TOOL");
+
+    if (env != NULL && *env != '\0')
+        return env;
+    for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
+        if (find_in_path(tools[i]))
+            return tools[i];
+    return NULL;
+}
+
+/* The files the loader maps for binary, by ldd (which asks the loader). */
+static int ldd_files(const char *binary, long timeout_ms, struct files *f,
+                     char *err, size_t errlen)
+{
+    char *argv[] = { "ldd", (char *)binary, NULL };
+    struct tl_proc_out r;
+    char *line, *save = NULL;
+    int rc = -1;
+
+    if (tl_proc_run(argv, NULL, 0, timeout_ms, &r) != 0) {
+        snprintf(err, errlen, "ldd %s: %s", binary, r.err);
+        goto cleanup;
+    }
+    /* "\tlibx.so.1 => /lib/.../libx.so.1 (0x...)", "\t/lib64/ld-linux... (0x...)",
+     * "\tlinux-vdso.so.1 (0x...)" (no file), "\tlibx.so.1 => not found". */
+    for (line = strtok_r(r.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *arrow = strstr(line, "=> "), *p, *end;
+
+        if (strstr(line, "not found") != NULL) {
+            snprintf(err, errlen, "ldd %s: a library is missing:%s", binary, line);
+            goto cleanup;
+        }
+        p = arrow ? arrow + 3 : line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p != '/')
+            continue;                    /* the vDSO: no file */
+        end = strchr(p, ' ');
+        if (end != NULL)
+            *end = '\0';
+        if (f->n == TL_IMAGE_MAX_FILES) {
+            snprintf(err, errlen, "%s needs more than %d libraries", binary,
+                     TL_IMAGE_MAX_FILES);
+            goto cleanup;
+        }
+        if ((f->path[f->n] = strdup(p)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto cleanup;
+        }
+        f->n++;
+    }
+    if (f->n == 0) {
+        snprintf(err, errlen, "ldd %s named no library (a static binary is not "
+                 "what the runtime links)", binary);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    tl_proc_out_free(&r);
+    return rc;
+}
+
+static uint64_t fnv(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* Hash a file's bytes (symlinks followed); adds its size to *bytes. */
+static int hash_file(uint64_t *h, const char *path, unsigned long long *bytes,
+                     char *err, size_t errlen)
+{
+    char buf[65536];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        *h = fnv(*h, buf, (size_t)n);
+        *bytes += (unsigned long long)n;
+    }
+    close(fd);
+    return 0;
+}
+
+static int mkdirs_for(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            *p = '/';
+            return -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
+{
+    char buf[65536], *d = strdup(dst);
+    int in = -1, out = -1, rc = -1;
+    ssize_t n;
+
+    if (d == NULL || mkdirs_for(d) != 0) {
+        snprintf(err, errlen, "cannot create the folder of %s: %s", dst, strerror(errno));
+        goto cleanup;
+    }
+    in = open(src, O_RDONLY | O_CLOEXEC);
+    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+    if (in < 0 || out < 0) {
+        snprintf(err, errlen, "copy %s to %s: %s", src, dst, strerror(errno));
+        goto cleanup;
+    }
+    while ((n = read(in, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || write(out, buf, (size_t)n) != n) {
+            snprintf(err, errlen, "copy %s to %s: %s", src, dst, strerror(errno));
+            goto cleanup;
+        }
+    }
+    rc = 0;
+cleanup:
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) != 0 && rc == 0) {
+        snprintf(err, errlen, "write %s: %s", dst, strerror(errno));
+        rc = -1;
+    }
+    free(d);
+    return rc;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void rm_tree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* rootfs/ + Dockerfile in dir. */
+static int make_context(const char *dir, const char *binary, const struct files *f,
+                        const char *base, char *err, size_t errlen)
+{
+    char *path = NULL;
+    FILE *df = NULL;
+    int rc = -1;
+
+    if (asprintf(&path, "%s/rootfs/service", dir) < 0 ||
+        copy_file(binary, path, err, errlen) != 0)
+        goto cleanup;
+    for (size_t i = 0; i < f->n; i++) {
+        free(path);
+        if (asprintf(&path, "%s/rootfs%s", dir, f->path[i]) < 0) {
+            path = NULL;
+            goto cleanup;
+        }
+        if (copy_file(f->path[i], path, err, errlen) != 0)
+            goto cleanup;
+    }
+    free(path);
+    if (asprintf(&path, "%s/Dockerfile", dir) < 0) {
+        path = NULL;
+        goto cleanup;
+    }
+    df = fopen(path, "w");
+    if (df == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    /* Not YAML: a Dockerfile, in the container tool's own syntax. */
+    fprintf(df, "FROM %s\n"
+            "COPY rootfs/ /\n"
+            "LABEL app.kubernetes.io/managed-by=turbolift\n"
+            "ENV TURBOLIFT_BIND=0.0.0.0 TURBOLIFT_PORT=8080\n"
+            "USER 65532:65532\n"
+            "EXPOSE 8080\n"
+            "ENTRYPOINT [\"/service\"]\n", base);
+    if (fclose(df) != 0) {
+        df = NULL;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    df = NULL;
+    rc = 0;
+cleanup:
+    if (rc != 0 && err[0] == '\0')
+        snprintf(err, errlen, "out of memory");
+    if (df != NULL)
+        fclose(df);
+    free(path);
+    return rc;
+}
+
+static int plain_http(const char *registry)
+{
+    return strncmp(registry, "127.", 4) == 0 || strncmp(registry, "localhost", 9) == 0;
+}
+
+static int tool_run(char **argv, long timeout_ms, const char *what, char *err, size_t errlen)
+{
+    struct tl_proc_out r;
+    char cmd[512];
+    int rc = tl_proc_run(argv, NULL, 0, timeout_ms, &r);
+
+    if (rc != 0) {
+        tl_proc_describe(argv, cmd, sizeof cmd);
+        snprintf(err, errlen, "%s failed: %s\n  command: %s", what, r.err, cmd);
+    }
+    tl_proc_out_free(&r);
+    return rc;
+}
+
+void tl_image_clear(struct tl_image *img)
+{
+    free(img->ref);
+    memset(img, 0, sizeof *img);
+}
+
+int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
+                    struct tl_image *img, char *err, size_t errlen)
+{
+    struct files f = { .n = 0 };
+    const char *tool = o->tool ? o->tool : tl_image_tool();
+    const char *base = o->base && *o->base ? o->base : "scratch";
+    char *push_ref = NULL, *root = NULL, *dir = NULL;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    char why[512] = "";
+    int rc = -1, has;
+
+    memset(img, 0, sizeof *img);
+    err[0] = '\0';
+    if (ldd_files(binary, o->timeout_ms, &f, err, errlen) != 0)
+        goto cleanup;
+    /* The tag covers every byte and path that goes into the image. */
+    h = fnv(h, base, strlen(base) + 1);
+    if (hash_file(&h, binary, &img->bytes, err, errlen) != 0)
+        goto cleanup;
+    for (size_t i = 0; i < f.n; i++) {
+        h = fnv(h, f.path[i], strlen(f.path[i]) + 1);
+        if (hash_file(&h, f.path[i], &img->bytes, err, errlen) != 0)
+            goto cleanup;
+    }
+    snprintf(img->tag, sizeof img->tag, "%016llx", (unsigned long long)h);
+    if (asprintf(&push_ref, "%s/%s:%s", o->registry, o->repository, img->tag) < 0 ||
+        asprintf(&img->ref, "%s/%s:%s", o->pull_registry ? o->pull_registry : o->registry,
+                 o->repository, img->tag) < 0) {
+        img->ref = NULL;
+        goto oom;
+    }
+
+    has = tl_registry_has(o->registry, o->repository, img->tag, o->timeout_ms,
+                          why, sizeof why);
+    if (has == 1) {
+        img->cached = 1;
+        tl_log_debug("image %s is in the registry already", push_ref);
+        rc = 0;
+        goto cleanup;
+    }
+    if (has < 0)
+        tl_log_debug("cannot ask the registry for %s (%s): building and pushing",
+                     push_ref, why);
+    if (tool == NULL) {
+        snprintf(err, errlen, "no container tool: install docker, podman or buildah, "
+                 "or set TURBOLIFT_CONTAINER_TOOL");
+        goto cleanup;
+    }
+
+    root = tl_cache_dir("image", err, errlen);
+    if (root == NULL)
+        goto cleanup;
+    if (asprintf(&dir, "%s/%s.%ld", root, img->tag, (long)getpid()) < 0) {
+        dir = NULL;
+        goto oom;
+    }
+    rm_tree(dir);           /* a leftover of a process with our pid */
+    if (make_context(dir, binary, &f, base, err, errlen) != 0)
+        goto cleanup;
+    if (o->progress)
+        fprintf(stderr, "turbolift: building image %s (%.1f MB, %zu files)\n",
+                push_ref, (double)img->bytes / 1e6, f.n + 1);
+    {
+        char *build_docker[] = { (char *)tool, "build", "-q", "-t", push_ref, dir, NULL };
+        char *build_bud[] = { (char *)tool, "bud", "-q", "-t", push_ref, dir, NULL };
+
+        if (tool_run(strstr(tool, "buildah") ? build_bud : build_docker, o->timeout_ms,
+                     "building the image", err, errlen) != 0)
+            goto cleanup;
+    }
+    if (o->progress)
+        fprintf(stderr, "turbolift: pushing %s\n", push_ref);
+    {
+        /* podman and buildah want to be told that a local registry is http. */
+        char *push_plain[] = { (char *)tool, "push", "--tls-verify=false", push_ref, NULL };
+        char *push[] = { (char *)tool, "push", push_ref, NULL };
+        int tls_flag = strstr(tool, "docker") == NULL && plain_http(o->registry);
+
+        if (tool_run(tls_flag ? push_plain : push, o->timeout_ms, "pushing the image",
+                     err, errlen) != 0)
+            goto cleanup;
+    }
+    rc = 0;
+    goto cleanup;
+oom:
+    snprintf(err, errlen, "out of memory");
+cleanup:
+    if (dir != NULL)
+        rm_tree(dir);
+    files_free(&f);
+    free(push_ref);
+    free(root);
+    free(dir);
+    if (rc != 0)
+        tl_image_clear(img);
+    return rc;
+}

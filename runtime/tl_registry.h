@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_registry.h - the few calls of the registry HTTP API (v2) we need:
+ * does a tag exist (skip build and push), list repositories and tags, and
+ * delete a tag (turbolift gc).
+ *
+ * A registry on 127.0.0.0/8, localhost or ::1 is spoken to over http
+ * (as Docker allows without configuration); any other over https, unless
+ * TURBOLIFT_REGISTRY_INSECURE=1.
+ */
+#ifndef TL_REGISTRY_H
+#define TL_REGISTRY_H
+
+#include <stddef.h>
+
+/* 1: repo:tag exists; 0: it does not (404); -1: cannot tell (err says why). */
+int tl_registry_has(const char *registry, const char *repo, const char *tag,
+                    long timeout_ms, char *err, size_t errlen);
+
+/*
+ * GET http(s)://registry/v2/<path>; the body in *body (malloc'd, NUL-
+ * terminated). Returns the HTTP status, 0 with err set on a transport error.
+ */
+long tl_registry_get(const char *registry, const char *path, long timeout_ms,
+                     char **body, char *err, size_t errlen);
+
+/* Delete repo:tag (by its manifest digest). 0 on success. The registry must
+ * allow deletion (storage.delete.enabled); blobs go at its next GC. */
+int tl_registry_delete(const char *registry, const char *repo, const char *tag,
+                       long timeout_ms, char *err, size_t errlen);
+
+/*
+ * The strings of the JSON array under "key" in a registry answer such as
+ * {"repositories":["a","b"]} or {"name":"x","tags":["1","2"]}: calls fn
+ * for each (escapes other than \" and \\ do not occur in names). Returns
+ * the count, or -1 when the key is missing.
+ */
+int tl_json_strings(const char *json, const char *key,
+                    void (*fn)(const char *s, void *arg), void *arg);
+
+#endif /* TL_REGISTRY_H */
