@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared settings and helpers for deploy/cluster/{build,up,down,install-deps}.
 # Sourced, not executed.  MIT License, Turbolift for C authors.
 
