@@ -150,6 +150,13 @@ else
     not_ok "rollout"; diagnose; finish
 fi
 
+# Container logs through the API server and kubelet.
+if k -n "$NS" logs deployment/hello 2>&1 | grep -q 'listening on :8080'; then
+    ok "kubectl logs shows the server's start line"
+else
+    not_ok "kubectl logs: $(k -n "$NS" logs deployment/hello 2>&1 | tail -2)"
+fi
+
 # ---- 4. call the Service from the host ----
 cluster_ip=$(k -n "$NS" get svc hello -o 'jsonpath={.spec.clusterIP}')
 node_port=$(k -n "$NS" get svc hello -o 'jsonpath={.spec.ports[0].nodePort}')
