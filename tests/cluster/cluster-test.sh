@@ -2,7 +2,7 @@
 # The `cluster` suite: a real Kubernetes cluster runs a FROM-scratch image of
 # a tiny C HTTP server, and the host calls it through a Service.
 #
-#   cluster-test.sh HELLO_SERVER_BINARY [SOURCE_ROOT]
+#   cluster-test.sh HELLO_SERVER_SOURCE_OR_BINARY [SOURCE_ROOT]
 #
 # Brings the local cluster up (or reuses it) with deploy/cluster/up and leaves
 # it running (CI calls deploy/cluster/down at the end).  Exit 77 (skipped)
@@ -10,7 +10,7 @@
 # cases are failures.  MIT License, Turbolift for C authors.
 set -uo pipefail
 
-HELLO=${1:?usage: cluster-test.sh HELLO_SERVER_BINARY [SOURCE_ROOT]}
+HELLO=${1:?usage: cluster-test.sh HELLO_SERVER_SOURCE_OR_BINARY [SOURCE_ROOT]}
 ROOT=${2:-$(cd "$(dirname "$0")/../.." && pwd)}
 CLUSTER=$ROOT/deploy/cluster
 . "$CLUSTER/lib.sh"
@@ -50,6 +50,16 @@ else
             || skip_or_fail "'$cmd' is missing: run deploy/cluster/install-deps"
     done
 fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [[ $HELLO == *.c ]]; then
+    # Static: the FROM-scratch image holds this one file.
+    if ${CC:-cc} -std=c11 -Wall -Wextra -Werror -O2 -static -o "$work/hello-server" "$HELLO" 2> "$work/cc.log"; then
+        HELLO=$work/hello-server
+    else
+        cat "$work/cc.log"; not_ok "compile $1 (static)"; finish
+    fi
+fi
 [ -x "$HELLO" ] || { log "no test server binary at $HELLO"; not_ok "build hello-server"; finish; }
 
 # ---- 1. cluster up (or reused) ----
@@ -82,8 +92,8 @@ else
 fi
 
 # ---- 2. image FROM scratch, pushed to the registry ----
-rootfs=$(mktemp -d)
-trap 'rm -rf "$rootfs"' EXIT
+rootfs=$work/rootfs
+mkdir -p "$rootfs"
 cp "$HELLO" "$rootfs/hello-server"
 tag=$(sha256sum "$HELLO" | cut -c1-12)
 if out=$("$CLUSTER/mkimage" -r "$TURBOLIFT_REGISTRY" -p 8080 "turbolift-test/hello:$tag" "$rootfs" /hello-server 8080); then
