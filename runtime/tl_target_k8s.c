@@ -654,17 +654,33 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
 
     if (rollout_state(k, &ready, &wanted, &deleting, err, errlen) != 0)
         return -1;
-    if (data[0] != '\0' && wanted > 0 && ready > 0 && !deleting) {
+    if (deleting) {
+        /* An earlier run's cleanup is still under way: let it finish. */
+        say(k, "%s: waiting for the deletion of deployment/%s to finish",
+            t->manifest->function, k->name);
+        while (deleting) {        /* bounded by the deadline */
+            if (tl_now_ms() + TL_K8S_POLL_MS > deadline) {
+                snprintf(err, errlen, "deployment/%s was still being deleted after "
+                         "start_timeout_ms=%d", k->name, t->config->start_timeout_ms);
+                return -1;
+            }
+            tl_wait_ms(TL_K8S_POLL_MS);
+            if (rollout_state(k, &ready, &wanted, &deleting, err, errlen) != 0)
+                return -1;
+        }
+        /* Its Secret went with it: the new pods get a new token. */
+        if (kget(k, secret, "{.data.token}", data, sizeof data, TL_K8S_KUBECTL_TIMEOUT_MS,
+                 err, errlen) != 0)
+            return -1;
+        if (data[0] == '\0' && new_token(k->token, sizeof k->token, err, errlen) != 0)
+            return -1;
+    }
+    if (data[0] != '\0' && wanted > 0 && ready > 0) {
         /* Same hash, same image: running already (kept by an earlier run). */
         k->deployed = 1;
         say(k, "%s: reusing deployment/%s (%d/%d ready)", t->manifest->function,
             k->name, ready, wanted);
     } else {
-        if (deleting) {
-            snprintf(err, errlen, "deployment/%s is being deleted; run again once it "
-                     "is gone", k->name);
-            return -1;
-        }
         if (apply(t, err, errlen) != 0)
             return -1;
         if (wait_rollout(t, deadline, err, errlen) != 0)
@@ -739,10 +755,16 @@ static void k8s_stop(struct tl_target *t)
                  k->name);
         say(k, "%s: deleting deployment/%s", t->manifest->function, k->name);
         /* Not waiting for the pods: they drain on SIGTERM by themselves
-         * and the program's exit need not wait for it. */
+         * and the program's exit need not wait for it. But foreground
+         * cascading: the Deployment stays visible (being deleted) until
+         * its ReplicaSet and pods are gone, so that the next run of the
+         * same hash waits for them instead of applying a Deployment whose
+         * ReplicaSet (same name, same template) the garbage collector is
+         * still deleting, which would take the new pods with it. */
         if (kubectl(k->ns, NULL, TL_K8S_KUBECTL_TIMEOUT_MS, &r, "delete",
                     "deployment,service,secret,horizontalpodautoscaler", "-l", sel,
-                    "--ignore-not-found", "--wait=false", (char *)NULL) != 0)
+                    "--ignore-not-found", "--wait=false", "--cascade=foreground",
+                    (char *)NULL) != 0)
             tl_log_warn("%s: could not delete deployment/%s: %s (run `turbolift down`)",
                         t->manifest->function, k->name, r.err);
         tl_proc_out_free(&r);

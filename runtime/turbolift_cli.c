@@ -7,7 +7,8 @@
  *   turbolift logs FUNCTION [-n NS] [--tail N]   the service pods' logs
  *   turbolift down [-n NS | -A]            delete everything labelled
  *                                          app.kubernetes.io/managed-by=turbolift
- *   turbolift gc [--registry R] [--dry-run]      delete images no deployment uses:
+ *   turbolift gc [--registry R] [--function F] [--dry-run]
+ *                                          delete images no deployment uses:
  *                                          registry tags and local container images
  *
  * Everything goes through kubectl (KUBECONFIG, the current context or
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "tl_image.h"
@@ -55,14 +57,16 @@ static void kargs(const struct opts *o, const char **argv, size_t cap, const cha
         argv[n++] = "--context";
         argv[n++] = ctx;
     }
+    for (size_t i = 0; extra[i] != NULL && n + 3 < cap; i++)
+        argv[n++] = extra[i];
+    /* After the subcommand: kubectl takes a flag it does not know as
+     * global (such as --all-namespaces) before it for a plugin's name. */
     if (o->all) {
         argv[n++] = "--all-namespaces";
     } else {
         argv[n++] = "-n";
         argv[n++] = o->ns;
     }
-    for (size_t i = 0; extra[i] != NULL && n + 1 < cap; i++)
-        argv[n++] = extra[i];
     argv[n] = NULL;
 }
 
@@ -258,6 +262,15 @@ static int our_tag(const char *tag)
     return 1;
 }
 
+/* Is "HOST/turbolift/FN:TAG" (colon at the tag) the repository of fn? */
+static int repo_is(const char *ref, const char *colon, const char *fn)
+{
+    size_t fl = strlen(fn);
+
+    return (size_t)(colon - ref) > fl + 10 && colon[-(long)fl - 1] == '/' &&
+           strncasecmp(colon - fl, fn, fl) == 0 && strncmp(colon - fl - 10, "turbolift/", 10) == 0;
+}
+
 static int cmd_gc(const struct opts *o)
 {
     static const char *const hashes[] = { "get", "deployments", "-l", MANAGED, "-o",
@@ -289,6 +302,8 @@ static int cmd_gc(const struct opts *o)
         char path[600];
 
         if (strncmp(repos.v[i], "turbolift/", 10) != 0 || strcmp(repos.v[i], "turbolift/pause") == 0)
+            continue;
+        if (o->function != NULL && strcasecmp(repos.v[i] + 10, o->function) != 0)
             continue;
         snprintf(path, sizeof path, "%s/tags/list", repos.v[i]);
         if (tl_registry_get(o->registry, path, 30000, &body, err, sizeof err) == 200)
@@ -330,6 +345,8 @@ static int cmd_gc(const struct opts *o)
 
                 if (colon == NULL || !our_tag(colon + 1) || in_use(inuse, colon + 1))
                     continue;
+                if (o->function != NULL && !repo_is(l, colon, o->function))
+                    continue;
                 if (o->dry_run) {
                     printf("would remove local image %s\n", l);
                     continue;
@@ -358,7 +375,7 @@ static void usage(FILE *f)
     fputs("usage: turbolift status [-n NAMESPACE | -A]\n"
           "       turbolift logs FUNCTION [-n NAMESPACE] [--tail N]\n"
           "       turbolift down [-n NAMESPACE | -A]\n"
-          "       turbolift gc [--registry HOST:PORT] [--dry-run]\n"
+          "       turbolift gc [--registry HOST:PORT] [--function FUNCTION] [--dry-run]\n"
           "kubectl comes from PATH (or TURBOLIFT_KUBECTL) and honours KUBECONFIG;\n"
           "the namespace defaults to $TURBOLIFT_NAMESPACE, else 'default'; the registry\n"
           "to $TURBOLIFT_REGISTRY, else 127.0.0.1:5000.\n", f);
@@ -391,6 +408,8 @@ int main(int argc, char **argv)
             o.registry = argv[++i];
         else if (strcmp(a, "--dry-run") == 0)
             o.dry_run = 1;
+        else if (strcmp(a, "--function") == 0 && i + 1 < argc)
+            o.function = argv[++i];
         else if (strcmp(a, "--tail") == 0 && i + 1 < argc)
             o.tail = argv[++i];
         else if (a[0] != '-' && o.function == NULL && strcmp(cmd, "logs") == 0)

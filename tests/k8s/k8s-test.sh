@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The `k8s` suite: tagged functions run on the real local Kubernetes cluster
+# (deploy/cluster/up) through the k8s target, with no change to the caller.
+#
+#   k8s-test.sh BUILD_ROOT SOURCE_ROOT
+#
+# Checks: the examples print on Kubernetes what they print natively; the
+# labelled objects exist during a run and are gone after; a second run
+# reuses image and deployment; deleting a pod mid-run loses no call; a
+# request without the token gets 401 and the service keeps serving;
+# `turbolift status|down|gc`. Prints "figure:" lines (image size, time to
+# first answer cold and cached, calls/s). Every wait is bounded.
+# Exit 77 (skipped) outside CI when this machine cannot run the cluster.
+set -uo pipefail
+
+build=${1:?usage: k8s-test.sh BUILD_ROOT SOURCE_ROOT}
+src=${2:?usage: k8s-test.sh BUILD_ROOT SOURCE_ROOT}
+CLUSTER=$src/deploy/cluster
+. "$CLUSTER/lib.sh"
+export LC_ALL=C
+
+passed=0 failed=0
+log() { printf '[k8s-test] %s\n' "$*"; }
+ok() { passed=$((passed + 1)); log "ok   - $*"; }
+not_ok() { failed=$((failed + 1)); log "FAIL - $*"; }
+finish() {
+    echo "k8s: $passed passed, $failed failed"
+    [ "$failed" = 0 ] && exit 0
+    exit 1
+}
+skip_or_fail() { # REASON
+    if [ "${CI:-}" = true ]; then
+        log "cannot run in CI: $1"; not_ok "preconditions"; finish
+    fi
+    log "SKIP: $1"
+    exit 77
+}
+
+# ---- can this machine run the cluster at all? (as tests/cluster does) ----
+[ "$(id -u)" = 0 ] || skip_or_fail "the local cluster needs root (kubelet, containerd, iptables)"
+have_bins=1
+for b in $K8S_BINARIES etcd; do [ -x "$BIN_DIR/$b" ] || have_bins=0; done
+if [ "${TURBOLIFT_CLUSTER_MODE:-auto}" != native ] && k3d_usable; then
+    :
+elif [ $have_bins = 0 ] && ! find_go >/dev/null; then
+    skip_or_fail "neither Go (to build Kubernetes $K8S_VERSION) nor a working k3d is available, and $BIN_DIR has no cached build"
+else
+    for cmd in containerd runc docker-registry iptables conntrack; do
+        command -v "$cmd" >/dev/null 2>&1 || skip_or_fail "'$cmd' is missing: run deploy/cluster/install-deps"
+    done
+fi
+command -v docker >/dev/null 2>&1 || command -v podman >/dev/null 2>&1 ||
+    command -v buildah >/dev/null 2>&1 || skip_or_fail "no container tool (docker, podman or buildah)"
+command -v curl >/dev/null 2>&1 || skip_or_fail "curl is missing"
+
+work=$(mktemp -d)
+NS=turbolift-k8s-test-$$
+bg_pids=()
+cleanup() {
+    touch "$work/stop" "$work/go" 2>/dev/null
+    for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    if command -v kubectl >/dev/null 2>&1 && [ -n "${KUBECONFIG:-}" ]; then
+        "$build/runtime/turbolift" down -n "$NS" >/dev/null 2>&1
+        kubectl --request-timeout=30s delete namespace "$NS" --ignore-not-found --wait=false >/dev/null 2>&1
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- 1. cluster up (or reused) ----
+t0=$(date +%s)
+if "$CLUSTER/up" >"$work/up.log" 2>&1; then
+    ok "deploy/cluster/up ($(( $(date +%s) - t0 )) s)"
+else
+    tail -30 "$work/up.log"; not_ok "deploy/cluster/up"; finish
+fi
+set -a
+. "$STATE_DIR/cluster.env"     # KUBECONFIG, PATH, TURBOLIFT_REGISTRY(_PULL)
+set +a
+command -v kubectl >/dev/null || { not_ok "kubectl on PATH"; finish; }
+k() { kubectl --request-timeout=30s -n "$NS" "$@"; }
+
+export XDG_CACHE_HOME=$work/cache TURBOLIFT_OUTDIR=$work/out
+export PKG_CONFIG_PATH=$build/meson-uninstalled
+export TURBOLIFT_NAMESPACE=$NS TURBOLIFT_ON_FAILURE=abort TURBOLIFT_LOG=info
+export TURBOLIFT_CONFIG=$work/turbolift.yaml
+unset TURBOLIFT_MODE TURBOLIFT_TARGET TURBOLIFT_KEEP TURBOLIFT_ENDPOINT TURBOLIFT_TOKEN
+cat >"$TURBOLIFT_CONFIG" <<'EOF'
+defaults:
+  min_replicas: 2
+  max_replicas: 3
+  retries: 8
+  backoff_ms: 100
+  start_timeout_ms: 180000
+  resources: { cpu: 200m, memory: 64Mi }
+EOF
+CLI=$build/runtime/turbolift
+SEL="app.kubernetes.io/managed-by=turbolift,turbolift.dev/function=kwork"
+
+# wait_for TRIES CMD...: retry every 0.5 s, TRIES times at most
+wait_for() { local n=$1; shift; while ! "$@"; do n=$((n - 1)); [ "$n" -gt 0 ] || return 1; sleep 0.5; done; }
+objects() { k get deployments,services,secrets,horizontalpodautoscalers,pods -l "$1" -o name 2>/dev/null | wc -l; }
+none_left() { [ "$(objects "$SEL")" -eq 0 ]; }
+secs() { sed -n 's/.*first answer after \([0-9.]*\) s.*/\1/p' "$1"; }
+
+# ---- 2. builds: native and with the plugin ----
+cflags=$(pkg-config --cflags --libs turbolift) || { not_ok "pkg-config turbolift"; finish; }
+fixture=$src/tests/k8s/fixtures/k8s_work.c
+if gcc -std=gnu11 -O2 -I"$src/include" -fopenmp "$src/examples/pricing.c" -lm -o "$work/pricing-plain" &&
+   gcc -std=gnu11 -O2 $cflags -fopenmp "$src/examples/pricing.c" -lm -o "$work/pricing" &&
+   gcc -std=gnu11 -O2 -I"$src/include" "$src/examples/vectors.c" -lm -o "$work/vectors-plain" &&
+   gcc -std=gnu11 -O2 $cflags "$src/examples/vectors.c" -lm -o "$work/vectors" &&
+   gcc -std=gnu11 -O2 $cflags -DTL_SALT=$$$(date +%s) -pthread "$fixture" -o "$work/kwork" 2>"$work/build.err"; then
+    ok "examples and fixture build natively and with the plugin"
+else
+    cat "$work/build.err"; not_ok "builds"; finish
+fi
+
+# ---- 3. the fixture, cold: its image is new (salted), so built and pushed ----
+if TURBOLIFT_KEEP=1 "$work/kwork" first >"$work/cold.out" 2>"$work/cold.err" &&
+   grep -q 'kwork(3) = ' "$work/cold.out"; then
+    ok "first run (cold) answered on the cluster"
+else
+    cat "$work/cold.err"; not_ok "first run (cold)"
+fi
+grep -q 'pushed' "$work/cold.err" && grep -q 'rollout 2/2 ready' "$work/cold.err" &&
+    ok "progress: image pushed, rollout n/m ready" || { cat "$work/cold.err"; not_ok "progress messages"; }
+image=$(sed -n 's/.*image \([^ ]*\) pushed.*/\1/p' "$work/cold.err" | head -1)
+log "figure: cold start to first answer: $(secs "$work/cold.err") s"
+if [ -n "$image" ]; then
+    size=$(docker image inspect --format '{{.Size}}' "$TURBOLIFT_REGISTRY/${image#*/}" 2>/dev/null)
+    [ -n "$size" ] && log "figure: image $image: $size bytes ($(awk "BEGIN{printf \"%.1f\", $size/1e6}") MB uncompressed)"
+fi
+uid1=$(k get deployments -l "$SEL" -o jsonpath='{.items[0].metadata.uid} {.items[0].metadata.generation} {.items[0].metadata.creationTimestamp}')
+
+# ---- 4. second run: same image, same deployment, nothing re-applied ----
+if TURBOLIFT_KEEP=1 "$work/kwork" first >"$work/warm.out" 2>"$work/warm.err" &&
+   cmp -s "$work/cold.out" "$work/warm.out"; then
+    ok "second run answers the same"
+else
+    cat "$work/warm.err"; not_ok "second run"
+fi
+uid2=$(k get deployments -l "$SEL" -o jsonpath='{.items[0].metadata.uid} {.items[0].metadata.generation} {.items[0].metadata.creationTimestamp}')
+if grep -q 'in the registry already' "$work/warm.err" && grep -q 'reusing deployment' "$work/warm.err" &&
+   ! grep -q 'applying' "$work/warm.err" && [ -n "$uid1" ] && [ "$uid1" = "$uid2" ]; then
+    ok "second run reused the image and the deployment (uid and generation unchanged: $uid2)"
+else
+    cat "$work/warm.err"; not_ok "reuse (before: '$uid1', after: '$uid2')"
+fi
+log "figure: running deployment reused, start to first answer: $(secs "$work/warm.err") s"
+
+# ---- 5. turbolift status, logs, down ----
+if "$CLI" status -n "$NS" >"$work/status" 2>&1 && grep -q '^kwork .* 2/2 .*http://127.0.0.1:' "$work/status"; then
+    ok "turbolift status lists kwork with 2/2 ready and its endpoint"
+else
+    cat "$work/status"; not_ok "turbolift status"
+fi
+if "$CLI" logs kwork -n "$NS" >"$work/logs" 2>&1; then
+    ok "turbolift logs kwork"
+else
+    cat "$work/logs"; not_ok "turbolift logs"
+fi
+if "$CLI" down -n "$NS" >"$work/down" 2>&1 && wait_for 240 none_left; then
+    ok "turbolift down deleted every labelled object"
+else
+    cat "$work/down"; k get all -l "$SEL"; not_ok "turbolift down"
+fi
+
+# ---- 6. cached image, no deployment; cleanup at exit ----
+if "$work/kwork" first >"$work/cached.out" 2>"$work/cached.err" &&
+   cmp -s "$work/cold.out" "$work/cached.out" && grep -q 'applying' "$work/cached.err"; then
+    ok "image cached, deployment new: answered"
+else
+    cat "$work/cached.err"; not_ok "cached-image run"
+fi
+log "figure: image cached, new deployment, start to first answer: $(secs "$work/cached.err") s"
+if wait_for 240 none_left; then ok "objects gone after exit (no keep)"
+else k get all -l "$SEL"; not_ok "objects left after exit"; fi
+
+# ---- 7. during a run: labelled objects exist; no token -> 401, still serving ----
+rm -f "$work/go"
+"$work/kwork" wait "$work/go" >"$work/wait.out" 2>"$work/wait.err" &
+wpid=$!; bg_pids+=("$wpid")
+has_waiting() { grep -q waiting "$work/wait.out"; }
+if wait_for 400 has_waiting; then
+    kinds=$(k get deployments,services,secrets,horizontalpodautoscalers -l "$SEL" -o name | cut -d/ -f1 | sort | tr '\n' ' ')
+    case $kinds in
+    *deployment*horizontalpodautoscaler*secret*service*) ok "during the run: $kinds" ;;
+    *) not_ok "labelled objects during the run: '$kinds'" ;;
+    esac
+    port=$(k get services -l "$SEL" -o jsonpath='{.items[0].spec.ports[0].nodePort}')
+    printf '\x92\x01\x64' >"$work/body"       # msgpack [1, 100]
+    post() { curl -s -o "$work/resp" -w '%{http_code}' -X POST -H 'Content-Type: application/msgpack' \
+                 --data-binary @"$work/body" "$@" "http://127.0.0.1:$port/v1/call/kwork"; }
+    c1=$(post); c2=$(post -H 'Authorization: Bearer wrong')
+    r=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
+    if [ "$c1" = 401 ] && [ "$c2" = 401 ] && [ "$r" = 200 ]; then
+        ok "no token and a wrong token get 401; /readyz still 200"
+    else
+        not_ok "token check: no token $c1, wrong token $c2, readyz $r"
+    fi
+    touch "$work/go"
+    wait "$wpid"; rc=$?
+    if [ $rc = 0 ] && grep -q 'kwork(2) = ' "$work/wait.out"; then
+        ok "the program's next call after the 401s is answered"
+    else
+        cat "$work/wait.err"; not_ok "call after the 401s (exit $rc)"
+    fi
+else
+    cat "$work/wait.err"; not_ok "program did not reach its waiting point"
+    touch "$work/go"; wait "$wpid"
+fi
+if wait_for 240 none_left; then ok "objects gone after the run"
+else k get all -l "$SEL"; not_ok "objects left after the run"; fi
+
+# ---- 8. a pod deleted mid-run: no call lost ----
+rm -f "$work/stop"
+"$work/kwork" loop "$work/stop" >"$work/loop.out" 2>"$work/loop.err" &
+lpid=$!; bg_pids+=("$lpid")
+has_running() { grep -q running "$work/loop.out"; }
+if wait_for 400 has_running; then
+    victim=$(k get pods -l "$SEL" -o jsonpath='{.items[0].metadata.name}')
+    k delete pod "$victim" --wait=false >/dev/null
+    replaced() { [ "$(k get pods -l "$SEL" --field-selector=status.phase=Running -o name | grep -vc "$victim")" -ge 2 ] &&
+                 [ "$(k get deployments -l "$SEL" -o jsonpath='{.items[0].status.readyReplicas}')" = 2 ]; }
+    wait_for 240 replaced || log "the deleted pod was not replaced in 120 s"
+    sleep 1   # calls keep flowing to the new pod for a moment
+fi
+touch "$work/stop"
+wait "$lpid"; rc=$?
+if [ $rc = 0 ] && grep -q 'wrong 0' "$work/loop.out" && ! grep -q 'failed' "$work/loop.err"; then
+    ok "pod $victim deleted mid-run: $(cat "$work/loop.out" | tail -1), none failed"
+else
+    cat "$work/loop.out" "$work/loop.err" | tail -20; not_ok "calls across a pod deletion (exit $rc)"
+fi
+wait_for 240 none_left || not_ok "objects left after the loop"
+
+# ---- 9. the examples on Kubernetes print what they print natively ----
+"$work/pricing-plain" 20000 >"$work/pricing.plain"
+"$work/vectors-plain" >"$work/vectors.plain"
+for ex in pricing vectors; do
+    args=; [ $ex = pricing ] && args=20000
+    if TURBOLIFT_TARGET=k8s "$work/$ex" $args >"$work/$ex.k8s" 2>"$work/$ex.err" &&
+       cmp -s "$work/$ex.plain" "$work/$ex.k8s" && grep -q 'ready at http' "$work/$ex.err"; then
+        ok "$ex on Kubernetes prints the same as native"
+    else
+        diff "$work/$ex.plain" "$work/$ex.k8s" | head; tail -20 "$work/$ex.err"; not_ok "$ex on Kubernetes"
+    fi
+done
+
+# ---- 10. fan-out: calls/s on the cluster ----
+if TURBOLIFT_LOG=warn "$work/kwork" bench 4000 8 >"$work/bench.out" 2>"$work/bench.err"; then
+    ok "fan-out: $(cat "$work/bench.out")"
+    log "figure: $(cat "$work/bench.out")"
+else
+    cat "$work/bench.err"; not_ok "fan-out bench"
+fi
+wait_for 240 none_left || not_ok "objects left after the bench"
+
+# ---- 11. gc: the fixture's image is in use by nothing now ----
+tag=${image##*:}
+if [ -n "$image" ] && "$CLI" gc --function kwork >"$work/gc" 2>&1 && grep -q "$tag" "$work/gc" &&
+   [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+        "http://$TURBOLIFT_REGISTRY/v2/turbolift/kwork/manifests/$tag")" = 404 ]; then
+    ok "turbolift gc deleted the unused image $tag"
+else
+    cat "$work/gc"; not_ok "turbolift gc"
+fi
+finish
