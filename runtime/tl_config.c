@@ -232,8 +232,21 @@ static int read_resources(struct cctx *c, yaml_node_t *map, struct tl_fn_config 
             if (!quantity_ok(s->memory, 1))
                 return fail(c, v, "resources.memory", "expected bytes such as 256Mi, "
                             "1Gi or 500M, got '%s'", s->memory);
+        } else if (strcmp(key, "cpu_limit") == 0) {
+            if (set_string(c, v, "resources.cpu_limit", &s->cpu_limit) != 0)
+                return -1;
+            if (!quantity_ok(s->cpu_limit, 0))
+                return fail(c, v, "resources.cpu_limit", "expected CPUs such as 1, 0.5 or "
+                            "500m, got '%s'", s->cpu_limit);
+        } else if (strcmp(key, "memory_limit") == 0) {
+            if (set_string(c, v, "resources.memory_limit", &s->memory_limit) != 0)
+                return -1;
+            if (!quantity_ok(s->memory_limit, 1))
+                return fail(c, v, "resources.memory_limit", "expected bytes such as 256Mi, "
+                            "1Gi or 500M, got '%s'", s->memory_limit);
         } else {
-            return fail(c, k, key, "unknown key in resources (known: cpu, memory)");
+            return fail(c, k, key, "unknown key in resources (known: cpu, memory, "
+                        "cpu_limit, memory_limit)");
         }
     }
     return 0;
@@ -523,6 +536,8 @@ static void overlay(struct tl_fn_config *dst, const struct tl_fn_config *src)
     STR_FIELD(image_base);
     STR_FIELD(cpu);
     STR_FIELD(memory);
+    STR_FIELD(cpu_limit);
+    STR_FIELD(memory_limit);
     STR_FIELD(endpoint);
     INT_FIELD(keep);
 #undef INT_FIELD

@@ -50,7 +50,9 @@ struct tl_fn_config {
     const char *registry;
     const char *image_base;
     const char *cpu;           /* resources: { cpu: "500m", memory: "256Mi" }     */
-    const char *memory;
+    const char *memory;        /*   (requests)                                    */
+    const char *cpu_limit;     /* resources: { cpu_limit: "2", memory_limit: ... }*/
+    const char *memory_limit;
     const char *endpoint;      /* nodeport | port-forward | loadbalancer          */
     int keep;                  /* 1: leave the deployment running at exit         */
 };

@@ -376,6 +376,26 @@ static int wait_rollout(struct tl_target *t, long deadline, char *err, size_t er
     }
 }
 
+/* A Kubernetes quantity as a number (CPUs in millicores, memory in
+ * bytes), to compare a request with a default limit. tl_config.c has
+ * checked the syntax. */
+static double quantity(const char *q)
+{
+    static const struct { const char *suffix; double factor; } units[] = {
+        { "m", 1e-3 }, { "Ki", 1024.0 }, { "Mi", 1048576.0 }, { "Gi", 1073741824.0 },
+        { "Ti", 1099511627776.0 }, { "Pi", 1125899906842624.0 },
+        { "Ei", 1152921504606846976.0 }, { "k", 1e3 }, { "M", 1e6 }, { "G", 1e9 },
+        { "T", 1e12 }, { "P", 1e15 }, { "E", 1e18 },
+    };
+    char *end;
+    double v = strtod(q, &end);
+
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].suffix) == 0)
+            return v * units[i].factor;
+    return v;
+}
+
 static int apply(struct tl_target *t, char *err, size_t errlen)
 {
     struct k8s *k = t->priv;
@@ -397,10 +417,15 @@ static int apply(struct tl_target *t, char *err, size_t errlen)
     /* Nothing would serve calls with zero replicas. */
     s.min_replicas = c->min_replicas > 0 ? c->min_replicas : 1;
     s.max_replicas = c->max_replicas > s.min_replicas ? c->max_replicas : s.min_replicas;
+    /* Requests are what the scheduler reserves; the limits default to a
+     * whole CPU and 256Mi, or to the request when that is larger, so a
+     * small request does not throttle the function. */
     s.cpu_request = c->cpu ? c->cpu : "100m";
-    s.cpu_limit = c->cpu ? c->cpu : "1";
     s.memory_request = c->memory ? c->memory : "64Mi";
-    s.memory_limit = c->memory ? c->memory : "256Mi";
+    s.cpu_limit = c->cpu_limit ? c->cpu_limit
+                : quantity(s.cpu_request) > quantity("1") ? s.cpu_request : "1";
+    s.memory_limit = c->memory_limit ? c->memory_limit
+                   : quantity(s.memory_request) > quantity("256Mi") ? s.memory_request : "256Mi";
     s.grace_seconds = 30;
     s.drain_seconds = 25;
     if (tl_k8s_manifests(&s, &yaml, &len, err, errlen) != 0)

@@ -93,7 +93,7 @@ defaults:
   retries: 8
   backoff_ms: 100
   start_timeout_ms: 180000
-  resources: { cpu: 200m, memory: 64Mi }
+  resources: { cpu: 50m, memory: 32Mi }
 EOF
 CLI=$build/runtime/turbolift
 SEL="app.kubernetes.io/managed-by=turbolift,turbolift.dev/function=kwork"

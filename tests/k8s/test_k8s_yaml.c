@@ -303,6 +303,7 @@ static void test_config(void)
     config_error("functions:\n  price:\n    resources: { cpu: lots }\n", "resources.cpu", "500m");
     config_error("functions:\n  price:\n    resources: { memory: 12XB }\n", "resources.memory", "Mi");
     config_error("functions:\n  price:\n    min_replica: 2\n", "min_replica", "unknown key");
+    config_error("functions:\n  price:\n    resources: { cpu_limit: 1x }\n", "resources.cpu_limit", "500m");
 
     REQUIRE(fd >= 0);
     f = fdopen(fd, "w");
@@ -310,7 +311,7 @@ static void test_config(void)
     fputs("defaults:\n  namespace: team-a\n  keep: true\n"
           "functions:\n  price:\n    min_replicas: 2\n    max_replicas: 4\n"
           "    endpoint: port-forward\n    registry: reg.example:5000\n"
-          "    resources: { cpu: \"0.5\", memory: 128Mi }\n", f);
+          "    resources: { cpu: \"0.5\", memory: 128Mi, cpu_limit: 2, memory_limit: 1Gi }\n", f);
     fclose(f);
     unsetenv("TURBOLIFT_KEEP");
     unsetenv("TURBOLIFT_ENDPOINT");
@@ -324,6 +325,7 @@ static void test_config(void)
     CHECK(strcmp(fc.k8s_namespace, "team-a") == 0);
     CHECK(strcmp(fc.registry, "reg.example:5000") == 0);
     CHECK(strcmp(fc.cpu, "0.5") == 0 && strcmp(fc.memory, "128Mi") == 0);
+    CHECK(strcmp(fc.cpu_limit, "2") == 0 && strcmp(fc.memory_limit, "1Gi") == 0);
     /* Defaults for another function; the environment wins over the file. */
     REQUIRE(tl_config_resolve(cfg, "other", &fc, err, sizeof err) == 0);
     CHECK(strcmp(fc.endpoint, "nodeport") == 0);
