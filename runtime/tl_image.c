@@ -375,6 +375,9 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
     if (o->progress)
         fprintf(stderr, "turbolift: building image %s (%.1f MB, %zu files)\n",
                 push_ref, (double)img->bytes / 1e6, f.n + 1);
+    else
+        tl_log_info("building image %s (%.1f MB, %zu files)", push_ref,
+                    (double)img->bytes / 1e6, f.n + 1);
     {
         char *build_docker[] = { (char *)tool, "build", "-q", "-t", push_ref, dir, NULL };
         char *build_bud[] = { (char *)tool, "bud", "-q", "-t", push_ref, dir, NULL };
@@ -385,6 +388,8 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
     }
     if (o->progress)
         fprintf(stderr, "turbolift: pushing %s\n", push_ref);
+    else
+        tl_log_info("pushing %s", push_ref);
     {
         /* podman and buildah want to be told that a local registry is http. */
         char *push_plain[] = { (char *)tool, "push", "--tls-verify=false", push_ref, NULL };
