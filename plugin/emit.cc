@@ -172,7 +172,10 @@ static bool tl_compile_service(struct tl_tagged *tagged, const char *dir, vec<co
 
 	argv.safe_push(driver && *driver ? driver : "gcc");
 	argv.safe_push("-c");
-	argv.safe_push("-w");		/* generated text: the user's build owns its warnings */
+	/* The output is shown only when this fails, so warnings stay quiet; but
+	 * a name the slice lost must fail here, not at link time on first call. */
+	argv.safe_push("-Werror=implicit-function-declaration");
+	argv.safe_push("-Werror=implicit-int");
 	for (i = 0; i < flags->length(); i++)
 		argv.safe_push((*flags)[i]);
 	argv.safe_push(source);

@@ -485,7 +485,10 @@ static void tl_describe(struct tl_lexer *lx, struct tl_chunk *c, hash_set<tree> 
 		if (paren == 0 && tl_tok_is(lx, k, "extern"))
 			c->is_extern = true;
 		if (c->kind == CHUNK_FUNCTION) {
-			if (!c->name && paren <= 1 && tl_tok_punct(lx, k + 1, '('))
+			/* the declarator's name comes before its parameters: the first
+			 * function this file defines that the header names (which also
+			 * finds "f" in "int (f)(void)" and "int (*f(void))(int)") */
+			if (!c->name && tl_defined_functions->contains(tl_tok_identifier(lx, k)))
 				c->name = tl_tok_identifier(lx, k);
 			continue;
 		}

@@ -21,7 +21,7 @@ dir=$(echo "$work"/out/compute-*)
 check "one service folder compute-<hash>" test -f "$dir/service.c" -a -f "$dir/service.o" -a -f "$dir/turbolift.yaml"
 
 nm --defined-only "$dir/service.o" | awk '{print $3}' | sed 's/\.[0-9]*$//' | sort -u >"$work/defined"
-expected="add compute counter depth fib mul ops scale table table_sum tl_dispatch_compute tl_service_entries tl_service_entry_count"
+expected="add compute counter depth fib mul ops pick scale table table_sum tl_dispatch_compute tl_service_entries tl_service_entry_count tripled"
 printf '%s\n' $expected | sort -u >"$work/expected"
 check "service defines exactly: $expected" diff -u "$work/expected" "$work/defined"
 
@@ -32,7 +32,7 @@ check "the struct of a dropped global stays" grep -q 'struct pair { int a, b; }'
 check "service compiles without the user's include path" \
 	gcc -std=gnu11 -O0 -c -w "$dir/service.c" -o "$work/again.o"
 check "manifest has the signature" grep -q 'signature: "i4({8:4:0=i4,4=i4},i4)"' "$dir/turbolift.yaml"
-check "manifest names the source line" grep -q 'line: 31' "$dir/turbolift.yaml"
+check "manifest names the source line" grep -q 'line: 33' "$dir/turbolift.yaml"
 
 gcc -std=gnu11 -O2 -c -fplugin="$plugin" -I"$include" "$fixtures/external.c" -o "$work/external.o" 2>"$work/external.err"
 check "symbols from another file are warned about at build time" \
