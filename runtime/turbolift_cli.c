@@ -288,10 +288,13 @@ static int cmd_gc(const struct opts *o)
     inuse = r.out;
 
     /* 1. The registry's turbolift/<function>:<hash> tags. */
-    status = tl_registry_get(o->registry, "_catalog?n=10000", 30000, &body, err, sizeof err);
+    /* 1000: the registry's default ceiling for one page (more is a 400). */
+    status = tl_registry_get(o->registry, "_catalog?n=1000", 30000, &body, err, sizeof err);
     if (status != 200) {
-        fprintf(stderr, "turbolift: registry %s: %s\n", o->registry,
-                status ? "catalog not available" : err);
+        if (status != 0)
+            snprintf(err, sizeof err, "GET /v2/_catalog answered HTTP %ld: %.200s", status,
+                     body ? body : "");
+        fprintf(stderr, "turbolift: registry %s: %s\n", o->registry, err);
         failures++;
     } else {
         tl_json_strings(body, "repositories", names_add, &repos);
