@@ -361,6 +361,10 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
                  "or set TURBOLIFT_CONTAINER_TOOL");
         goto cleanup;
     }
+    if (strchr(tool, '/') ? access(tool, X_OK) != 0 : !find_in_path(tool)) {
+        snprintf(err, errlen, "container tool %s is not an executable (in PATH)", tool);
+        goto cleanup;
+    }
 
     root = tl_cache_dir("image", err, errlen);
     if (root == NULL)
