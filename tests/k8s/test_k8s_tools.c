@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_k8s_tools.c - what the k8s target builds on, without a cluster:
+ * running a tool with input, output, status and a deadline (tl_proc.c),
+ * and reading the registry's JSON lists (tl_registry.c).
+ */
+#define _GNU_SOURCE   /* strdup */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../unit/tl_check.h"
+#include "tl_proc.h"
+#include "tl_registry.h"
+
+static long ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_proc(void)
+{
+    struct tl_proc_out r;
+    char *cat[] = { "cat", NULL };
+    char *fail[] = { "sh", "-c", "echo oops >&2; exit 3", NULL };
+    char *slow[] = { "sleep", "10", NULL };
+    char *early[] = { "true", NULL };
+    char *missing[] = { "/nonexistent/tool", NULL };
+    char *big;
+    size_t n = 1 << 20;
+    long t0;
+
+    /* Input through stdin, output back: a manifest going to kubectl. */
+    CHECK(tl_proc_run(cat, "apiVersion: v1\n", 15, 5000, &r) == 0);
+    CHECK(r.status == 0 && strcmp(r.out, "apiVersion: v1\n") == 0);
+    tl_proc_out_free(&r);
+
+    /* More input than a pipe holds, echoed back in full. */
+    big = malloc(n + 1);
+    REQUIRE(big != NULL);
+    memset(big, 'x', n);
+    big[n] = '\0';
+    CHECK(tl_proc_run(cat, big, n, 10000, &r) == 0);
+    CHECK(r.outlen == n && memcmp(r.out, big, n) == 0);
+    tl_proc_out_free(&r);
+
+    /* A child that reads none of its input: no SIGPIPE for us. */
+    CHECK(tl_proc_run(early, big, n, 5000, &r) == 0);
+    tl_proc_out_free(&r);
+    free(big);
+
+    /* Status and stderr of a failure. */
+    CHECK(tl_proc_run(fail, NULL, 0, 5000, &r) != 0);
+    CHECK_MSG(r.status == 3 && strcmp(r.err, "oops") == 0, "status %d err '%s'", r.status, r.err);
+    tl_proc_out_free(&r);
+
+    /* The deadline kills. */
+    t0 = ms();
+    CHECK(tl_proc_run(slow, NULL, 0, 200, &r) != 0);
+    CHECK_MSG(ms() - t0 < 5000, "took %ld ms", ms() - t0);
+    CHECK(strstr(r.err, "timeout") != NULL);
+    tl_proc_out_free(&r);
+
+    CHECK(tl_proc_run(missing, NULL, 0, 1000, &r) != 0);
+    CHECK(strstr(r.err, "/nonexistent/tool") != NULL);
+    tl_proc_out_free(&r);
+}
+
+struct seen {
+    char all[256];
+    int n;
+};
+
+static void collect(const char *s, void *arg)
+{
+    struct seen *x = arg;
+
+    strncat(x->all, s, sizeof x->all - strlen(x->all) - 2);
+    strcat(x->all, ",");
+    x->n++;
+}
+
+static void test_json(void)
+{
+    struct seen s = { "", 0 };
+
+    CHECK(tl_json_strings("{\"repositories\":[\"turbolift/price\",\"turbolift/pause\"]}",
+                          "repositories", collect, &s) == 2);
+    CHECK_MSG(strcmp(s.all, "turbolift/price,turbolift/pause,") == 0, "%s", s.all);
+    memset(&s, 0, sizeof s);
+    CHECK(tl_json_strings("{\"name\":\"turbolift/price\",\"tags\": [ \"0123456789abcdef\" ]}\n",
+                          "tags", collect, &s) == 1);
+    CHECK(strcmp(s.all, "0123456789abcdef,") == 0);
+    memset(&s, 0, sizeof s);
+    CHECK(tl_json_strings("{\"name\":\"x\",\"tags\":null}", "tags", collect, &s) == 0);
+    CHECK(tl_json_strings("{\"name\":\"x\"}", "tags", collect, &s) == -1);
+    CHECK(tl_json_strings("{\"tags\":[]}", "tags", collect, &s) == 0);
+    CHECK(s.n == 0);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_DFL);     /* a SIGPIPE would kill this test: it must not come */
+    test_proc();
+    test_json();
+    return tl_check_failures ? 1 : 0;
+}
