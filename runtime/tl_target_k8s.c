@@ -21,7 +21,8 @@
  * names another binary and TURBOLIFT_KUBE_CONTEXT another context.
  *
  * The call token: a ready Deployment of the same hash is reused with the
- * token read back from its Secret; otherwise 32 bytes of /dev/urandom. The
+ * token read back from its Secret; otherwise the configured token, or 32
+ * bytes of /dev/urandom. The
  * pods get it from the Secret (secretKeyRef), the client sends it as
  * "Authorization: Bearer" (tl_target.token).
  */
@@ -647,6 +648,33 @@ static int publish(struct tl_target *t, const char *base, unsigned slot, char *e
     return 0;
 }
 
+/*
+ * The call token: the Secret's when there is one (pods already started
+ * with it), else the configured one, else a new one. data receives the
+ * Secret's base64 value (empty when there is no Secret).
+ */
+static int choose_token(struct tl_target *t, const char *secret, char *data, size_t datalen,
+                        char *err, size_t errlen)
+{
+    struct k8s *k = t->priv;
+
+    if (kget(k, secret, "{.data.token}", data, datalen, TL_K8S_KUBECTL_TIMEOUT_MS,
+             err, errlen) != 0)
+        return -1;
+    if (data[0] != '\0') {
+        if (b64_decode(data, k->token, sizeof k->token) != 0 || k->token[0] == '\0') {
+            snprintf(err, errlen, "%s holds no usable token", secret);
+            return -1;
+        }
+        return 0;
+    }
+    if (t->config->token != NULL) {
+        snprintf(k->token, sizeof k->token, "%s", t->config->token);
+        return 0;
+    }
+    return new_token(k->token, sizeof k->token, err, errlen);
+}
+
 static int k8s_start(struct tl_target *t, char *err, size_t errlen)
 {
     struct k8s *k = t->priv;
@@ -661,20 +689,9 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
     }
     atomic_init(&t->slots[0], NULL);
 
-    /* The token: the Secret's when there is one (pods already started
-     * with it), else a new one. */
     snprintf(secret, sizeof secret, "secret/%s", k->name);
-    if (kget(k, secret, "{.data.token}", data, sizeof data, TL_K8S_KUBECTL_TIMEOUT_MS,
-             err, errlen) != 0)
+    if (choose_token(t, secret, data, sizeof data, err, errlen) != 0)
         return -1;
-    if (data[0] != '\0') {
-        if (b64_decode(data, k->token, sizeof k->token) != 0 || k->token[0] == '\0') {
-            snprintf(err, errlen, "%s holds no usable token", secret);
-            return -1;
-        }
-    } else if (new_token(k->token, sizeof k->token, err, errlen) != 0) {
-        return -1;
-    }
     t->token = k->token;
 
     if (rollout_state(k, &ready, &wanted, &deleting, err, errlen) != 0)
@@ -694,10 +711,7 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
                 return -1;
         }
         /* Its Secret went with it: the new pods get a new token. */
-        if (kget(k, secret, "{.data.token}", data, sizeof data, TL_K8S_KUBECTL_TIMEOUT_MS,
-                 err, errlen) != 0)
-            return -1;
-        if (data[0] == '\0' && new_token(k->token, sizeof k->token, err, errlen) != 0)
+        if (choose_token(t, secret, data, sizeof data, err, errlen) != 0)
             return -1;
     }
     if (data[0] != '\0' && wanted > 0 && ready > 0) {

@@ -138,7 +138,8 @@ static int cmd_status(const struct opts *o)
     static const char *const deps[] = { "get", "deployments", "-l", MANAGED, "-o",
         "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name} "
         "{.metadata.labels.turbolift\\.dev/function} {.metadata.labels.turbolift\\.dev/hash} "
-        "{.status.readyReplicas}/{.spec.replicas} {.metadata.creationTimestamp}\n{end}", NULL };
+        "{.status.readyReplicas}/{.spec.replicas} {.metadata.creationTimestamp} "
+        "{.metadata.deletionTimestamp}-\n{end}", NULL };
     static const char *const svcs[] = { "get", "services", "-l", MANAGED, "-o",
         "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name} {.spec.type} "
         "{.spec.ports[0].nodePort}- {.status.loadBalancer.ingress[0].ip}-\n{end}", NULL };
@@ -156,7 +157,11 @@ static int cmd_status(const struct opts *o)
            "NAMESPACE", "ENDPOINT");
     for (char *l = strtok_r(d.out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         char ns[128], name[128], fn[128], hash[64], ready[32], ts[64], a[32], ep[256];
-        if (sscanf(l, "%127s %127s %127s %63s %31s %63s", ns, name, fn, hash, ready, ts) != 6)
+        char gone[64];
+
+        /* the last word is "-" unless the deployment is being deleted */
+        if (sscanf(l, "%127s %127s %127s %63s %31s %63s %63s", ns, name, fn, hash, ready, ts,
+                   gone) != 7)
             continue;
         if (ready[0] == '/') {                 /* "/2": none ready yet */
             memmove(ready + 1, ready, strlen(ready) + 1);
@@ -164,6 +169,8 @@ static int cmd_status(const struct opts *o)
         }
         age(ts, a, sizeof a);
         endpoint_of(s.out, ns, name, ep, sizeof ep);
+        if (strcmp(gone, "-") != 0)
+            snprintf(ep, sizeof ep, "(being deleted)");
         printf("%-20s %-16s %-7s %-5s %-16s %s\n", fn, hash, ready, a, ns, ep);
         rows++;
     }
