@@ -355,8 +355,18 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
         goto oom;
     }
 
-    has = tl_registry_has(o->registry, o->repository, img->tag, o->timeout_ms,
-                          why, sizeof why);
+    {
+        /* "host[:port]/some/prefix": the API is at the host, and the
+         * prefix is part of the repository's name there. */
+        const char *slash = strchr(o->registry, '/');
+        char host[256], repo[512];
+
+        snprintf(host, sizeof host, "%.*s", slash ? (int)(slash - o->registry)
+                                                  : (int)strlen(o->registry), o->registry);
+        snprintf(repo, sizeof repo, "%s%s%s", slash ? slash + 1 : "", slash ? "/" : "",
+                 o->repository);
+        has = tl_registry_has(host, repo, img->tag, o->timeout_ms, why, sizeof why);
+    }
     if (has == 1) {
         img->cached = 1;
         tl_log_debug("image %s is in the registry already", push_ref);
