@@ -396,6 +396,17 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
     rm_tree(dir);           /* a leftover of a process with our pid */
     if (make_context(dir, binary, &f, base, err, errlen) != 0)
         goto cleanup;
+    {
+        /* Say what the image holds: the binary as stripped. */
+        struct stat before, after;
+        char *copy = NULL;
+
+        if (asprintf(&copy, "%s/rootfs/service", dir) >= 0 && stat(binary, &before) == 0 &&
+            stat(copy, &after) == 0)
+            img->bytes = img->bytes - (unsigned long long)before.st_size +
+                         (unsigned long long)after.st_size;
+        free(copy);
+    }
     if (o->progress)
         fprintf(stderr, "turbolift: building image %s (%.1f MB, %zu files)\n",
                 push_ref, (double)img->bytes / 1e6, f.n + 1);
