@@ -242,8 +242,11 @@ static int make_context(const char *dir, const char *binary, const struct files 
     FILE *df = NULL;
     int rc = -1;
 
-    if (asprintf(&path, "%s/rootfs/service", dir) < 0 ||
-        copy_file(binary, path, err, errlen) != 0)
+    if (asprintf(&path, "%s/rootfs/service", dir) < 0) {
+        path = NULL;              /* undefined after a failure */
+        goto cleanup;
+    }
+    if (copy_file(binary, path, err, errlen) != 0)
         goto cleanup;
     {
         /* The runtime's service library carries debug information the
@@ -348,8 +351,11 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
             goto cleanup;
     }
     snprintf(img->tag, sizeof img->tag, "%016llx", (unsigned long long)h);
-    if (asprintf(&push_ref, "%s/%s:%s", o->registry, o->repository, img->tag) < 0 ||
-        asprintf(&img->ref, "%s/%s:%s", o->pull_registry ? o->pull_registry : o->registry,
+    if (asprintf(&push_ref, "%s/%s:%s", o->registry, o->repository, img->tag) < 0) {
+        push_ref = NULL;          /* undefined after a failure */
+        goto oom;
+    }
+    if (asprintf(&img->ref, "%s/%s:%s", o->pull_registry ? o->pull_registry : o->registry,
                  o->repository, img->tag) < 0) {
         img->ref = NULL;
         goto oom;
@@ -401,8 +407,9 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
         struct stat before, after;
         char *copy = NULL;
 
-        if (asprintf(&copy, "%s/rootfs/service", dir) >= 0 && stat(binary, &before) == 0 &&
-            stat(copy, &after) == 0)
+        if (asprintf(&copy, "%s/rootfs/service", dir) < 0)
+            copy = NULL;
+        if (copy != NULL && stat(binary, &before) == 0 && stat(copy, &after) == 0)
             img->bytes = img->bytes - (unsigned long long)before.st_size +
                          (unsigned long long)after.st_size;
         free(copy);

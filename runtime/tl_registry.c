@@ -184,8 +184,10 @@ int tl_registry_delete(const char *registry, const char *repo, const char *tag,
     long status;
     int rc = -1;
 
-    if (asprintf(&path, "%s/manifests/%s", repo, tag) < 0)
+    if (asprintf(&path, "%s/manifests/%s", repo, tag) < 0) {
+        path = NULL;              /* undefined after a failure */
         goto oom;
+    }
     status = request(registry, path, "HEAD", timeout_ms, NULL, &d, err, errlen);
     if (status == 0)
         goto cleanup;
