@@ -9,6 +9,7 @@
  * absolute path and let --as-needed drop the ones the service does not use.
  */
 #define _GNU_SOURCE   /* dladdr, dl_iterate_phdr, asprintf */
+#include "tl_files.h"
 #include "tl_clock.h"
 #include "tl_build.h"
 
@@ -71,57 +72,6 @@ static void argv_free(struct argv *a)
     free(a->v);
 }
 
-/* FNV-1a, 64 bits: a cache key, not a defence against an adversary. */
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static int hash_file(uint64_t *h, const char *path, char *err, size_t errlen)
-{
-    char buf[65536];
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    while ((n = read(fd, buf, sizeof buf)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            close(fd);
-            return -1;
-        }
-        *h = fnv(*h, buf, (size_t)n);
-    }
-    close(fd);
-    return 0;
-}
-
-static int mkdirs(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            *p = '/';
-            return -1;
-        }
-        *p = '/';
-    }
-    return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 char *tl_cache_dir(const char *sub, char *err, size_t errlen)
 {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -141,7 +91,7 @@ char *tl_cache_dir(const char *sub, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (mkdirs(path) != 0) {
+    if (tl_mkdirs(path, 1) != 0) {
         snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
         free(path);
         return NULL;
@@ -414,7 +364,7 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
     char *output = NULL, name[64];
     long deadline = tl_now_ms() + timeout_ms;
     int rc = -1, lockfd = -1, status;
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = TL_FNV_OFFSET;
 
     *binary = NULL;
     *hit = 0;
@@ -434,10 +384,10 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
         goto oom;
 
     for (size_t i = 0; i < a.n; i++)
-        h = fnv(h, a.v[i], strlen(a.v[i]) + 1);
-    h = fnv(h, m->hash, strlen(m->hash) + 1);
-    if (hash_file(&h, m->service_object, err, errlen) != 0 ||
-        hash_file(&h, lib, err, errlen) != 0)
+        h = tl_fnv1a(h, a.v[i], strlen(a.v[i]) + 1);
+    h = tl_fnv1a(h, m->hash, strlen(m->hash) + 1);
+    if (tl_hash_file(&h, m->service_object, NULL, err, errlen) != 0 ||
+        tl_hash_file(&h, lib, NULL, err, errlen) != 0)
         goto cleanup;
 
     bindir = tl_cache_dir("bin", err, errlen);

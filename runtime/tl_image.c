@@ -14,6 +14,7 @@
  *   context dir (rootfs/ + Dockerfile) -> <tool> build -> <tool> push.
  */
 #define _GNU_SOURCE   /* asprintf, nftw */
+#include "tl_files.h"
 #include "tl_image.h"
 
 #include <errno.h>
@@ -131,66 +132,13 @@ cleanup:
     return rc;
 }
 
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-/* Hash a file's bytes (symlinks followed); adds its size to *bytes. */
-static int hash_file(uint64_t *h, const char *path, unsigned long long *bytes,
-                     char *err, size_t errlen)
-{
-    char buf[65536];
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    while ((n = read(fd, buf, sizeof buf)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            close(fd);
-            return -1;
-        }
-        *h = fnv(*h, buf, (size_t)n);
-        *bytes += (unsigned long long)n;
-    }
-    close(fd);
-    return 0;
-}
-
-static int mkdirs_for(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            *p = '/';
-            return -1;
-        }
-        *p = '/';
-    }
-    return 0;
-}
-
 static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
 {
     char buf[65536], *d = strdup(dst);
     int in = -1, out = -1, rc = -1;
     ssize_t n;
 
-    if (d == NULL || mkdirs_for(d) != 0) {
+    if (d == NULL || tl_mkdirs(d, 0) != 0) {
         snprintf(err, errlen, "cannot create the folder of %s: %s", dst, strerror(errno));
         goto cleanup;
     }
@@ -333,7 +281,7 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
     const char *tool = o->tool ? o->tool : tl_image_tool();
     const char *base = o->base && *o->base ? o->base : "scratch";
     char *push_ref = NULL, *root = NULL, *dir = NULL;
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = TL_FNV_OFFSET;
     char why[512] = "";
     int rc = -1, has;
 
@@ -342,12 +290,12 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
     if (ldd_files(binary, o->timeout_ms, &f, err, errlen) != 0)
         goto cleanup;
     /* The tag covers every byte and path that goes into the image. */
-    h = fnv(h, base, strlen(base) + 1);
-    if (hash_file(&h, binary, &img->bytes, err, errlen) != 0)
+    h = tl_fnv1a(h, base, strlen(base) + 1);
+    if (tl_hash_file(&h, binary, &img->bytes, err, errlen) != 0)
         goto cleanup;
     for (size_t i = 0; i < f.n; i++) {
-        h = fnv(h, f.path[i], strlen(f.path[i]) + 1);
-        if (hash_file(&h, f.path[i], &img->bytes, err, errlen) != 0)
+        h = tl_fnv1a(h, f.path[i], strlen(f.path[i]) + 1);
+        if (tl_hash_file(&h, f.path[i], &img->bytes, err, errlen) != 0)
             goto cleanup;
     }
     snprintf(img->tag, sizeof img->tag, "%016llx", (unsigned long long)h);

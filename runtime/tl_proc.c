@@ -50,7 +50,7 @@ void tl_proc_out_free(struct tl_proc_out *r)
 
 /* The child starts with no blocked signals and default dispositions for
  * the ones a caller (or our spawner thread) may have changed. */
-static void child_attrs(posix_spawnattr_t *attr)
+void tl_proc_child_signals(posix_spawnattr_t *attr)
 {
     sigset_t none, defaults;
 
@@ -118,7 +118,7 @@ int tl_proc_run(char *const argv[], const char *input, size_t inlen,
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 #endif
-    child_attrs(&attr);
+    tl_proc_child_signals(&attr);
     errno = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
@@ -244,7 +244,7 @@ int tl_proc_run_inherit(char *const argv[], long timeout_ms, int *status)
 
     *status = -1;
     posix_spawnattr_init(&attr);
-    child_attrs(&attr);
+    tl_proc_child_signals(&attr);
     errno = posix_spawnp(&pid, argv[0], NULL, &attr, argv, environ);
     posix_spawnattr_destroy(&attr);
     if (errno != 0)

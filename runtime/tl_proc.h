@@ -9,6 +9,7 @@
 #ifndef TL_PROC_H
 #define TL_PROC_H
 
+#include <spawn.h>
 #include <stddef.h>
 
 struct tl_proc_out {
@@ -28,6 +29,10 @@ struct tl_proc_out {
 int tl_proc_run(char *const argv[], const char *input, size_t inlen,
                 long timeout_ms, struct tl_proc_out *r);
 void tl_proc_out_free(struct tl_proc_out *r);
+
+/* Spawn attributes for a child: no signal blocked, the ones that stop a
+ * process at their defaults, whatever the spawning thread changed. */
+void tl_proc_child_signals(posix_spawnattr_t *attr);
 
 /* Like tl_proc_run, but stdout and stderr stay ours (kubectl logs). */
 int tl_proc_run_inherit(char *const argv[], long timeout_ms, int *status);

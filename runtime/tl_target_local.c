@@ -23,6 +23,7 @@
  * failed), within a bounded budget of restarts.
  */
 #define _GNU_SOURCE   /* pipe2, asprintf, posix_spawn_file_actions_addclosefrom_np */
+#include "tl_proc.h"
 #include "tl_clock.h"
 #include "tl_target.h"
 
@@ -109,7 +110,6 @@ static int do_spawn(struct spawn_req *r)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    sigset_t none, defaults;
     int wfd = r->ready_w, dupfd = -1, rc;
 
     /* dup2(3, 3) would keep close-on-exec set: move the pipe off fd 3. */
@@ -128,15 +128,7 @@ static int do_spawn(struct spawn_req *r)
 #endif
     /* This thread blocks every signal; the worker must start with none
      * blocked and with default dispositions for the ones that stop it. */
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGHUP);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    tl_proc_child_signals(&attr);
     rc = posix_spawn(&r->pid, r->argv[0], &fa, &attr, r->argv, r->envp);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
