@@ -7,6 +7,7 @@
  * become a default) and every error names the file, line and key.
  */
 #define _GNU_SOURCE   /* strndup, CPU_COUNT */
+#include "tl_yaml_read.h"
 #include "tl_config.h"
 
 #include <errno.h>
@@ -74,14 +75,11 @@ static int fail(struct cctx *c, const yaml_node_t *node, const char *key,
 static int fail(struct cctx *c, const yaml_node_t *node, const char *key,
                 const char *fmt, ...)
 {
-    char what[256];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    tl_yaml_verror(c->err, c->errlen, c->cfg->path, node, key, fmt, ap);
     va_end(ap);
-    snprintf(c->err, c->errlen, "%s:%lu: key '%s': %s", c->cfg->path,
-             node ? (unsigned long)node->start_mark.line + 1 : 1UL, key, what);
     return -1;
 }
 
@@ -388,13 +386,11 @@ int tl_config_load_file(const char *path, struct tl_config **out,
                         char *err, size_t errlen)
 {
     struct tl_config *cfg;
-    yaml_parser_t parser;
     yaml_document_t doc;
-    int have_parser = 0, have_doc = 0, rc = -1;
+    int have_doc = 0, rc = -1;
     yaml_node_pair_t *p;
     yaml_node_t *root;
     struct cctx c;
-    FILE *f = NULL;
 
     *out = NULL;
     cfg = config_new(path);
@@ -407,24 +403,8 @@ int tl_config_load_file(const char *path, struct tl_config **out,
     c.err = err;
     c.errlen = errlen;
 
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: cannot open configuration: %s", path, strerror(errno));
+    if (tl_yaml_load_file(path, "configuration", &doc, err, errlen) != 0)
         goto cleanup;
-    }
-    if (!yaml_parser_initialize(&parser)) {
-        snprintf(err, errlen, "%s: cannot initialise the YAML parser", path);
-        goto cleanup;
-    }
-    have_parser = 1;
-    yaml_parser_set_input_file(&parser, f);
-    if (!yaml_parser_load(&parser, &doc)) {
-        snprintf(err, errlen, "%s:%lu: YAML error: %s%s%s", path,
-                 (unsigned long)parser.problem_mark.line + 1,
-                 parser.problem ? parser.problem : "unknown",
-                 parser.context ? " " : "", parser.context ? parser.context : "");
-        goto cleanup;
-    }
     have_doc = 1;
     root = yaml_document_get_root_node(&doc);
     if (root == NULL) {          /* an empty file: all defaults */
@@ -473,10 +453,6 @@ done:
 cleanup:
     if (have_doc)
         yaml_document_delete(&doc);
-    if (have_parser)
-        yaml_parser_delete(&parser);
-    if (f)
-        fclose(f);
     tl_config_free(cfg);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include <yaml.h>
 
 #include "tl_log.h"
+#include "tl_yaml_read.h"
 
 /* Reading one document; path only for messages. */
 struct mctx {
@@ -34,15 +35,11 @@ static int fail(struct mctx *c, const yaml_node_t *node, const char *key,
 static int fail(struct mctx *c, const yaml_node_t *node, const char *key,
                 const char *fmt, ...)
 {
-    char what[256];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    tl_yaml_verror(c->err, c->errlen, c->path, node, key, fmt, ap);
     va_end(ap);
-    /* libyaml counts lines from 0; editors count from 1. */
-    snprintf(c->err, c->errlen, "%s:%lu: key '%s': %s", c->path,
-             node ? (unsigned long)node->start_mark.line + 1 : 1UL, key, what);
     return -1;
 }
 
@@ -208,12 +205,10 @@ int tl_manifest_load(const char *service_dir, struct tl_manifest **out,
                      char *err, size_t errlen)
 {
     struct tl_manifest *m = NULL;
-    yaml_parser_t parser;
     yaml_document_t doc;
-    int have_parser = 0, have_doc = 0, rc = -1;
+    int have_doc = 0, rc = -1;
     yaml_node_t *root;
     struct mctx c;
-    FILE *f = NULL;
     char *tmp;
 
     *out = NULL;
@@ -233,24 +228,8 @@ int tl_manifest_load(const char *service_dir, struct tl_manifest **out,
     c.err = err;
     c.errlen = errlen;
 
-    f = fopen(m->path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: cannot open manifest: %s", m->path, strerror(errno));
+    if (tl_yaml_load_file(m->path, "manifest", &doc, err, errlen) != 0)
         goto cleanup;
-    }
-    if (!yaml_parser_initialize(&parser)) {
-        snprintf(err, errlen, "%s: cannot initialise the YAML parser", m->path);
-        goto cleanup;
-    }
-    have_parser = 1;
-    yaml_parser_set_input_file(&parser, f);
-    if (!yaml_parser_load(&parser, &doc)) {
-        snprintf(err, errlen, "%s:%lu: YAML error: %s%s%s", m->path,
-                 (unsigned long)parser.problem_mark.line + 1,
-                 parser.problem ? parser.problem : "unknown",
-                 parser.context ? " " : "", parser.context ? parser.context : "");
-        goto cleanup;
-    }
     have_doc = 1;
     root = yaml_document_get_root_node(&doc);
     if (root == NULL || root->type != YAML_MAPPING_NODE) {
@@ -280,10 +259,6 @@ oom:
 cleanup:
     if (have_doc)
         yaml_document_delete(&doc);
-    if (have_parser)
-        yaml_parser_delete(&parser);
-    if (f)
-        fclose(f);
     tl_manifest_free(m);
     return rc;
 }

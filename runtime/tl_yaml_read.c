@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_yaml_read.c - one way to load YAML files and to point at their lines.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tl_yaml_read.h"
+
+int tl_yaml_load_file(const char *path, const char *what, yaml_document_t *doc,
+                      char *err, size_t errlen)
+{
+    yaml_parser_t parser;
+    int rc = -1;
+    FILE *f = fopen(path, "rb");
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot open %s: %s", path, what, strerror(errno));
+        return -1;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err, errlen, "%s: cannot initialise the YAML parser", path);
+        goto close_file;
+    }
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, doc)) {
+        /* libyaml counts lines from 0; editors count from 1 */
+        snprintf(err, errlen, "%s:%lu: YAML error: %s%s%s", path,
+                 (unsigned long)parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "unknown",
+                 parser.context ? " " : "", parser.context ? parser.context : "");
+        goto delete_parser;
+    }
+    rc = 0;
+delete_parser:
+    yaml_parser_delete(&parser);
+close_file:
+    fclose(f);
+    return rc;
+}
+
+int tl_yaml_verror(char *err, size_t errlen, const char *path, const yaml_node_t *node,
+                   const char *key, const char *fmt, va_list ap)
+{
+    char what[256];
+
+    vsnprintf(what, sizeof what, fmt, ap);
+    snprintf(err, errlen, "%s:%lu: key '%s': %s", path,
+             node ? (unsigned long)node->start_mark.line + 1 : 1UL, key, what);
+    return -1;
+}
