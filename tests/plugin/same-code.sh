@@ -3,16 +3,9 @@
 #  - a TU without tags compiles to identical object code with and without the plugin;
 #  - with mode=off, a tagged TU compiles to the same object code as a plain build.
 # usage: same-code.sh PLUGIN INCLUDE_DIR FIXTURE_DIR
-set -u
-plugin=$1 include=$2 fixtures=$3
-export LC_ALL=C
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export TURBOLIFT_OUTDIR=$work/out
-passed=0 failed=0
+. "$(dirname "$0")/lib.sh" "$@"
 same() { # description, object a, object b
-	if cmp -s "$2" "$3"; then echo "ok   $1"; passed=$((passed + 1))
-	else echo "FAIL $1: $2 and $3 differ"; failed=$((failed + 1)); fi
+	if cmp -s "$2" "$3"; then pass "$1"; else fail "$1: $2 and $3 differ"; fi
 }
 
 for opt in -O0 -O2 "-O3 -fopenmp"; do
@@ -27,9 +20,8 @@ for opt in -O0 -O2 "-O3 -fopenmp"; do
 	same "tagged TU, $opt: mode=off equals the plain build" "$work/tagged-plain-$tag.o" "$work/tagged-off-$tag.o"
 done
 if [ -e "$work/out" ]; then
-	echo "FAIL no service folder may be written without distributed tags"; failed=$((failed + 1))
+	fail "no service folder may be written without distributed tags"
 else
-	echo "ok   no service folder written"; passed=$((passed + 1))
+	pass "no service folder written"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -3,17 +3,7 @@
 # functions and globals compute() reaches: checked on the compiled service
 # object (nm, at -O0 so nothing is folded away) and on the text.
 # usage: slice.sh PLUGIN INCLUDE_DIR FIXTURE_DIR
-set -u
-plugin=$1 include=$2 fixtures=$3
-export LC_ALL=C
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export TURBOLIFT_OUTDIR=$work/out
-passed=0 failed=0
-check() { # description, command...
-	local what=$1; shift
-	if "$@"; then echo "ok   $what"; passed=$((passed + 1)); else echo "FAIL $what"; failed=$((failed + 1)); fi
-}
+. "$(dirname "$0")/lib.sh" "$@"
 
 gcc -std=gnu11 -O0 -c -fplugin="$plugin" -I"$include" "$fixtures/reach.c" -o "$work/reach.o" 2>"$work/err"
 check "fixture compiles with the plugin" test $? -eq 0 -a ! -s "$work/err"
@@ -42,5 +32,4 @@ check "... but not libc or libm" bash -c "! grep -Eq \"uses '(sqrt|printf)'\" '$
 check "the manifest lists the external symbols" \
 	grep -q 'external_symbols: \[.*"defined_elsewhere"' "$work"/out/uses_other-*/turbolift.yaml
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
