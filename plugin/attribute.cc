@@ -15,7 +15,7 @@
 
 static const char *const tl_targets[] = { "local", "k8s" };
 
-bool tl_known_target(const char *target)
+static bool tl_known_target(const char *target)
 {
 	unsigned i;
 

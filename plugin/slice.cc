@@ -45,7 +45,6 @@ struct tl_chunk {
 	bool is_typedef, is_extern, has_initializer, is_asm, defines_variable;
 	unsigned type_body_end;		/* token index of the '}' closing a struct body, or 0 */
 	bool keep;
-	bool keep_type_only;
 };
 
 struct tl_lexer {
@@ -504,7 +503,7 @@ static void tl_describe(struct tl_lexer *lx, struct tl_chunk *c, hash_set<tree> 
 
 /* ---- 5. choose chunks: the call graph, then names the text still uses -- */
 
-static bool tl_chunk_wanted(struct tl_lexer *lx, struct tl_chunk *c, hash_set<tree> *declared,
+static bool tl_chunk_wanted(const struct tl_chunk *c, hash_set<tree> *declared,
 			    struct tl_reach *reach)
 {
 	if (c->kind == CHUNK_DIRECTIVE)
@@ -522,7 +521,6 @@ static bool tl_chunk_wanted(struct tl_lexer *lx, struct tl_chunk *c, hash_set<tr
 	for (hash_set<tree>::iterator it = declared->begin(); it != declared->end(); ++it)
 		if (reach->variables.contains(*it))
 			return true;
-	(void)lx;
 	return false;
 }
 
@@ -623,7 +621,7 @@ bool tl_slice_service(const struct tl_strbuf *preprocessed, struct tl_tagged *ta
 		for (i = 0; i < lx.chunks.length(); i++) {
 			struct tl_chunk *c = &lx.chunks[i];
 
-			if (c->keep || !tl_chunk_wanted(&lx, c, declared[i], reach))
+			if (c->keep || !tl_chunk_wanted(c, declared[i], reach))
 				continue;
 			c->keep = true;
 			if (c->kind == CHUNK_FUNCTION ||

@@ -84,7 +84,7 @@ void tl_insert_stub(struct tl_tagged *tagged)
 	location_t loc = DECL_SOURCE_LOCATION(fndecl);
 	tree ret_type = TREE_TYPE(TREE_TYPE(fndecl));
 	tree vars = NULL_TREE, stmts = alloc_stmt_list();
-	tree args_array = NULL_TREE, result = NULL_TREE;
+	tree args_array = NULL_TREE;
 	tree args_ptr, result_ptr, call, leave, parm;
 	tree void_ptr_ptr = build_pointer_type(build_qualified_type(ptr_type_node, TYPE_QUAL_CONST));
 	unsigned count = list_length(DECL_ARGUMENTS(fndecl)), i;
@@ -124,8 +124,8 @@ void tl_insert_stub(struct tl_tagged *tagged)
 		leave = build1(RETURN_EXPR, void_type_node, NULL_TREE);
 	} else {
 		tree res = DECL_RESULT(fndecl);
+		tree result = tl_local_variable(loc, ret_type, fndecl, &vars);
 
-		result = tl_local_variable(loc, ret_type, fndecl, &vars);
 		result_ptr = fold_convert(ptr_type_node, build_fold_addr_expr(result));
 		leave = build1(RETURN_EXPR, void_type_node,
 			       build2(MODIFY_EXPR, TREE_TYPE(res), res,
@@ -151,5 +151,4 @@ void tl_insert_stub(struct tl_tagged *tagged)
 		DECL_CHAIN(last) = BIND_EXPR_VARS(body);
 		BIND_EXPR_VARS(body) = vars;
 	}
-	(void)result;
 }

@@ -38,7 +38,6 @@ struct tl_strbuf {
 /* Options and collected facts, owned by turbolift_plugin.cc. */
 extern enum tl_mode tl_mode;
 extern const char *tl_outdir;
-extern const char *tl_plugin_name;
 extern struct tl_tagged *tl_tagged_functions;
 extern unsigned tl_tagged_count;
 /* Names (IDENTIFIER_NODEs) of file-scope variables defined in this TU and of
@@ -50,7 +49,6 @@ extern hash_set<tree> *tl_defined_functions;
 /* Step 1: the attribute (attribute.cc). */
 void tl_register_attributes(void *gcc_data, void *user_data);
 struct tl_tagged *tl_find_tagged(tree decl);
-bool tl_known_target(const char *target);
 
 /* Step 2: signature and type checks (signature.cc). */
 char *tl_derive_signature(tree fndecl);

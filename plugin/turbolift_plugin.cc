@@ -47,7 +47,6 @@ int plugin_is_GPL_compatible = 1;
 
 enum tl_mode tl_mode = TL_MODE_DISTRIBUTED;
 const char *tl_outdir;
-const char *tl_plugin_name;
 struct tl_tagged *tl_tagged_functions;
 unsigned tl_tagged_count;
 hash_set<tree> *tl_defined_variables;
@@ -191,7 +190,6 @@ int plugin_init(struct plugin_name_args *info, struct plugin_gcc_version *versio
 		      gcc_version.basever);
 		return 1;
 	}
-	tl_plugin_name = info->base_name;
 	if (!&parse_in)
 		return 0;	/* lto1: nothing to do */
 	if (strstr(lang_hooks.name, "C++") || strncmp(lang_hooks.name, "GNU C", 5)) {
