@@ -17,25 +17,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tl_log.h"
+#include "tl_proc.h"
 #include "tl_paths.h"
-
-extern char **environ;
-
-#define TL_BUILD_OUTPUT_MAX 16384   /* compiler output kept for the message */
 
 /* A growable argv. */
 struct argv {
@@ -235,87 +227,6 @@ static void add_words(struct argv *a, const char *words)
     free(copy);
 }
 
-static void describe(char *out, size_t outlen, char *const *argv)
-{
-    size_t used = 0;
-
-    out[0] = '\0';
-    for (size_t i = 0; argv[i] && used + 1 < outlen; i++) {
-        int n = snprintf(out + used, outlen - used, "%s%s", i ? " " : "", argv[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
-
-/* Run argv, collecting stdout+stderr; 0 when it exits 0. */
-static int run(char *const *argv, long deadline, char *out, size_t outlen, int *status)
-{
-    posix_spawn_file_actions_t fa;
-    int pipefd[2], rc = -1, have_fa = 0;
-    size_t used = 0;
-    pid_t pid = -1;
-
-    out[0] = '\0';
-    *status = -1;
-    if (pipe2(pipefd, O_CLOEXEC) != 0) {
-        snprintf(out, outlen, "pipe: %s", strerror(errno));
-        return -1;
-    }
-    if (posix_spawn_file_actions_init(&fa) != 0)
-        goto cleanup;
-    have_fa = 1;
-    if (posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1) != 0 ||
-        posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2) != 0)
-        goto cleanup;
-    errno = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    if (errno != 0) {
-        snprintf(out, outlen, "cannot run %s: %s", argv[0], strerror(errno));
-        pid = -1;
-        goto cleanup;
-    }
-    close(pipefd[1]);
-    pipefd[1] = -1;
-    for (;;) {       /* ends at EOF (the compiler exited) or the deadline */
-        struct pollfd p = { pipefd[0], POLLIN, 0 };
-        char buf[4096];
-        long left = deadline - tl_now_ms();
-        ssize_t n;
-
-        if (left <= 0) {
-            kill(pid, SIGKILL);
-            snprintf(out + used, outlen - used, "\n(killed: the link took too long)");
-            break;
-        }
-        if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR)
-            break;
-        if (p.revents == 0)
-            continue;
-        n = read(pipefd[0], buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (used + 1 < outlen) {
-            size_t take = (size_t)n < outlen - used - 1 ? (size_t)n : outlen - used - 1;
-            memcpy(out + used, buf, take);
-            used += take;
-            out[used] = '\0';
-        }
-    }
-    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-        ;
-    rc = WIFEXITED(*status) && WEXITSTATUS(*status) == 0 ? 0 : -1;
-cleanup:
-    if (have_fa)
-        posix_spawn_file_actions_destroy(&fa);
-    if (pipefd[0] >= 0)
-        close(pipefd[0]);
-    if (pipefd[1] >= 0)
-        close(pipefd[1]);
-    return rc;
-}
-
 /* Take the directory's lock, polling so that the wait is bounded. */
 static int lock_dir(const char *dir, long deadline, int *fd_out, char *err, size_t errlen)
 {
@@ -361,9 +272,10 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
 {
     struct argv a = { 0 };
     char *lib = NULL, *bindir = NULL, *dir = NULL, *out = NULL, *tmp = NULL;
-    char *output = NULL, name[64];
+    char name[64];
+    struct tl_proc_out r = { .out = NULL };
     long deadline = tl_now_ms() + timeout_ms;
-    int rc = -1, lockfd = -1, status;
+    int rc = -1, lockfd = -1;
     uint64_t h = TL_FNV_OFFSET;
 
     *binary = NULL;
@@ -415,19 +327,16 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
         goto oom;
     argv_add(&a, "-o");
     argv_add(&a, tmp);
-    output = malloc(TL_BUILD_OUTPUT_MAX);
-    if (a.oom || output == NULL)
+    if (a.oom)
         goto oom;
     tl_log_info("linking the service of %s: %s", m->function, out);
-    if (run(a.v, deadline, output, TL_BUILD_OUTPUT_MAX, &status) != 0) {
+    /* What the compiler printed first says most: keep its output whole. */
+    if (tl_proc_run_merged(a.v, deadline - tl_now_ms(), &r) != 0) {
         char cmd[2048];
 
-        describe(cmd, sizeof cmd, a.v);
-        snprintf(err, errlen, "linking the service of '%s' failed (%s %d)\n"
-                 "  command: %s\n%s", m->function,
-                 WIFSIGNALED(status) ? "signal" : "exit status",
-                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-                 cmd, output);
+        tl_proc_describe(a.v, cmd, sizeof cmd);
+        snprintf(err, errlen, "linking the service of '%s' failed (%s)\n"
+                 "  command: %s\n%s", m->function, r.err, cmd, r.out ? r.out : "");
         unlink(tmp);
         goto cleanup;
     }
@@ -452,6 +361,6 @@ cleanup:
     free(dir);
     free(out);
     free(tmp);
-    free(output);
+    tl_proc_out_free(&r);
     return rc;
 }

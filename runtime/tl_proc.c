@@ -89,8 +89,10 @@ static void reap(pid_t pid, int *status)
         ;
 }
 
-int tl_proc_run(char *const argv[], const char *input, size_t inlen,
-                long timeout_ms, struct tl_proc_out *r)
+/* merged: the child's stderr goes to the same pipe as its stdout, so that
+ * r->out holds both in the order they were written. */
+static int proc_run(char *const argv[], const char *input, size_t inlen,
+                    long timeout_ms, int merged, struct tl_proc_out *r)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -102,7 +104,7 @@ int tl_proc_run(char *const argv[], const char *input, size_t inlen,
 
     memset(r, 0, sizeof *r);
     r->status = -1;
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0 ||
+    if (pipe2(out, O_CLOEXEC) != 0 || (!merged && pipe2(errp, O_CLOEXEC) != 0) ||
         (input != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0)) {
         snprintf(r->err, sizeof r->err, "pipe: %s", strerror(errno));
         goto cleanup;
@@ -114,7 +116,7 @@ int tl_proc_run(char *const argv[], const char *input, size_t inlen,
     else
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+    posix_spawn_file_actions_adddup2(&fa, merged ? out[1] : errp[1], 2);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 #endif
@@ -128,7 +130,8 @@ int tl_proc_run(char *const argv[], const char *input, size_t inlen,
     }
     spawned = 1;
     close(out[1]);
-    close(errp[1]);
+    if (errp[1] >= 0)
+        close(errp[1]);
     out[1] = errp[1] = -1;
     if (input != NULL) {
         close(in[1]);
@@ -233,6 +236,17 @@ cleanup:
     for (size_t l = strlen(r->err); l > 0 && (r->err[l - 1] == '\n' || r->err[l - 1] == '\r'); l--)
         r->err[l - 1] = '\0';
     return rc;
+}
+
+int tl_proc_run(char *const argv[], const char *input, size_t inlen,
+                long timeout_ms, struct tl_proc_out *r)
+{
+    return proc_run(argv, input, inlen, timeout_ms, 0, r);
+}
+
+int tl_proc_run_merged(char *const argv[], long timeout_ms, struct tl_proc_out *r)
+{
+    return proc_run(argv, NULL, 0, timeout_ms, 1, r);
 }
 
 int tl_proc_run_inherit(char *const argv[], long timeout_ms, int *status)

@@ -34,6 +34,11 @@ void tl_proc_out_free(struct tl_proc_out *r);
  * process at their defaults, whatever the spawning thread changed. */
 void tl_proc_child_signals(posix_spawnattr_t *attr);
 
+/* Like tl_proc_run with no input, but stderr goes into r->out too,
+ * interleaved with stdout as written (a compiler's diagnostics, whose first
+ * lines matter most); r->err then only says how the child ended. */
+int tl_proc_run_merged(char *const argv[], long timeout_ms, struct tl_proc_out *r);
+
 /* Like tl_proc_run, but stdout and stderr stay ours (kubectl logs). */
 int tl_proc_run_inherit(char *const argv[], long timeout_ms, int *status);
 

@@ -31,6 +31,7 @@ static void test_proc(void)
     char *slow[] = { "sleep", "10", NULL };
     char *early[] = { "true", NULL };
     char *missing[] = { "/nonexistent/tool", NULL };
+    char *both[] = { "sh", "-c", "echo one; echo two >&2; exit 3", NULL };
     char *big;
     size_t n = 1 << 20;
     long t0;
@@ -68,6 +69,13 @@ static void test_proc(void)
 
     CHECK(tl_proc_run(missing, NULL, 0, 1000, &r) != 0);
     CHECK(strstr(r.err, "/nonexistent/tool") != NULL);
+    tl_proc_out_free(&r);
+
+    /* stderr merged into stdout, in the order written: a compiler's output. */
+    CHECK(tl_proc_run_merged(both, 5000, &r) != 0);
+    CHECK_MSG(r.status == 3 && strcmp(r.out, "one\ntwo\n") == 0 &&
+              strstr(r.err, "status 3") != NULL,
+              "status %d out '%s' err '%s'", r.status, r.out, r.err);
     tl_proc_out_free(&r);
 }
 
