@@ -817,9 +817,12 @@ static int tl_check_structure(const unsigned char *p, size_t len, size_t *object
     return 0;
 }
 
-/* Parse exactly one msgpack object that spans the whole input. */
+/* Parse exactly one msgpack object that spans the whole input. The count
+ * of msgpack-c's objects goes to *objects; objects of more than alloc_limit
+ * bytes in all are refused before msgpack-c allocates them. */
 static int tl_unpack_whole(msgpack_unpacked *msg, const char *data, size_t len,
-                           const char *what, size_t *objects, char *err, size_t errlen)
+                           const char *what, size_t alloc_limit, size_t *objects,
+                           char *err, size_t errlen)
 {
     size_t offset = 0;
 
@@ -828,6 +831,10 @@ static int tl_unpack_whole(msgpack_unpacked *msg, const char *data, size_t len,
     if (tl_check_structure((const unsigned char *)data, len, objects, what,
                            err, errlen) < 0)
         return -1;
+    if (*objects > alloc_limit / sizeof(msgpack_object))
+        return tl_fail(err, errlen, "the %s has %zu msgpack objects, more than %zu "
+                       "bytes of memory allow (TURBOLIFT_MAX_ALLOC)", what, *objects,
+                       alloc_limit);
     switch (msgpack_unpack_next(msg, data, len, &offset)) {
     case MSGPACK_UNPACK_SUCCESS:
         if (offset != len)
@@ -951,26 +958,13 @@ int tl_decode_request(const struct tl_sig *sig, const char *data, size_t len,
     struct tl_frame *frame = NULL;
     msgpack_unpacked msg;
     const msgpack_object *items;
-    size_t objects = 0;
+    size_t objects = 0, limit = tl_codec_alloc_limit();
     int rc = -1;
 
     *out = NULL;
     msgpack_unpacked_init(&msg);
-    if (data == NULL || len == 0) {
-        tl_fail(err, errlen, "empty request");
-        goto done;
-    }
     /* msgpack-c's objects count against the frame's memory limit too. */
-    if (tl_check_structure((const unsigned char *)data, len, &objects, "request",
-                           err, errlen) < 0)
-        goto done;
-    if (objects > tl_codec_alloc_limit() / sizeof(msgpack_object)) {
-        tl_fail(err, errlen, "the request has %zu msgpack objects, more than %zu "
-                "bytes of memory allow (TURBOLIFT_MAX_ALLOC)", objects,
-                tl_codec_alloc_limit());
-        goto done;
-    }
-    if (tl_unpack_whole(&msg, data, len, "request", &objects, err, errlen) < 0)
+    if (tl_unpack_whole(&msg, data, len, "request", limit, &objects, err, errlen) < 0)
         goto done;
     if (msg.data.type != MSGPACK_OBJECT_ARRAY) {
         tl_fail(err, errlen, "the request must be an array of the arguments, got %s",
@@ -989,7 +983,7 @@ int tl_decode_request(const struct tl_sig *sig, const char *data, size_t len,
         tl_fail(err, errlen, "out of memory");
         goto done;
     }
-    frame->limit = tl_codec_alloc_limit();
+    frame->limit = limit;
     frame->allocated = objects * sizeof(msgpack_object);
     d.frame = frame;
     if (tl_frame_layout(sig, frame, err, errlen) < 0)
@@ -1079,7 +1073,9 @@ int tl_decode_reply(const struct tl_sig *sig, const char *data, size_t len,
     int rc = -1;
 
     msgpack_unpacked_init(&msg);
-    if (tl_unpack_whole(&msg, data, len, "reply", &objects, err, errlen) < 0)
+    /* No limit of its own on the client: msgpack-c's objects are bounded by
+     * the reply's size once tl_check_structure() has passed it. */
+    if (tl_unpack_whole(&msg, data, len, "reply", SIZE_MAX, &objects, err, errlen) < 0)
         goto done;
     if (msg.data.type != MSGPACK_OBJECT_MAP) {
         tl_fail(err, errlen, "the reply must be a map with \"result\" and \"out\", "
