@@ -46,6 +46,7 @@
 #include "tl_clock.h"
 #include "tl_image.h"
 #include "tl_k8s_yaml.h"
+#include "tl_kubectl.h"
 #include "tl_log.h"
 #include "tl_proc.h"
 
@@ -99,13 +100,6 @@ static void say(struct k8s *k, const char *fmt, ...)
 /* ------------------------------------------------------------------ */
 /* kubectl                                                              */
 
-static const char *kubectl_bin(void)
-{
-    const char *b = getenv("TURBOLIFT_KUBECTL");
-
-    return b != NULL && *b != '\0' ? b : "kubectl";
-}
-
 /*
  * kubectl [--context C] [-n NS] ARGS... (NULL-terminated), input on stdin
  * when not NULL. 0 when kubectl exited 0. r is always filled: free it.
@@ -113,15 +107,10 @@ static const char *kubectl_bin(void)
 static int kubectl(const char *ns, const char *input, long timeout_ms,
                    struct tl_proc_out *r, ...)
 {
-    const char *argv[40], *ctx = getenv("TURBOLIFT_KUBE_CONTEXT");
-    size_t n = 0;
+    const char *argv[40];
+    size_t n = tl_kubectl_argv(argv);
     va_list ap;
 
-    argv[n++] = kubectl_bin();
-    if (ctx != NULL && *ctx != '\0') {
-        argv[n++] = "--context";
-        argv[n++] = ctx;
-    }
     if (ns != NULL) {
         argv[n++] = "-n";
         argv[n++] = ns;
@@ -473,10 +462,9 @@ static int port_forward(struct tl_target *t, long deadline, char *base, size_t b
 {
     struct k8s *k = t->priv;
     char svc[80], tmpl[] = "/tmp/turbolift-pf-XXXXXX", remote[16];
-    const char *ctx = getenv("TURBOLIFT_KUBE_CONTEXT");
-    const char *argv[12];
+    const char *argv[TL_KUBECTL_PREFIX_MAX + 8];
     posix_spawn_file_actions_t fa;
-    size_t n = 0;
+    size_t n;
     int fd;
 
     snprintf(svc, sizeof svc, "svc/%s", k->name);
@@ -487,11 +475,7 @@ static int port_forward(struct tl_target *t, long deadline, char *base, size_t b
         return -1;
     }
     unlink(tmpl);
-    argv[n++] = kubectl_bin();
-    if (ctx != NULL && *ctx != '\0') {
-        argv[n++] = "--context";
-        argv[n++] = ctx;
-    }
+    n = tl_kubectl_argv(argv);
     argv[n++] = "-n";
     argv[n++] = k->ns;
     argv[n++] = "port-forward";

@@ -24,6 +24,7 @@
 
 #include "tl_image.h"
 #include "tl_k8s_yaml.h"
+#include "tl_kubectl.h"
 #include "tl_proc.h"
 #include "tl_registry.h"
 
@@ -39,24 +40,11 @@ struct opts {
     const char *function;
 };
 
-static const char *kubectl_bin(void)
-{
-    const char *b = getenv("TURBOLIFT_KUBECTL");
-
-    return b != NULL && *b != '\0' ? b : "kubectl";
-}
-
 /* argv for kubectl with context and namespace flags, then extra (NULL-ended). */
 static void kargs(const struct opts *o, const char **argv, size_t cap, const char *const *extra)
 {
-    const char *ctx = getenv("TURBOLIFT_KUBE_CONTEXT");
-    size_t n = 0;
+    size_t n = tl_kubectl_argv(argv);
 
-    argv[n++] = kubectl_bin();
-    if (ctx != NULL && *ctx != '\0') {
-        argv[n++] = "--context";
-        argv[n++] = ctx;
-    }
     for (size_t i = 0; extra[i] != NULL && n + 3 < cap; i++)
         argv[n++] = extra[i];
     /* After the subcommand: kubectl takes a flag it does not know as
