@@ -9,8 +9,6 @@
  * stick out or overlap, nesting is bounded, and any mistake gives a message
  * that points at the offending character rather than a crash.
  */
-#define _POSIX_C_SOURCE 200809L    /* strdup */
-
 #include "tl_sig.h"
 
 #include <limits.h>
@@ -381,7 +379,7 @@ int tl_sig_parse(const char *text, struct tl_sig **out, char *err, size_t errlen
         return -1;
     }
     sig = calloc(1, sizeof *sig);
-    if (sig == NULL || (sig->text = strdup(text)) == NULL) {
+    if (sig == NULL) {
         tl_sig_fail(&p, "out of memory");
         goto fail;
     }
@@ -438,7 +436,6 @@ void tl_sig_free(struct tl_sig *sig)
     for (unsigned i = 0; i < sig->param_count; i++)
         tl_type_free(sig->params[i].type);
     free(sig->params);
-    free(sig->text);
     free(sig);
 }
 

@@ -79,7 +79,6 @@ struct tl_param {
 };
 
 struct tl_sig {
-    char *text;                 /* copy of the string it was parsed from   */
     struct tl_type *result;     /* kind TL_KIND_VOID for void              */
     unsigned param_count;
     struct tl_param *params;
