@@ -176,8 +176,12 @@ static int tl_name_is_identifier(const char *name)
     return 1;
 }
 
-int tl_service_check_entries(const struct tl_service_entry *entries,
-                             unsigned count, char *err, size_t errlen)
+/* tl_service_check_entries(); with functions != NULL, each parsed
+ * signature is kept in functions[i] (with its entry) instead of freed, so
+ * that a starting service parses every signature once. */
+static int tl_load_entries(const struct tl_service_entry *entries, unsigned count,
+                           struct tl_service_function *functions,
+                           char *err, size_t errlen)
 {
     char reason[384];
 
@@ -208,9 +212,20 @@ int tl_service_check_entries(const struct tl_service_entry *entries,
             snprintf(err, errlen, "service entry %s: %s", e->name, reason);
             return -1;
         }
-        tl_sig_free(sig);
+        if (functions == NULL) {
+            tl_sig_free(sig);
+            continue;
+        }
+        functions[i].entry = e;
+        functions[i].sig = sig;
     }
     return 0;
+}
+
+int tl_service_check_entries(const struct tl_service_entry *entries,
+                             unsigned count, char *err, size_t errlen)
+{
+    return tl_load_entries(entries, count, NULL, err, errlen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -746,24 +761,18 @@ int tl_service_start(const struct tl_service_entry *entries, unsigned count,
     int rc;
 
     *out = NULL;
-    if (tl_service_check_entries(entries, count, err, errlen) < 0)
-        return -1;
-    if (opts->port > 65535) {
-        snprintf(err, errlen, "port %u is not a TCP port", opts->port);
-        return -1;
-    }
     service = calloc(1, sizeof *service);
     if (service == NULL)
         goto out_of_memory;
     service->functions = calloc(count ? count : 1, sizeof *service->functions);
     if (service->functions == NULL)
         goto out_of_memory;
-    for (unsigned i = 0; i < count; i++) {
-        service->functions[i].entry = &entries[i];
-        if (tl_sig_parse(entries[i].signature, &service->functions[i].sig,
-                         err, errlen) < 0)
-            goto fail;
-        service->function_count++;
+    service->function_count = count;    /* slots not loaded stay NULL */
+    if (tl_load_entries(entries, count, service->functions, err, errlen) < 0)
+        goto fail;
+    if (opts->port > 65535) {
+        snprintf(err, errlen, "port %u is not a TCP port", opts->port);
+        goto fail;
     }
     if (opts->token != NULL && opts->token[0] != '\0') {
         service->token = strdup(opts->token);
