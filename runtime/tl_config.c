@@ -34,7 +34,7 @@ struct tl_config {
     size_t nstrs;
 };
 
-enum kind { K_STR, K_INT, K_ON_FAILURE, K_RESOURCES, K_BOOL, K_ENDPOINT };
+enum kind { K_STR, K_INT, K_ON_FAILURE, K_RESOURCES, K_BOOL, K_ENDPOINT, K_CPU, K_MEMORY };
 
 /* The schema of one section; new keys for new targets go here. */
 static const struct key {
@@ -61,6 +61,35 @@ static const struct key {
     { "endpoint",           K_ENDPOINT,   offsetof(struct tl_fn_config, endpoint), 0, 0 },
     { "keep",               K_BOOL,       offsetof(struct tl_fn_config, keep), 0, 0 },
 };
+
+/* The keys of resources: Kubernetes quantities. */
+static const struct key resource_keys[] = {
+    { "cpu",                K_CPU,        offsetof(struct tl_fn_config, cpu), 0, 0 },
+    { "memory",             K_MEMORY,     offsetof(struct tl_fn_config, memory), 0, 0 },
+    { "cpu_limit",          K_CPU,        offsetof(struct tl_fn_config, cpu_limit), 0, 0 },
+    { "memory_limit",       K_MEMORY,     offsetof(struct tl_fn_config, memory_limit), 0, 0 },
+};
+
+#define NKEYS(t) (sizeof (t) / sizeof (t)[0])
+
+static const struct key *find_key(const struct key *t, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0)
+            return &t[i];
+    return NULL;
+}
+
+/* "a, b, c" from a table, for the message about a key that is none of
+ * them: a key added to the table is named there without more ado. */
+static void key_names(const struct key *t, size_t n, char *out, size_t len)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < n && used < len; i++)
+        used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "", t[i].name);
+}
 
 struct cctx {
     struct tl_config *cfg;
@@ -210,6 +239,7 @@ static int quantity_ok(const char *v, int memory)
 static int read_resources(struct cctx *c, yaml_node_t *map, struct tl_fn_config *s)
 {
     yaml_node_pair_t *p;
+    char known[128];
 
     if (map->type != YAML_MAPPING_NODE)
         return fail(c, map, "resources", "expected a mapping with cpu and memory");
@@ -217,35 +247,22 @@ static int read_resources(struct cctx *c, yaml_node_t *map, struct tl_fn_config 
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
         const char *key = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "?";
+        const struct key *kd = find_key(resource_keys, NKEYS(resource_keys), key);
+        const char **field;
+        char name[32];
 
-        if (strcmp(key, "cpu") == 0) {
-            if (set_string(c, v, "resources.cpu", &s->cpu) != 0)
-                return -1;
-            if (!quantity_ok(s->cpu, 0))
-                return fail(c, v, "resources.cpu", "expected CPUs such as 1, 0.5 or "
-                            "500m, got '%s'", s->cpu);
-        } else if (strcmp(key, "memory") == 0) {
-            if (set_string(c, v, "resources.memory", &s->memory) != 0)
-                return -1;
-            if (!quantity_ok(s->memory, 1))
-                return fail(c, v, "resources.memory", "expected bytes such as 256Mi, "
-                            "1Gi or 500M, got '%s'", s->memory);
-        } else if (strcmp(key, "cpu_limit") == 0) {
-            if (set_string(c, v, "resources.cpu_limit", &s->cpu_limit) != 0)
-                return -1;
-            if (!quantity_ok(s->cpu_limit, 0))
-                return fail(c, v, "resources.cpu_limit", "expected CPUs such as 1, 0.5 or "
-                            "500m, got '%s'", s->cpu_limit);
-        } else if (strcmp(key, "memory_limit") == 0) {
-            if (set_string(c, v, "resources.memory_limit", &s->memory_limit) != 0)
-                return -1;
-            if (!quantity_ok(s->memory_limit, 1))
-                return fail(c, v, "resources.memory_limit", "expected bytes such as 256Mi, "
-                            "1Gi or 500M, got '%s'", s->memory_limit);
-        } else {
-            return fail(c, k, key, "unknown key in resources (known: cpu, memory, "
-                        "cpu_limit, memory_limit)");
+        if (kd == NULL) {
+            key_names(resource_keys, NKEYS(resource_keys), known, sizeof known);
+            return fail(c, k, key, "unknown key in resources (known: %s)", known);
         }
+        snprintf(name, sizeof name, "resources.%s", kd->name);
+        field = (const char **)(void *)((char *)s + kd->off);
+        if (set_string(c, v, name, field) != 0)
+            return -1;
+        if (!quantity_ok(*field, kd->kind == K_MEMORY))
+            return fail(c, v, name, "expected %s, got '%s'", kd->kind == K_MEMORY
+                        ? "bytes such as 256Mi, 1Gi or 500M" : "CPUs such as 1, 0.5 or 500m",
+                        *field);
     }
     return 0;
 }
@@ -260,22 +277,18 @@ static int read_section(struct cctx *c, yaml_node_t *map, const char *where,
     for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-        const struct key *kd = NULL;
+        const struct key *kd;
         const char *key, *val = NULL;
-        char *field;
+        char *field, known[512];
 
         if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
             return fail(c, k, where, "keys must be strings");
         key = (const char *)k->data.scalar.value;
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-            if (strcmp(keys[i].name, key) == 0)
-                kd = &keys[i];
-        if (kd == NULL)
-            return fail(c, k, key, "unknown key in %s (known: target, timeout_ms, "
-                        "connect_timeout_ms, retries, backoff_ms, on_failure, "
-                        "start_timeout_ms, token, replicas, min_replicas, max_replicas, "
-                        "namespace, registry, image_base, resources, endpoint, keep)",
-                        where);
+        kd = find_key(keys, NKEYS(keys), key);
+        if (kd == NULL) {
+            key_names(keys, NKEYS(keys), known, sizeof known);
+            return fail(c, k, key, "unknown key in %s (known: %s)", where, known);
+        }
         field = (char *)s + kd->off;
         switch (kd->kind) {
         case K_STR:
@@ -312,6 +325,9 @@ static int read_section(struct cctx *c, yaml_node_t *map, const char *where,
                 return fail(c, v, key, "expected nodeport, port-forward or "
                             "loadbalancer, got '%s'", *(const char **)(void *)field);
             break;
+        case K_CPU:
+        case K_MEMORY:
+            break;              /* only under resources */
         }
     }
     if (s->min_replicas > 0 && s->max_replicas > 0 && s->min_replicas > s->max_replicas)
