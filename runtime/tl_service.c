@@ -23,10 +23,11 @@
  * bounds every allocation a body can cause, and every failure is answered
  * with a status and a text/plain message.
  */
-#define _POSIX_C_SOURCE 200809L    /* open_memstream, getaddrinfo, nanosleep */
+#define _POSIX_C_SOURCE 200809L    /* open_memstream, getaddrinfo, clock_gettime */
 
 #include "tl_service.h"
 
+#include "tl_clock.h"
 #include "tl_codec.h"
 #include "tl_log.h"
 #include "tl_sig.h"
@@ -853,13 +854,12 @@ unsigned tl_service_in_flight(const struct tl_service *service)
 
 int tl_service_wait_idle(const struct tl_service *service, unsigned timeout_ms)
 {
-    const struct timespec tick = { 0, 5 * 1000 * 1000 };
-    uint64_t deadline = tl_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    long deadline = tl_now_ms() + (long)timeout_ms;
 
     while (atomic_load(&service->in_flight) > 0) {
-        if (tl_now_ns() >= deadline)
+        if (tl_now_ms() >= deadline)
             return -1;
-        nanosleep(&tick, NULL);
+        tl_wait_ms(5);
     }
     return 0;
 }

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE     /* prctl, dprintf, sigtimedwait */
 
+#include "tl_clock.h"
 #include "tl_log.h"
 #include "tl_service.h"
 
@@ -170,12 +171,12 @@ static int tl_drain(struct tl_service *service, const sigset_t *stop_signals,
                     unsigned timeout_ms)
 {
     const struct timespec slice = { 0, 20 * 1000 * 1000 };
-    unsigned waited = 0;
+    long deadline = tl_now_ms() + (long)timeout_ms;
     siginfo_t info;
 
     tl_service_begin_drain(service);
     while (tl_service_in_flight(service) > 0) {
-        if (waited >= timeout_ms) {
+        if (tl_now_ms() >= deadline) {
             tl_log_warn("%u call(s) still running after %u ms; exiting anyway",
                         tl_service_in_flight(service), timeout_ms);
             return -1;
@@ -185,7 +186,6 @@ static int tl_drain(struct tl_service *service, const sigset_t *stop_signals,
                         tl_service_in_flight(service));
             return -1;
         }
-        waited += 20;
     }
     return 0;
 }
