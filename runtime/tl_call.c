@@ -238,11 +238,6 @@ static const struct tl_target_ops *find_target(const char *name)
     return NULL;
 }
 
-const struct tl_target_ops *tl_target_find(const char *name)
-{
-    return find_target(name);
-}
-
 /* ------------------------------------------------------------------ */
 /* Failure policy                                                       */
 

@@ -50,7 +50,4 @@ struct tl_target {
 
 extern const struct tl_target_ops tl_target_local;
 
-/* The implementation of a target by name ("local", ...); NULL if unknown. */
-const struct tl_target_ops *tl_target_find(const char *name);
-
 #endif /* TL_TARGET_H */

@@ -62,7 +62,6 @@ struct k8s {
     pthread_mutex_t lock;         /* port-forward restarts vs stop             */
     pid_t owner;                  /* the process that deployed                 */
     char name[64];                /* Kubernetes object name                    */
-    char fn_label[64];
     const char *ns;
     char *binary;
     struct tl_image img;
@@ -255,7 +254,6 @@ static int k8s_prepare(struct tl_target *t, char *err, size_t errlen)
     k->ns = c->k8s_namespace;
     k->pf_out = -1;
     k->progress = isatty(STDERR_FILENO) && tl_log_enabled(TL_LOG_WARN);
-    tl_k8s_label_value(t->manifest->function, k->fn_label);
     t->priv = k;               /* stop() frees what we made, even on failure */
 
     if (tl_build_service(t->manifest, image_timeout, &k->binary, &hit, err, errlen) != 0)
