@@ -9,19 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../unit/tl_check.h"
+#include "tl_clock.h"
 #include "tl_proc.h"
 #include "tl_registry.h"
-
-static long ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void test_proc(void)
 {
@@ -61,9 +53,9 @@ static void test_proc(void)
     tl_proc_out_free(&r);
 
     /* The deadline kills. */
-    t0 = ms();
+    t0 = tl_now_ms();
     CHECK(tl_proc_run(slow, NULL, 0, 200, &r) != 0);
-    CHECK_MSG(ms() - t0 < 5000, "took %ld ms", ms() - t0);
+    CHECK_MSG(tl_now_ms() - t0 < 5000, "took %ld ms", tl_now_ms() - t0);
     CHECK(strstr(r.err, "timeout") != NULL);
     tl_proc_out_free(&r);
 

@@ -14,10 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
-/* CHECK, CHECK_MSG, REQUIRE and tl_check_status() are the unit tests' own. */
+/* CHECK, CHECK_MSG, REQUIRE and tl_check_status() are the unit tests' own;
+ * deadlines and pauses are the runtime's (tl_now_ms, tl_wait_ms). */
 #include "../unit/tl_check.h"
+#include "tl_clock.h"
 
 static inline void rt_write_file(const char *path, const char *text)
 {
@@ -84,22 +85,6 @@ static inline const char *rt_descriptor(char *buf, size_t len, const char *sdir,
              "hash=0123456789abcdef\nservice_dir=%s\nsource=%s:%d\n",
              function, signature, sdir, __FILE__, __LINE__);
     return buf;
-}
-
-static inline long rt_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline void rt_wait_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
 }
 
 #endif /* RT_CHECK_H */

@@ -68,15 +68,15 @@ static inline int rt_pid_gone(pid_t pid)
  * is our child. 1 when gone in time. */
 static inline int rt_wait_gone(pid_t pid, long timeout_ms)
 {
-    long deadline = rt_now_ms() + timeout_ms, pause = 1;
+    long deadline = tl_now_ms() + timeout_ms, pause = 1;
 
     for (;;) {
         waitpid(pid, NULL, WNOHANG);
         if (rt_pid_gone(pid))
             return 1;
-        if (rt_now_ms() > deadline)
+        if (tl_now_ms() > deadline)
             return 0;
-        rt_wait_ms(pause);
+        tl_wait_ms(pause);
         pause = pause < 100 ? pause * 2 : 100;
     }
 }

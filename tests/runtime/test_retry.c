@@ -50,9 +50,9 @@ static int whoami(void)
 /* The pid of a worker that has entered slow(), from its marker file. */
 static int busy_worker(long timeout_ms)
 {
-    long deadline = rt_now_ms() + timeout_ms, pause = 1;
+    long deadline = tl_now_ms() + timeout_ms, pause = 1;
 
-    while (rt_now_ms() < deadline) {
+    while (tl_now_ms() < deadline) {
         DIR *d = opendir(marks);
         struct dirent *e;
         int pid = 0;
@@ -64,7 +64,7 @@ static int busy_worker(long timeout_ms)
         closedir(d);
         if (pid > 0)
             return pid;
-        rt_wait_ms(pause);
+        tl_wait_ms(pause);
         pause = pause < 50 ? pause * 2 : 50;
     }
     return 0;

@@ -11,34 +11,20 @@
 #define _GNU_SOURCE     /* prctl, pipe2 */
 
 #include "tl_check.h"
+#include "tl_clock.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *service_bin;
 static const char *bad_bin;
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Start the service with extra arguments; its port comes back through
  * --ready-fd 3. Returns the pid, or -1. */
@@ -79,14 +65,14 @@ static pid_t spawn(const char *binary, const char *const *extra, unsigned *port)
  * process died of a signal. */
 static int wait_exit(pid_t pid, unsigned timeout_ms)
 {
-    uint64_t deadline = now_ms() + timeout_ms;
+    long deadline = tl_now_ms() + (long)timeout_ms;
     int status;
 
-    while (now_ms() < deadline) {
+    while (tl_now_ms() < deadline) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
-        sleep_ms(10);
+        tl_wait_ms(10);
     }
     return -1;
 }
@@ -159,7 +145,7 @@ static void test_drain_on_sigterm(void)
     pid_t pid = spawn(service_bin, NULL, &port);
     struct nap nap;
     pthread_t thread;
-    uint64_t start;
+    long start;
 
     REQUIRE(pid > 0);
     CHECK(port > 0);
@@ -170,16 +156,16 @@ static void test_drain_on_sigterm(void)
     nap.port = port;
     nap.ms = 700;
     REQUIRE(pthread_create(&thread, NULL, nap_thread, &nap) == 0);
-    sleep_ms(150);
-    start = now_ms();
+    tl_wait_ms(150);
+    start = tl_now_ms();
     CHECK(kill(pid, SIGTERM) == 0);
-    sleep_ms(50);
+    tl_wait_ms(50);
     CHECK(request(port, "/readyz", NULL, 0) == 503);
     CHECK(request(port, "/v1/call/nap", "\x91\x00", 2) == 503);
     CHECK(wait_exit(pid, 5000) == 0);
     pthread_join(thread, NULL);
     CHECK(nap.status == 200);                  /* the running call finished */
-    CHECK(now_ms() - start >= 400);            /* ...before the process left */
+    CHECK(tl_now_ms() - start >= 400);         /* ...before the process left */
     CHECK(request(port, "/healthz", NULL, 0) == -1);
 }
 
@@ -189,7 +175,7 @@ static void test_drain_bound(void)
     pid_t pid;
     struct nap nap;
     pthread_t thread;
-    uint64_t start;
+    long start;
 
     setenv("TURBOLIFT_DRAIN_TIMEOUT", "1", 1);
     pid = spawn(service_bin, NULL, &port);     /* inherits the variable */
@@ -198,11 +184,11 @@ static void test_drain_bound(void)
     nap.port = port;
     nap.ms = 8000;
     REQUIRE(pthread_create(&thread, NULL, nap_thread, &nap) == 0);
-    sleep_ms(150);
-    start = now_ms();
+    tl_wait_ms(150);
+    start = tl_now_ms();
     kill(pid, SIGTERM);
     CHECK(wait_exit(pid, 5000) == 0);          /* exits 0 despite the call */
-    CHECK(now_ms() - start < 3000);
+    CHECK(tl_now_ms() - start < 3000);
     pthread_join(thread, NULL);
     CHECK(nap.status == -1);                   /* that call was cut off */
 
@@ -211,13 +197,13 @@ static void test_drain_bound(void)
     REQUIRE(pid > 0 && port > 0);
     nap.port = port;
     REQUIRE(pthread_create(&thread, NULL, nap_thread, &nap) == 0);
-    sleep_ms(150);
-    start = now_ms();
+    tl_wait_ms(150);
+    start = tl_now_ms();
     kill(pid, SIGTERM);
-    sleep_ms(100);
+    tl_wait_ms(100);
     kill(pid, SIGINT);
     CHECK(wait_exit(pid, 5000) == 0);
-    CHECK(now_ms() - start < 3000);
+    CHECK(tl_now_ms() - start < 3000);
     pthread_join(thread, NULL);
 }
 
