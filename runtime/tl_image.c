@@ -362,11 +362,7 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
                          (unsigned long long)after.st_size;
         free(copy);
     }
-    if (o->progress)
-        fprintf(stderr, "turbolift: building image %s (%.1f MB, %zu files)\n",
-                push_ref, (double)img->bytes / 1e6, f.n + 1);
-    else
-        tl_log_info("building image %s (%.1f MB, %zu files)", push_ref,
+    tl_log_progress(o->progress, "building image %s (%.1f MB, %zu files)", push_ref,
                     (double)img->bytes / 1e6, f.n + 1);
     {
         char *build_docker[] = { (char *)tool, "build", "-q", "-t", push_ref, dir, NULL };
@@ -376,10 +372,7 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
                      "building the image", err, errlen) != 0)
             goto cleanup;
     }
-    if (o->progress)
-        fprintf(stderr, "turbolift: pushing %s\n", push_ref);
-    else
-        tl_log_info("pushing %s", push_ref);
+    tl_log_progress(o->progress, "pushing %s", push_ref);
     {
         /* podman and buildah want to be told that a local registry is http. */
         char *push_plain[] = { (char *)tool, "push", "--tls-verify=false", push_ref, NULL };

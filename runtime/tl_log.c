@@ -38,18 +38,35 @@ int tl_log_enabled(enum tl_log_level level)
     return level <= tl_log_threshold;
 }
 
-void tl_log(enum tl_log_level level, const char *fmt, ...)
+static void tl_log_line(enum tl_log_level level, const char *fmt, va_list ap)
 {
     static const char *const labels[] = { "error: ", "warning: ", "", "debug: " };
     char line[1024];
+
+    vsnprintf(line, sizeof line, fmt, ap);
+    /* One fprintf per line so that lines from several threads or worker
+     * processes sharing stderr do not interleave mid-line. */
+    fprintf(stderr, "turbolift: %s%s\n", labels[level], line);
+}
+
+void tl_log(enum tl_log_level level, const char *fmt, ...)
+{
     va_list ap;
 
     if (!tl_log_enabled(level))
         return;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    tl_log_line(level, fmt, ap);
     va_end(ap);
-    /* One fprintf per line so that lines from several threads or worker
-     * processes sharing stderr do not interleave mid-line. */
-    fprintf(stderr, "turbolift: %s%s\n", labels[level], line);
+}
+
+void tl_log_progress(int shown, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!shown && !tl_log_enabled(TL_LOG_INFO))
+        return;
+    va_start(ap, fmt);
+    tl_log_line(TL_LOG_INFO, fmt, ap);
+    va_end(ap);
 }

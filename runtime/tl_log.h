@@ -22,6 +22,12 @@ int tl_log_enabled(enum tl_log_level level);
 void tl_log(enum tl_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A step of a slow set-up (image build, deployment): an info line, printed
+ * also below info when shown is nonzero (the caller decided the user is
+ * watching: stderr is a terminal). */
+void tl_log_progress(int shown, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #define tl_log_error(...) tl_log(TL_LOG_ERROR, __VA_ARGS__)
 #define tl_log_warn(...)  tl_log(TL_LOG_WARN, __VA_ARGS__)
 #define tl_log_info(...)  tl_log(TL_LOG_INFO, __VA_ARGS__)

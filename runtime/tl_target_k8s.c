@@ -66,7 +66,7 @@ struct k8s {
     char *binary;
     struct tl_image img;
     char token[128];
-    int progress;                 /* stderr is a terminal: say what happens    */
+    int progress;                 /* stderr is a terminal: show every step     */
     int deployed;                 /* objects exist on the cluster (ours/reused) */
     int stopped;
     pid_t pf_pid;                 /* kubectl port-forward, 0 when none         */
@@ -74,27 +74,6 @@ struct k8s {
     unsigned pf_restarts;
     struct tl_endpoint *retired;  /* every endpoint published (never freed)    */
 };
-
-/* ------------------------------------------------------------------ */
-/* Messages                                                             */
-
-static void say(struct k8s *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Progress: on a terminal always (deploying takes seconds to minutes and
- * the user should see why); otherwise at TURBOLIFT_LOG=info. */
-static void say(struct k8s *k, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (k->progress)
-        fprintf(stderr, "turbolift: %s\n", line);
-    else
-        tl_log_info("%s", line);
-}
 
 /* ------------------------------------------------------------------ */
 /* kubectl                                                              */
@@ -253,6 +232,8 @@ static int k8s_prepare(struct tl_target *t, char *err, size_t errlen)
     k->owner = getpid();
     k->ns = c->k8s_namespace;
     k->pf_out = -1;
+    /* Deploying takes seconds to minutes: on a terminal the user sees each
+     * step (tl_log_progress); elsewhere only at TURBOLIFT_LOG=info. */
     k->progress = isatty(STDERR_FILENO) && tl_log_enabled(TL_LOG_WARN);
     t->priv = k;               /* stop() frees what we made, even on failure */
 
@@ -271,11 +252,12 @@ static int k8s_prepare(struct tl_target *t, char *err, size_t errlen)
         return -1;
     tl_k8s_name(t->manifest->function, k->img.tag, k->name);
     if (k->img.cached)
-        say(k, "%s: image %s is in the registry already", t->manifest->function,
-            k->img.ref);
+        tl_log_progress(k->progress, "%s: image %s is in the registry already",
+                        t->manifest->function, k->img.ref);
     else
-        say(k, "%s: image %s pushed (%.1f MB, %.1f s)", t->manifest->function,
-            k->img.ref, (double)k->img.bytes / 1e6, (double)(tl_now_ms() - t0) / 1000);
+        tl_log_progress(k->progress, "%s: image %s pushed (%.1f MB, %.1f s)",
+                        t->manifest->function, k->img.ref, (double)k->img.bytes / 1e6,
+                        (double)(tl_now_ms() - t0) / 1000);
     return 0;
 }
 
@@ -346,7 +328,8 @@ static int wait_rollout(struct tl_target *t, long deadline, char *err, size_t er
             return -1;
         }
         if (ready != last_ready) {
-            say(k, "%s: rollout %d/%d ready", t->manifest->function, ready, wanted);
+            tl_log_progress(k->progress, "%s: rollout %d/%d ready", t->manifest->function,
+                            ready, wanted);
             last_ready = ready;
         }
         if (ready >= wanted && wanted > 0)
@@ -418,9 +401,10 @@ static int apply(struct tl_target *t, char *err, size_t errlen)
     s.drain_seconds = 25;
     if (tl_k8s_manifests(&s, &yaml, &len, err, errlen) != 0)
         return -1;
-    say(k, "%s: applying deployment/%s (%d replica%s%s) in namespace %s",
-        t->manifest->function, k->name, s.min_replicas, s.min_replicas == 1 ? "" : "s",
-        s.max_replicas > s.min_replicas ? ", autoscaled" : "", k->ns);
+    tl_log_progress(k->progress, "%s: applying deployment/%s (%d replica%s%s) in namespace %s",
+                    t->manifest->function, k->name, s.min_replicas,
+                    s.min_replicas == 1 ? "" : "s",
+                    s.max_replicas > s.min_replicas ? ", autoscaled" : "", k->ns);
     for (int attempt = 0; attempt < 2; attempt++) {    /* 2nd: after creating the namespace */
         if (kubectl(k->ns, yaml, TL_K8S_KUBECTL_TIMEOUT_MS, &r, "apply", "-f", "-",
                     (char *)NULL) == 0) {
@@ -435,7 +419,7 @@ static int apply(struct tl_target *t, char *err, size_t errlen)
             struct tl_proc_out cr;
 
             tl_proc_out_free(&r);
-            say(k, "creating namespace %s", k->ns);
+            tl_log_progress(k->progress, "creating namespace %s", k->ns);
             if (kubectl(NULL, NULL, TL_K8S_KUBECTL_TIMEOUT_MS, &cr, "create", "namespace",
                         k->ns, (char *)NULL) != 0 && strstr(cr.err, "AlreadyExists") == NULL) {
                 snprintf(err, errlen, "kubectl create namespace %s: %s", k->ns, cr.err);
@@ -680,8 +664,8 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
         return -1;
     if (deleting) {
         /* An earlier run's cleanup is still under way: let it finish. */
-        say(k, "%s: waiting for the deletion of deployment/%s to finish",
-            t->manifest->function, k->name);
+        tl_log_progress(k->progress, "%s: waiting for the deletion of deployment/%s to finish",
+                        t->manifest->function, k->name);
         while (deleting) {        /* bounded by the deadline */
             if (tl_now_ms() + TL_K8S_POLL_MS > deadline) {
                 snprintf(err, errlen, "deployment/%s was still being deleted after "
@@ -699,8 +683,8 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
     if (data[0] != '\0' && wanted > 0 && ready > 0) {
         /* Same hash, same image: running already (kept by an earlier run). */
         k->deployed = 1;
-        say(k, "%s: reusing deployment/%s (%d/%d ready)", t->manifest->function,
-            k->name, ready, wanted);
+        tl_log_progress(k->progress, "%s: reusing deployment/%s (%d/%d ready)",
+                        t->manifest->function, k->name, ready, wanted);
     } else {
         if (apply(t, err, errlen) != 0)
             return -1;
@@ -714,8 +698,8 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
     if (publish(t, base, 0, err, errlen) != 0)
         return -1;
     t->nslots = 1;
-    say(k, "%s: ready at %s (%s, %.1f s)", t->manifest->function, base, t->config->endpoint,
-        (double)(tl_now_ms() - t0) / 1000);
+    tl_log_progress(k->progress, "%s: ready at %s (%s, %.1f s)", t->manifest->function, base,
+                    t->config->endpoint, (double)(tl_now_ms() - t0) / 1000);
     return 0;
 }
 
@@ -769,12 +753,13 @@ static void k8s_stop(struct tl_target *t)
         atomic_store_explicit(&t->slots[0], NULL, memory_order_release);
     port_forward_stop(k);
     if (k->deployed && t->config->keep) {
-        say(k, "%s: keeping deployment/%s in namespace %s (keep); `turbolift down` "
-            "deletes it", t->manifest->function, k->name, k->ns);
+        tl_log_progress(k->progress, "%s: keeping deployment/%s in namespace %s (keep); "
+                        "`turbolift down` deletes it", t->manifest->function, k->name, k->ns);
     } else if (k->deployed) {
         snprintf(sel, sizeof sel, TL_K8S_LABEL_NAME "=%s," TL_K8S_LABEL_MANAGED "=turbolift",
                  k->name);
-        say(k, "%s: deleting deployment/%s", t->manifest->function, k->name);
+        tl_log_progress(k->progress, "%s: deleting deployment/%s", t->manifest->function,
+                        k->name);
         /* Not waiting for the pods: they drain on SIGTERM by themselves
          * and the program's exit need not wait for it. But foreground
          * cascading: the Deployment stays visible (being deleted) until
