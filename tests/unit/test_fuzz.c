@@ -36,7 +36,7 @@ static const char *const signatures[] = {
     "{32:8:0=[3]b,4=i4,8={16:8:0=s,8=[2][2]i2},24=u8}({32:8:0=[3]b,4=i4,8={16:8:0=s,8=[2][2]i2},24=u8})",
     "v(*x3:u1,*r3:b,*w3:i1,u4)",
     "u16(*x1:u16,i8)",
-    /* the tables of test_service.c and service_table.c */
+    /* the table of service_table.c (test_service, test_main) */
     "f8(f8,f8)",
     "s(s)",
     "v(u4)",
