@@ -48,17 +48,22 @@ static atomic_uint_fast64_t endpoint_ids;
  * would interleave them. The child drops them and connects afresh. */
 static atomic_uint client_generation;
 
+static void conn_drop(struct tl_conn *c)
+{
+    if (c->h)
+        curl_easy_cleanup(c->h);
+    curl_slist_free_all(c->headers);
+    memset(c, 0, sizeof *c);
+}
+
 static void thread_free(void *p)
 {
     struct tl_thread *t = p;
 
     if (t == NULL)
         return;
-    for (unsigned i = 0; i < TL_CONN_CACHE; i++) {
-        if (t->conns[i].h)
-            curl_easy_cleanup(t->conns[i].h);
-        curl_slist_free_all(t->conns[i].headers);
-    }
+    for (unsigned i = 0; i < TL_CONN_CACHE; i++)
+        conn_drop(&t->conns[i]);
     free(t->buf);
     free(t);
 }
@@ -114,8 +119,6 @@ void tl_endpoint_free(struct tl_endpoint *ep)
     free(ep->url);
     free(ep);
 }
-
-static void conn_drop(struct tl_conn *c);
 
 static struct tl_thread *thread_state(void)
 {
@@ -173,14 +176,6 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     memcpy(t->buf + t->len, data, n);
     t->len += n;
     return n;
-}
-
-static void conn_drop(struct tl_conn *c)
-{
-    if (c->h)
-        curl_easy_cleanup(c->h);
-    curl_slist_free_all(c->headers);
-    memset(c, 0, sizeof *c);
 }
 
 /* The handle for this endpoint in this thread, set up once. */
