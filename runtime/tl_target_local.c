@@ -480,26 +480,25 @@ static int local_prepare(struct tl_target *t, char *err, size_t errlen)
     pthread_mutex_init(&l->lock, NULL);
     l->owner = getpid();
     if (tl_build_service(t->manifest, t->config->start_timeout_ms, &l->binary, &hit,
-                         err, errlen) != 0) {
-        pthread_mutex_destroy(&l->lock);
-        free(l);
-        return -1;
-    }
+                         err, errlen) != 0)
+        goto fail;
     if (t->config->token != NULL) {
         const char *ours = getenv("TURBOLIFT_TOKEN");
         if ((ours == NULL || strcmp(ours, t->config->token) != 0) &&
             (l->envp = env_with_token(t->config->token)) == NULL) {
             snprintf(err, errlen, "out of memory");
-            free(l->binary);
-            pthread_mutex_destroy(&l->lock);
-            free(l);
-            return -1;
+            goto fail;
         }
     }
     tl_log_debug("%s: service binary %s (%s)", t->manifest->function, l->binary,
                  hit ? "cached" : "linked now");
     t->priv = l;
     return 0;
+fail:
+    free(l->binary);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+    return -1;
 }
 
 static int local_start(struct tl_target *t, char *err, size_t errlen)
