@@ -139,30 +139,43 @@ static void expect_error(int line, const char *method, const char *path,
 
 static struct tl_sig *sig_add, *sig_scale, *sig_greet, *sig_nap;
 
+/* One call of `name` through the codec and HTTP: encode args, POST them
+ * (on curl's keep-alive connection, or a fresh one when curl is NULL) and
+ * decode a 200 msgpack reply into args and result. 0 when all of that
+ * worked; *status, unless NULL, gets the HTTP status (0 without one). */
+static int call_remote(CURL *curl, const char *name, const struct tl_sig *sig,
+                       void *const *args, void *result, const char *authorization,
+                       long *status)
+{
+    msgpack_sbuffer request;
+    struct reply r = { 0 };
+    char path[64], err[256] = "";
+    int rc = -1;
+
+    msgpack_sbuffer_init(&request);
+    REQUIRE(tl_encode_request(sig, args, &request, err, sizeof err) == 0);
+    snprintf(path, sizeof path, "/v1/call/%s", name);
+    if (http_on(curl, "POST", path, request.data, request.size, authorization, &r) == 0) {
+        if (r.status == 200 && strcmp(r.content_type, "application/msgpack") == 0 &&
+            tl_decode_reply(sig, r.body, r.size, args, result, err, sizeof err) == 0)
+            rc = 0;
+        else
+            fprintf(stderr, "%s: status %ld, %s\n", name, r.status,
+                    r.status == 200 ? err : r.body ? r.body : "");
+    }
+    if (status != NULL)
+        *status = r.status;
+    reply_free(&r);
+    msgpack_sbuffer_destroy(&request);
+    return rc;
+}
+
 static int call_remote_add(CURL *curl, double a, double b, double *sum,
                            const char *authorization)
 {
     void *args[] = { &a, &b };
-    msgpack_sbuffer request;
-    struct reply r;
-    char err[256];
-    int rc = -1;
 
-    msgpack_sbuffer_init(&request);
-    if (tl_encode_request(sig_add, args, &request, err, sizeof err) < 0)
-        goto done;
-    if (http_on(curl, "POST", "/v1/call/add", request.data, request.size,
-                authorization, &r) < 0)
-        goto done;
-    if (r.status == 200 && strcmp(r.content_type, "application/msgpack") == 0 &&
-        tl_decode_reply(sig_add, r.body, r.size, args, sum, err, sizeof err) == 0)
-        rc = 0;
-    else
-        fprintf(stderr, "add: status %ld, %s\n", r.status, r.status == 200 ? err : r.body);
-    reply_free(&r);
-done:
-    msgpack_sbuffer_destroy(&request);
-    return rc;
+    return call_remote(curl, "add", sig_add, args, sum, authorization, NULL);
 }
 
 static void test_calls(void)
@@ -174,31 +187,15 @@ static void test_calls(void)
     double xs[3] = { 1, -2, 0.5 }, *p = xs;
     uint64_t n = 3;
     void *scale_args[] = { &p, &n };
-    msgpack_sbuffer request;
-    struct reply r;
-    char err[256];
-    msgpack_sbuffer_init(&request);
-    REQUIRE(tl_encode_request(sig_scale, scale_args, &request, err, sizeof err) == 0);
-    CHECK(http("POST", "/v1/call/scale", request.data, request.size, NULL, &r) == 0);
-    CHECK(r.status == 200);
-    CHECK_MSG(tl_decode_reply(sig_scale, r.body, r.size, scale_args, NULL, err,
-                              sizeof err) == 0, "%s", err);
+    CHECK(call_remote(NULL, "scale", sig_scale, scale_args, NULL, NULL, NULL) == 0);
     CHECK(xs[0] == 3 && xs[1] == -6 && xs[2] == 1.5);
-    reply_free(&r);
 
     const char *name = "world";
     char *greeting = NULL;
     void *greet_args[] = { &name };
-    msgpack_sbuffer_clear(&request);
-    REQUIRE(tl_encode_request(sig_greet, greet_args, &request, err, sizeof err) == 0);
-    CHECK(http("POST", "/v1/call/greet", request.data, request.size, NULL, &r) == 0);
-    CHECK(r.status == 200);
-    CHECK(tl_decode_reply(sig_greet, r.body, r.size, greet_args, &greeting, err,
-                          sizeof err) == 0);
+    CHECK(call_remote(NULL, "greet", sig_greet, greet_args, &greeting, NULL, NULL) == 0);
     CHECK(greeting != NULL && strcmp(greeting, "hello, world") == 0);
     free(greeting);
-    reply_free(&r);
-    msgpack_sbuffer_destroy(&request);
 }
 
 static void test_probes(void)
@@ -430,19 +427,10 @@ static void *slow_call(void *arg)
 {
     uint32_t ms = 1500;
     void *args[] = { &ms };
-    msgpack_sbuffer request;
-    struct reply r;
-    char err[128];
     long status = 0;
 
     (void)arg;
-    msgpack_sbuffer_init(&request);
-    if (tl_encode_request(sig_nap, args, &request, err, sizeof err) == 0 &&
-        http("POST", "/v1/call/nap", request.data, request.size, NULL, &r) == 0) {
-        status = r.status;
-        reply_free(&r);
-    }
-    msgpack_sbuffer_destroy(&request);
+    call_remote(NULL, "nap", sig_nap, args, NULL, NULL, &status);
     return (void *)(intptr_t)status;
 }
 
