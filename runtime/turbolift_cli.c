@@ -172,19 +172,13 @@ static int cmd_status(const struct opts *o)
 static int cmd_logs(const struct opts *o)
 {
     char sel[256], tail[32];
-    const char *extra[12], *argv[32];
+    const char *extra[] = { "logs", "-l", sel, "--prefix", "--all-containers",
+                            "--max-log-requests=20", tail, NULL };
+    const char *argv[32];
     int status;
 
     snprintf(sel, sizeof sel, MANAGED "," TL_K8S_LABEL_FUNCTION "=%s", o->function);
     snprintf(tail, sizeof tail, "--tail=%s", o->tail ? o->tail : "100");
-    extra[0] = "logs";
-    extra[1] = "-l";
-    extra[2] = sel;
-    extra[3] = "--prefix";
-    extra[4] = "--all-containers";
-    extra[5] = "--max-log-requests=20";
-    extra[6] = tail;
-    extra[7] = NULL;
     kargs(o, argv, 32, extra);
     if (tl_proc_run_inherit((char *const *)argv, KUBECTL_TIMEOUT_MS, &status) != 0) {
         fprintf(stderr, "turbolift: kubectl logs for %s failed (status %d)\n", o->function,
