@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tl_buf.h"
 #include "tl_log.h"
 
 #define TL_CONN_CACHE 32                 /* handles per thread              */
@@ -34,8 +35,7 @@ struct tl_thread {
     unsigned generation;        /* client_generation when the conns were made */
     struct tl_conn conns[TL_CONN_CACHE];
     uint64_t clock;
-    char *buf;                  /* reply buffer, reused across calls        */
-    size_t len, cap;
+    struct tl_buf reply;        /* reused across calls: emptied, not freed  */
     int overflow;
 };
 
@@ -64,7 +64,7 @@ static void thread_free(void *p)
         return;
     for (unsigned i = 0; i < TL_CONN_CACHE; i++)
         conn_drop(&t->conns[i]);
-    free(t->buf);
+    tl_buf_free(&t->reply);
     free(t);
 }
 
@@ -157,25 +157,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     struct tl_thread *t = user;
     size_t n = size * nmemb;
 
-    if (n > TL_MAX_REPLY - t->len) {
+    if (n > TL_MAX_REPLY - t->reply.len) {
         t->overflow = 1;
         return 0;            /* makes curl fail the transfer */
     }
-    if (t->len + n > t->cap) {
-        size_t cap = t->cap ? t->cap : 4096;
-        char *grown;
-
-        while (cap < t->len + n)
-            cap *= 2;
-        grown = realloc(t->buf, cap);
-        if (grown == NULL)
-            return 0;
-        t->buf = grown;
-        t->cap = cap;
-    }
-    memcpy(t->buf + t->len, data, n);
-    t->len += n;
-    return n;
+    /* 0 makes curl fail the transfer too; the limit only caps growth. */
+    return tl_buf_append(&t->reply, data, n, TL_MAX_REPLY + 1) == 0 ? n : 0;
 }
 
 /* The handle for this endpoint in this thread, set up once. */
@@ -247,7 +234,7 @@ int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
         snprintf(resp->error, sizeof resp->error, "out of memory");
         return -1;
     }
-    t->len = 0;
+    t->reply.len = 0;
     t->overflow = 0;
     c->errbuf[0] = '\0';
     curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
@@ -265,8 +252,8 @@ int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
         return -1;
     }
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &resp->status);
-    resp->body = t->buf ? t->buf : "";
-    resp->len = t->len;
+    resp->body = t->reply.data ? t->reply.data : "";
+    resp->len = t->reply.len;
     return 0;
 }
 

@@ -8,11 +8,11 @@
  * parses with go-yaml) could read it as anything but a string.
  */
 #include "tl_k8s_yaml.h"
+#include "tl_buf.h"
 
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <yaml.h>
@@ -20,30 +20,14 @@
 struct emit {
     yaml_emitter_t e;
     int failed;
-    char *buf;
-    size_t len, cap;
+    struct tl_buf out;
 };
 
 static int write_handler(void *data, unsigned char *bytes, size_t size)
 {
     struct emit *m = data;
 
-    if (m->len + size + 1 > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 4096;
-        char *grown;
-
-        while (cap < m->len + size + 1)
-            cap *= 2;
-        grown = realloc(m->buf, cap);
-        if (grown == NULL)
-            return 0;
-        m->buf = grown;
-        m->cap = cap;
-    }
-    memcpy(m->buf + m->len, bytes, size);
-    m->len += size;
-    m->buf[m->len] = '\0';
-    return 1;
+    return tl_buf_append(&m->out, bytes, size, SIZE_MAX) == 0;
 }
 
 static void event(struct emit *m, yaml_event_t *ev, int ok)
@@ -424,13 +408,13 @@ int tl_k8s_manifests(const struct tl_k8s_spec *s, char **yaml, size_t *len,
                  m.e.problem ? m.e.problem : "out of memory");
         goto cleanup;
     }
-    *yaml = m.buf;
-    *len = m.len;
-    m.buf = NULL;
+    *yaml = m.out.data;
+    *len = m.out.len;
+    m.out.data = NULL;
     rc = 0;
 cleanup:
     yaml_emitter_delete(&m.e);
-    free(m.buf);
+    tl_buf_free(&m.out);
     return rc;
 }
 

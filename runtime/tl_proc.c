@@ -9,6 +9,7 @@
 #define _GNU_SOURCE   /* pipe2, posix_spawn_file_actions_addclosefrom_np */
 #include "tl_proc.h"
 
+#include "tl_buf.h"
 #include "tl_clock.h"
 
 #include <errno.h>
@@ -26,7 +27,7 @@
 
 extern char **environ;
 
-#define TL_PROC_OUT_MAX (64L << 20)   /* kubectl -o json of a big namespace */
+#define TL_PROC_OUT_MAX ((size_t)64 << 20)   /* kubectl -o json of a big namespace */
 
 void tl_proc_describe(char *const argv[], char *buf, size_t len)
 {
@@ -98,7 +99,8 @@ static int proc_run(char *const argv[], const char *input, size_t inlen,
     posix_spawnattr_t attr;
     int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
     long deadline = tl_now_ms() + timeout_ms;
-    size_t cap = 0, sent = 0, errused = 0;
+    struct tl_buf out_buf = { NULL, 0, 0 };
+    size_t sent = 0, errused = 0;
     int rc = -1, status = -1, spawned = 0;
     pid_t pid = -1;
 
@@ -174,25 +176,13 @@ static int proc_run(char *const argv[], const char *input, size_t inlen,
         if (p[0].revents != 0) {
             n = read(out[0], buf, sizeof buf);
             if (n > 0) {
-                if (r->outlen + (size_t)n + 1 > cap) {
-                    size_t ncap = cap ? cap * 2 : 16384;
-                    char *grown;
-
-                    while (ncap < r->outlen + (size_t)n + 1)
-                        ncap *= 2;
-                    if ((long)ncap > TL_PROC_OUT_MAX || (grown = realloc(r->out, ncap)) == NULL) {
-                        kill(pid, SIGKILL);
-                        snprintf(r->err, sizeof r->err, "%s printed too much", argv[0]);
-                        reap(pid, &status);
-                        spawned = 0;
-                        goto cleanup;
-                    }
-                    r->out = grown;
-                    cap = ncap;
+                if (tl_buf_append(&out_buf, buf, (size_t)n, TL_PROC_OUT_MAX) != 0) {
+                    kill(pid, SIGKILL);
+                    snprintf(r->err, sizeof r->err, "%s printed too much", argv[0]);
+                    reap(pid, &status);
+                    spawned = 0;
+                    goto cleanup;
                 }
-                memcpy(r->out + r->outlen, buf, (size_t)n);
-                r->outlen += (size_t)n;
-                r->out[r->outlen] = '\0';
             } else if (n == 0 || errno != EINTR) {
                 close(out[0]);
                 out[0] = -1;
@@ -230,6 +220,8 @@ cleanup:
         if (errp[i] >= 0)
             close(errp[i]);
     }
+    r->out = out_buf.data;
+    r->outlen = out_buf.len;
     if (r->out == NULL && (r->out = calloc(1, 1)) == NULL)
         rc = -1;
     /* Trailing newlines are noise in every message. */

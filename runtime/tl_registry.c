@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE   /* asprintf, strndup */
 #include "tl_registry.h"
+#include "tl_buf.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -21,9 +22,8 @@
     "application/vnd.oci.image.index.v1+json"
 
 struct body {
-    char *data;
-    size_t len;
-    int oom;
+    struct tl_buf b;
+    int oom;                    /* too large, or out of memory: incomplete */
 };
 
 struct digest {
@@ -33,18 +33,13 @@ struct digest {
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     struct body *b = arg;
-    size_t add = size * n;
-    char *grown;
 
-    if (b->len + add > (16u << 20) || (grown = realloc(b->data, b->len + add + 1)) == NULL) {
+    /* At most 16 MiB (and its NUL): a catalog page is far smaller. */
+    if (tl_buf_append(&b->b, p, size * n, ((size_t)16 << 20) + 1) != 0) {
         b->oom = 1;
         return 0;
     }
-    b->data = grown;
-    memcpy(b->data + b->len, p, add);
-    b->len += add;
-    b->data[b->len] = '\0';
-    return add;
+    return size * n;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
@@ -132,7 +127,7 @@ cleanup:
     curl_slist_free_all(headers);
     if (h != NULL)
         curl_easy_cleanup(h);
-    free(sink.data);
+    tl_buf_free(&sink.b);
     free(url);
     return status;
 }
@@ -166,13 +161,11 @@ long tl_registry_get(const char *registry, const char *path, long timeout_ms,
     long status = request(registry, path, "GET", timeout_ms, &b, NULL, err, errlen);
 
     if (b.oom) {
-        free(b.data);
+        tl_buf_free(&b.b);
         snprintf(err, errlen, "answer too large");
         return 0;
     }
-    if (b.data == NULL)
-        b.data = calloc(1, 1);
-    *body = b.data;
+    *body = b.b.data != NULL ? b.b.data : calloc(1, 1);
     return status;
 }
 

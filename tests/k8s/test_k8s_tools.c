@@ -2,7 +2,8 @@
 /*
  * test_k8s_tools.c - what the k8s target builds on, without a cluster:
  * running a tool with input, output, status and a deadline (tl_proc.c),
- * and reading the registry's JSON lists (tl_registry.c).
+ * the buffer that collects output (tl_buf.c), and reading the registry's
+ * JSON lists (tl_registry.c).
  */
 #define _GNU_SOURCE   /* strdup */
 #include <signal.h>
@@ -12,8 +13,28 @@
 
 #include "../unit/tl_check.h"
 #include "tl_clock.h"
+#include "tl_buf.h"
 #include "tl_proc.h"
 #include "tl_registry.h"
+
+/* The buffer behind a tool's stdout, HTTP bodies and emitted YAML. */
+static void test_buf(void)
+{
+    struct tl_buf b = { NULL, 0, 0 };
+    char chunk[1000];
+
+    memset(chunk, 'y', sizeof chunk);
+    for (int i = 0; i < 100; i++)           /* grows past its first size */
+        CHECK(tl_buf_append(&b, chunk, sizeof chunk, 100001) == 0);
+    CHECK(b.len == 100000 && b.data[b.len] == '\0' && b.data[99999] == 'y');
+    /* max counts the NUL: one more byte would reach it. */
+    CHECK(tl_buf_append(&b, "z", 1, 100001) != 0 && b.len == 100000);
+    CHECK(tl_buf_append(&b, "", 0, 100001) == 0);
+    tl_buf_free(&b);
+    CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
+    CHECK(tl_buf_append(&b, "ab", 2, 8) == 0 && strcmp(b.data, "ab") == 0);
+    tl_buf_free(&b);
+}
 
 static void test_proc(void)
 {
@@ -106,6 +127,7 @@ static void test_json(void)
 int main(void)
 {
     signal(SIGPIPE, SIG_DFL);     /* a SIGPIPE would kill this test: it must not come */
+    test_buf();
     test_proc();
     test_json();
     return tl_check_failures ? 1 : 0;

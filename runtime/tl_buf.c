@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_buf.c - a growable byte buffer.
+ */
+#include "tl_buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int tl_buf_append(struct tl_buf *b, const void *data, size_t n, size_t max)
+{
+    if (n >= max || b->len >= max - n)
+        return -1;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *grown;
+
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if (cap > max)
+            cap = max;          /* len + n + 1 <= max: still enough */
+        grown = realloc(b->data, cap);
+        if (grown == NULL)
+            return -1;
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+void tl_buf_free(struct tl_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
