@@ -17,9 +17,10 @@
  * The four measurements are interleaved in rounds; each ratio uses the best
  * round of each side (the usual way to see through scheduler noise on a
  * small shared machine) and the medians are printed too.
- * Environment: BENCH_SERVICE_OBJECT, BENCH_CC (set by bench/meson.build),
- * BENCH_CALLS (sequential calls per round, default 5000; each of the 8
- * threads makes BENCH_CALLS / 2 per round).
+ * The service folder is written as the runtime tests write theirs
+ * (rt_check.h), from RT_SERVICE_OBJECT and RT_CC (set by bench/meson.build).
+ * BENCH_CALLS: sequential calls per round, default 5000; each of the 8
+ * threads makes BENCH_CALLS / 2 per round.
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
@@ -32,13 +33,13 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <turbolift.h>
 
 #include "tl_codec.h"
+#include "../tests/runtime/rt_check.h"
 
 #define THREADS 8
 #define ROUNDS 7
@@ -253,50 +254,30 @@ static double round_conc(void (*fn)(long))
     return now_s() - t0;
 }
 
-static void write_manifest(const char *dir, const char *obj, const char *cc)
-{
-    char path[1100];
-    FILE *f;
-
-    snprintf(path, sizeof path, "%s/turbolift.yaml", dir);
-    f = fopen(path, "w");
-    if (f == NULL)
-        die("cannot write the manifest");
-    fprintf(f, "turbolift: 1\nfunction: add\ntarget: local\nsignature: \"i4(i4,i4)\"\n"
-            "hash: 00000000000000be\nsource: %s\nline: 1\ncompiler: %s\n"
-            "compile_flags: [-O2]\nlink_flags: []\nservice_object: %s\n"
-            "external_symbols: []\n", __FILE__, cc, obj);
-    fclose(f);
-}
-
 int main(void)
 {
-    const char *obj = getenv("BENCH_SERVICE_OBJECT"), *cc = getenv("BENCH_CC");
-    const char *cache = getenv("XDG_CACHE_HOME"), *n = getenv("BENCH_CALLS");
+    const char *n = getenv("BENCH_CALLS");
     double t[4][ROUNDS], best[4], med[4];
     pid_t raw_pid;
     struct tl_sig *sig;
-    char dir[1024], err[256];
+    char err[256];
     int a = 1, b = 2, r = 0;
     void *args[] = { &a, &b };
     msgpack_packer pk;
 
-    if (obj == NULL || cc == NULL || cache == NULL)
-        die("run me through meson: ninja -C build bench (BENCH_SERVICE_OBJECT, "
-            "BENCH_CC and XDG_CACHE_HOME are needed)");
+    if (getenv("RT_SERVICE_OBJECT") == NULL || getenv("RT_CC") == NULL ||
+        getenv("XDG_CACHE_HOME") == NULL)
+        die("run me through meson: ninja -C build bench (RT_SERVICE_OBJECT, "
+            "RT_CC and XDG_CACHE_HOME are needed)");
     calls_seq = n ? atol(n) : 5000;
     if (calls_seq < 100)
         calls_seq = 100;
     calls_per_thread = calls_seq / 2;
 
     /* The service folder the plugin would have written. */
-    mkdir(cache, 0755);
-    snprintf(dir, sizeof dir, "%s/bench-add", cache);
-    mkdir(dir, 0755);
-    write_manifest(dir, obj, cc);
-    snprintf(descriptor, sizeof descriptor,
-             "version=1\nfunction=add\ntarget=local\nsignature=i4(i4,i4)\n"
-             "hash=00000000000000be\nservice_dir=%s\nsource=%s:%d\n", dir, __FILE__, __LINE__);
+    rt_descriptor(descriptor, sizeof descriptor,
+                  rt_service_dir(rt_scratch("bench"), "add", "i4(i4,i4)"),
+                  "add", "i4(i4,i4)");
 
     /* The exact bytes both paths carry. */
     msgpack_sbuffer_init(&request);
