@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tl_config.h"
 #include "tl_log.h"
 #include "tl_proc.h"
 #include "tl_paths.h"
@@ -108,12 +109,12 @@ static int same_dir(const char *a_file, const char *b_file)
 
 char *tl_build_service_lib(char *err, size_t errlen)
 {
-    const char *env = getenv("TURBOLIFT_SERVICE_LIB");
+    const char *env = tl_env("TURBOLIFT_SERVICE_LIB", NULL);
     const char *first = TL_SERVICE_LIB_INSTALLED, *second = TL_SERVICE_LIB_BUILD;
     Dl_info info;
     char *r;
 
-    if (env != NULL && *env != '\0') {
+    if (env != NULL) {
         if (access(env, R_OK) != 0) {
             snprintf(err, errlen, "TURBOLIFT_SERVICE_LIB=%s: %s", env, strerror(errno));
             return NULL;

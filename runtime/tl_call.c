@@ -189,14 +189,14 @@ static void at_exit(void)
 
 static void call_init_once(void)
 {
-    const char *mode = getenv("TURBOLIFT_MODE");
+    const char *mode = tl_env("TURBOLIFT_MODE", "distributed");
     char err[256];
 
-    if (mode != NULL && strcmp(mode, "inprocess") == 0) {
+    if (strcmp(mode, "inprocess") == 0) {
         inprocess = 1;
         return;
     }
-    if (mode != NULL && *mode != '\0' && strcmp(mode, "distributed") != 0)
+    if (strcmp(mode, "distributed") != 0)
         tl_log_warn("TURBOLIFT_MODE=%s is not 'inprocess' or 'distributed'; "
                     "calls go to services", mode);
     owner_pid = getpid();
@@ -295,9 +295,7 @@ static void setup(struct tl_fn *fn, const char *descriptor)
                  fn->d.service_dir, fn->d.function);
         goto broken;
     }
-    target = getenv("TURBOLIFT_TARGET");
-    if (target == NULL || *target == '\0')
-        target = fn->cfg.target ? fn->cfg.target : fn->d.target;
+    target = tl_env("TURBOLIFT_TARGET", fn->cfg.target ? fn->cfg.target : fn->d.target);
     fn->target.ops = find_target(target);
     if (fn->target.ops == NULL) {
         snprintf(err, sizeof err, "target '%s' is not available in this runtime "

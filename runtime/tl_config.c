@@ -473,11 +473,18 @@ cleanup:
     return rc;
 }
 
+const char *tl_env(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+
+    return v != NULL && *v != '\0' ? v : dflt;
+}
+
 int tl_config_load(struct tl_config **out, char *err, size_t errlen)
 {
-    const char *path = getenv("TURBOLIFT_CONFIG");
+    const char *path = tl_env("TURBOLIFT_CONFIG", NULL);
 
-    if (path != NULL && *path != '\0')
+    if (path != NULL)
         return tl_config_load_file(path, out, err, errlen);  /* named: must exist */
     if (access("turbolift.yaml", F_OK) == 0)
         return tl_config_load_file("turbolift.yaml", out, err, errlen);
@@ -539,9 +546,9 @@ static void overlay(struct tl_fn_config *dst, const struct tl_fn_config *src)
 static int env_int(const char *name, long min, long max, int *field,
                    char *err, size_t errlen)
 {
-    const char *v = getenv(name);
+    const char *v = tl_env(name, NULL);
 
-    if (v == NULL || *v == '\0')
+    if (v == NULL)
         return 0;
     if (parse_int(v, min, max, field) != 0) {
         snprintf(err, errlen, "environment variable %s: expected an integer from %ld "
@@ -582,24 +589,18 @@ int tl_config_resolve(const struct tl_config *cfg, const char *function,
         env_int("TURBOLIFT_REPLICAS", 1, 1024, &out->replicas, err, errlen) != 0 ||
         env_int("TURBOLIFT_RETRIES", 0, 100, &out->retries, err, errlen) != 0)
         return -1;
-    v = getenv("TURBOLIFT_ON_FAILURE");
-    if (v != NULL && *v != '\0' && parse_on_failure(v, &out->on_failure) != 0) {
+    v = tl_env("TURBOLIFT_ON_FAILURE", NULL);
+    if (v != NULL && parse_on_failure(v, &out->on_failure) != 0) {
         snprintf(err, errlen, "environment variable TURBOLIFT_ON_FAILURE: expected "
                  "'fallback' or 'abort', got '%s'", v);
         return -1;
     }
-    v = getenv("TURBOLIFT_TOKEN");
-    if (v != NULL && *v != '\0')
-        out->token = v;
+    out->token = tl_env("TURBOLIFT_TOKEN", out->token);
     /* The k8s target's settings. */
-    v = getenv("TURBOLIFT_NAMESPACE");
-    if (v != NULL && *v != '\0')
-        out->k8s_namespace = v;
-    v = getenv("TURBOLIFT_REGISTRY");
-    if (v != NULL && *v != '\0')
-        out->registry = v;
-    v = getenv("TURBOLIFT_ENDPOINT");
-    if (v != NULL && *v != '\0') {
+    out->k8s_namespace = tl_env("TURBOLIFT_NAMESPACE", out->k8s_namespace);
+    out->registry = tl_env("TURBOLIFT_REGISTRY", out->registry);
+    v = tl_env("TURBOLIFT_ENDPOINT", NULL);
+    if (v != NULL) {
         if (!endpoint_ok(v)) {
             snprintf(err, errlen, "environment variable TURBOLIFT_ENDPOINT: expected "
                      "nodeport, port-forward or loadbalancer, got '%s'", v);
@@ -607,8 +608,8 @@ int tl_config_resolve(const struct tl_config *cfg, const char *function,
         }
         out->endpoint = v;
     }
-    v = getenv("TURBOLIFT_KEEP");
-    if (v != NULL && *v != '\0' && parse_bool(v, &out->keep) != 0) {
+    v = tl_env("TURBOLIFT_KEEP", NULL);
+    if (v != NULL && parse_bool(v, &out->keep) != 0) {
         snprintf(err, errlen, "environment variable TURBOLIFT_KEEP: expected 1 or 0, "
                  "got '%s'", v);
         return -1;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "tl_build.h"
+#include "tl_config.h"
 #include "tl_log.h"
 #include "tl_proc.h"
 #include "tl_registry.h"
@@ -70,9 +71,9 @@ static int find_in_path(const char *name)
 const char *tl_image_tool(void)
 {
     static const char *const tools[] = { "docker", "podman", "buildah" };
-    const char *env = getenv("TURBOLIFT_CONTAINER_TOOL");
+    const char *env = tl_env("TURBOLIFT_CONTAINER_TOOL", NULL);
 
-    if (env != NULL && *env != '\0')
+    if (env != NULL)
         return env;
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
         if (find_in_path(tools[i]))

@@ -4,15 +4,15 @@
  */
 #include "tl_kubectl.h"
 
-#include <stdlib.h>
+#include "tl_config.h"
 
 size_t tl_kubectl_argv(const char **argv)
 {
-    const char *bin = getenv("TURBOLIFT_KUBECTL"), *ctx = getenv("TURBOLIFT_KUBE_CONTEXT");
+    const char *ctx = tl_env("TURBOLIFT_KUBE_CONTEXT", NULL);
     size_t n = 0;
 
-    argv[n++] = bin != NULL && *bin != '\0' ? bin : "kubectl";
-    if (ctx != NULL && *ctx != '\0') {
+    argv[n++] = tl_env("TURBOLIFT_KUBECTL", "kubectl");
+    if (ctx != NULL) {
         argv[n++] = "--context";
         argv[n++] = ctx;
     }

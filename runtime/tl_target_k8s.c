@@ -241,9 +241,7 @@ static int k8s_prepare(struct tl_target *t, char *err, size_t errlen)
         return -1;
     repository_name(t->manifest->function, repo, sizeof repo);
     o.registry = c->registry ? c->registry : TL_K8S_DEFAULT_REGISTRY;
-    o.pull_registry = getenv("TURBOLIFT_REGISTRY_PULL");
-    if (o.pull_registry == NULL || *o.pull_registry == '\0')
-        o.pull_registry = o.registry;
+    o.pull_registry = tl_env("TURBOLIFT_REGISTRY_PULL", o.registry);
     o.repository = repo;
     o.base = c->image_base;
     o.timeout_ms = image_timeout;
@@ -561,10 +559,8 @@ static int find_endpoint(struct tl_target *t, long deadline, char *base, size_t 
         return -1;
     }
     {
-        const char *host = getenv("TURBOLIFT_NODE_ADDRESS");
+        const char *host = tl_env("TURBOLIFT_NODE_ADDRESS", "127.0.0.1");
 
-        if (host == NULL || *host == '\0')
-            host = "127.0.0.1";
         snprintf(base, baselen, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d",
                  host, atoi(out));
     }

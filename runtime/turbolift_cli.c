@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "tl_config.h"
 #include "tl_image.h"
 #include "tl_k8s_yaml.h"
 #include "tl_kubectl.h"
@@ -378,12 +379,8 @@ int main(int argc, char **argv)
     struct opts o = { 0 };
     const char *cmd;
 
-    o.ns = getenv("TURBOLIFT_NAMESPACE");
-    if (o.ns == NULL || *o.ns == '\0')
-        o.ns = "default";
-    o.registry = getenv("TURBOLIFT_REGISTRY");
-    if (o.registry == NULL || *o.registry == '\0')
-        o.registry = "127.0.0.1:5000";
+    o.ns = tl_env("TURBOLIFT_NAMESPACE", "default");
+    o.registry = tl_env("TURBOLIFT_REGISTRY", "127.0.0.1:5000");
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
