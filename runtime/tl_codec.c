@@ -29,6 +29,7 @@
 #define _POSIX_C_SOURCE 200809L    /* posix_memalign */
 
 #include "tl_codec.h"
+#include "tl_log.h"
 #include "tl_sig.h"
 
 #include <errno.h>
@@ -167,8 +168,8 @@ static void tl_alloc_limit_from_env(void)
             parsed <= SIZE_MAX)
             limit = (size_t)parsed;
         else
-            fprintf(stderr, "turbolift: warning: TURBOLIFT_MAX_ALLOC=%s is not a "
-                    "positive number of bytes; using %zu\n", value, limit);
+            tl_log_warn("TURBOLIFT_MAX_ALLOC=%s is not a positive number of bytes; "
+                        "using %zu", value, limit);
     }
     /* A setter call that came first wins over the environment. */
     size_t unset = 0;
