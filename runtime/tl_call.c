@@ -295,7 +295,7 @@ static void setup(struct tl_fn *fn, const char *descriptor)
                  fn->d.service_dir, fn->d.function);
         goto broken;
     }
-    target = tl_env("TURBOLIFT_TARGET", fn->cfg.target ? fn->cfg.target : fn->d.target);
+    target = fn->cfg.target ? fn->cfg.target : fn->d.target;
     fn->target.ops = find_target(target);
     if (fn->target.ops == NULL) {
         snprintf(err, sizeof err, "target '%s' is not available in this runtime "

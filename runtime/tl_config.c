@@ -595,6 +595,7 @@ int tl_config_resolve(const struct tl_config *cfg, const char *function,
                  "'fallback' or 'abort', got '%s'", v);
         return -1;
     }
+    out->target = tl_env("TURBOLIFT_TARGET", out->target);
     out->token = tl_env("TURBOLIFT_TOKEN", out->token);
     /* The k8s target's settings. */
     out->k8s_namespace = tl_env("TURBOLIFT_NAMESPACE", out->k8s_namespace);

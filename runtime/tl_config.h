@@ -33,7 +33,7 @@ enum tl_on_failure {
  */
 struct tl_fn_config {
     /* every target */
-    const char *target;        /* overrides the tagged target (TURBOLIFT_TARGET wins) */
+    const char *target;        /* overrides the tagged target; NULL: keep it      */
     int timeout_ms;            /* deadline of one call, retries included          */
     int connect_timeout_ms;    /* TCP connect to one endpoint                     */
     int retries;               /* extra attempts after the first (transport/503)  */
@@ -69,7 +69,7 @@ const char *tl_config_path(const struct tl_config *cfg);
 /*
  * Settings for one function: built-in defaults, then the file's defaults,
  * then its section for this function, then the environment
- * (TURBOLIFT_TIMEOUT_MS, TURBOLIFT_ON_FAILURE, TURBOLIFT_REPLICAS,
+ * (TURBOLIFT_TARGET, TURBOLIFT_TIMEOUT_MS, TURBOLIFT_ON_FAILURE, TURBOLIFT_REPLICAS,
  * TURBOLIFT_RETRIES, TURBOLIFT_TOKEN; for k8s TURBOLIFT_NAMESPACE,
  * TURBOLIFT_REGISTRY, TURBOLIFT_ENDPOINT, TURBOLIFT_KEEP). cfg may be NULL. Fails only on a
  * malformed environment variable.
