@@ -279,7 +279,7 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
                     struct tl_image *img, char *err, size_t errlen)
 {
     struct files f = { .n = 0 };
-    const char *tool = o->tool ? o->tool : tl_image_tool();
+    const char *tool;
     const char *base = o->base && *o->base ? o->base : "scratch";
     char *push_ref = NULL, *root = NULL, *dir = NULL;
     uint64_t h = TL_FNV_OFFSET;
@@ -331,6 +331,8 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
     if (has < 0)
         tl_log_debug("cannot ask the registry for %s (%s): building and pushing",
                      push_ref, why);
+    /* Only now: an image that is in the registry needs no container tool. */
+    tool = o->tool ? o->tool : tl_image_tool();
     if (tool == NULL) {
         snprintf(err, errlen, "no container tool: install docker, podman or buildah, "
                  "or set TURBOLIFT_CONTAINER_TOOL");
