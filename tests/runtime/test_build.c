@@ -27,6 +27,26 @@ static struct tl_manifest *load(const char *sdir)
     return m;
 }
 
+/* <dir>/<function>/turbolift.yaml with only the required keys and the
+ * given service object; returns that folder (valid until the next call). */
+static const char *minimal_service_dir(const char *dir, const char *function,
+                                       const char *signature, const char *hash,
+                                       const char *object)
+{
+    static char sdir[700];
+    char text[2048], path[800];
+
+    snprintf(sdir, sizeof sdir, "%s/%s", dir, function);
+    mkdir(sdir, 0755);
+    snprintf(text, sizeof text,
+             "turbolift: 1\nfunction: %s\ntarget: local\nsignature: \"%s\"\n"
+             "hash: %s\ncompiler: %s\nservice_object: %s\n",
+             function, signature, hash, getenv("RT_CC"), object);
+    snprintf(path, sizeof path, "%s/turbolift.yaml", sdir);
+    rt_write_file(path, text);
+    return sdir;
+}
+
 int main(void)
 {
     char cache[700], err[16384], *bin1 = NULL, *bin2 = NULL;
@@ -74,19 +94,13 @@ int main(void)
 
     /* A link that fails: an "object" that is not one. */
     {
-        char sdir[700], obj[800], text[2048], path[800];
+        const char *sdir = minimal_service_dir(dir, "broken", "v()", "0000000000000000",
+                                               "service.o");
+        char obj[800];
         char *bin = NULL;
 
-        snprintf(sdir, sizeof sdir, "%s/broken", dir);
-        mkdir(sdir, 0755);
         snprintf(obj, sizeof obj, "%s/service.o", sdir);
         rt_write_file(obj, "this is not an object file\n");
-        snprintf(text, sizeof text,
-                 "turbolift: 1\nfunction: broken\ntarget: local\nsignature: \"v()\"\n"
-                 "hash: 0000000000000000\ncompiler: %s\nservice_object: service.o\n",
-                 getenv("RT_CC"));
-        snprintf(path, sizeof path, "%s/turbolift.yaml", sdir);
-        rt_write_file(path, text);
         m = load(sdir);
         CHECK(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == -1);
         CHECK_MSG(strstr(err, "linking the service of 'broken' failed") != NULL &&
@@ -98,18 +112,10 @@ int main(void)
     /* The slice calls exp(); the manifest names no -lm; we have libm
      * loaded, so the link gets it. */
     {
-        char sdir[700], text[2048], path[800];
         char *bin = NULL;
 
-        snprintf(sdir, sizeof sdir, "%s/grow", dir);
-        mkdir(sdir, 0755);
-        snprintf(text, sizeof text,
-                 "turbolift: 1\nfunction: grow\ntarget: local\nsignature: \"f8(f8)\"\n"
-                 "hash: 0000000000000001\ncompiler: %s\nservice_object: %s\n",
-                 getenv("RT_CC"), getenv("RT_MATH_OBJECT"));
-        snprintf(path, sizeof path, "%s/turbolift.yaml", sdir);
-        rt_write_file(path, text);
-        m = load(sdir);
+        m = load(minimal_service_dir(dir, "grow", "f8(f8)", "0000000000000001",
+                                     getenv("RT_MATH_OBJECT")));
         CHECK_MSG(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == 0, "%s", err);
         free(bin);
         tl_manifest_free(m);
@@ -119,18 +125,11 @@ int main(void)
      * the build tree: the link gets it by path, and the binary finds it at
      * run time without LD_LIBRARY_PATH (an rpath). */
     {
-        char sdir[700], text[2048], path[800], cmd[1200];
+        char cmd[1200];
         char *bin = NULL;
 
-        snprintf(sdir, sizeof sdir, "%s/twice", dir);
-        mkdir(sdir, 0755);
-        snprintf(text, sizeof text,
-                 "turbolift: 1\nfunction: twice\ntarget: local\nsignature: \"i4(i4)\"\n"
-                 "hash: 0000000000000002\ncompiler: %s\nservice_object: %s\n",
-                 getenv("RT_CC"), getenv("RT_EXT_OBJECT"));
-        snprintf(path, sizeof path, "%s/turbolift.yaml", sdir);
-        rt_write_file(path, text);
-        m = load(sdir);
+        m = load(minimal_service_dir(dir, "twice", "i4(i4)", "0000000000000002",
+                                     getenv("RT_EXT_OBJECT")));
         CHECK_MSG(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == 0, "%s", err);
         if (bin != NULL) {
             snprintf(cmd, sizeof cmd, "env -u LD_LIBRARY_PATH %s --help >/dev/null", bin);
