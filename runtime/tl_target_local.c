@@ -228,6 +228,19 @@ static int worker_gone(struct worker *w, char *why, size_t len)
     return 1;
 }
 
+/* Like worker_gone, but give an exit in progress up to ms to finish: a
+ * dying process closes its pipes and sockets before it can be reaped. */
+static int worker_gone_within(struct worker *w, int ms, char *why, size_t len)
+{
+    if (worker_gone(w, why, len))
+        return 1;
+    if (w->pidfd >= 0) {
+        struct pollfd p = { w->pidfd, POLLIN, 0 };
+        poll(&p, 1, ms);   /* readable when the process exits */
+    }
+    return worker_gone(w, why, len);
+}
+
 static int worker_launch(struct local *l, struct worker *w, char *err, size_t errlen)
 {
     char port[] = "0", readyfd[16], ppid[32];
@@ -289,6 +302,8 @@ static int collect_ports(struct local *l, unsigned first, unsigned n, long deadl
         }
         for (unsigned i = 0; r > 0 && i < n; i++) {
             struct worker *w = &l->w[first + i];
+            unsigned long port;
+            char *end, why[128];
             ssize_t k;
 
             if (pfd[i].fd < 0 || pfd[i].revents == 0)
@@ -301,32 +316,21 @@ static int collect_ports(struct local *l, unsigned first, unsigned n, long deadl
             buf[i][got[i]] = '\0';
             if (k > 0 && strchr(buf[i], '\n') == NULL && got[i] < sizeof buf[i] - 1)
                 continue;      /* a partial line: wait for the rest */
-            {
-                char *end;
-                unsigned long port = strtoul(buf[i], &end, 10);
-                char why[128];
-
-                if (got[i] == 0 || end == buf[i] || port == 0 || port > 65535) {
-                    if (k == 0 && got[i] == 0) {
-                        /* EOF without a port: it failed to start. The exit
-                         * follows the close closely; wait for it, bounded,
-                         * to say why. */
-                        if (w->pidfd >= 0) {
-                            struct pollfd pp = { w->pidfd, POLLIN, 0 };
-                            poll(&pp, 1, 1000);
-                        }
-                        if (!worker_gone(w, why, sizeof why))
-                            snprintf(why, sizeof why, "closed its ready fd");
-                        snprintf(err, errlen, "worker %s %s before it was ready "
-                                 "(its messages are above)", l->binary, why);
-                    } else {
-                        snprintf(err, errlen, "worker wrote '%s' on its ready fd, "
-                                 "not a port", buf[i]);
-                    }
-                    return -1;
-                }
-                w->port = (unsigned)port;
+            if (k == 0 && got[i] == 0) {
+                /* EOF without a port: it failed to start; say why. */
+                if (!worker_gone_within(w, 1000, why, sizeof why))
+                    snprintf(why, sizeof why, "closed its ready fd");
+                snprintf(err, errlen, "worker %s %s before it was ready "
+                         "(its messages are above)", l->binary, why);
+                return -1;
             }
+            port = strtoul(buf[i], &end, 10);
+            if (end == buf[i] || port == 0 || port > 65535) {
+                snprintf(err, errlen, "worker wrote '%s' on its ready fd, not a port",
+                         buf[i]);
+                return -1;
+            }
+            w->port = (unsigned)port;
             close(pfd[i].fd);
             w->ready = -1;
             pfd[i].fd = -1;          /* poll ignores negative fds */
@@ -541,16 +545,8 @@ static void local_failed(struct tl_target *t, struct tl_endpoint *ep)
     for (unsigned i = 0; i < t->nslots && !l->stopped; i++) {
         if (atomic_load_explicit(&t->slots[i], memory_order_relaxed) != ep)
             continue;
-        if (!worker_gone(&l->w[i], why, sizeof why)) {
-            /* A dying process closes its sockets before it can be reaped:
-             * give an exit in progress a moment to finish. */
-            if (l->w[i].pidfd >= 0) {
-                struct pollfd p = { l->w[i].pidfd, POLLIN, 0 };
-                poll(&p, 1, TL_EXIT_GRACE_MS);
-            }
-            if (!worker_gone(&l->w[i], why, sizeof why))
-                break;      /* alive: a slow or refused call, not a death */
-        }
+        if (!worker_gone_within(&l->w[i], TL_EXIT_GRACE_MS, why, sizeof why))
+            break;          /* alive: a slow or refused call, not a death */
         atomic_store_explicit(&t->slots[i], NULL, memory_order_release);
         if (l->restarts_left == 0) {
             tl_log_warn("%s: worker on %s %s; restart budget spent, not replacing it",
