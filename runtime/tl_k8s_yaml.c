@@ -65,24 +65,27 @@ static void str(struct emit *m, const char *s)
               plain ? YAML_PLAIN_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE));
 }
 
-static void num(struct emit *m, long n)
+/* A plain scalar that is meant to resolve to its type (number, boolean). */
+static void typed(struct emit *m, const char *text)
 {
     yaml_event_t ev;
-    char text[32];
-
-    snprintf(text, sizeof text, "%ld", n);
-    event(m, &ev, yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text,
-              (int)strlen(text), 1, 0, YAML_PLAIN_SCALAR_STYLE));
-}
-
-static void boolean(struct emit *m, int b)
-{
-    yaml_event_t ev;
-    const char *text = b ? "true" : "false";
 
     event(m, &ev, yaml_scalar_event_initialize(&ev, NULL, NULL,
               (yaml_char_t *)(uintptr_t)text, (int)strlen(text), 1, 0,
               YAML_PLAIN_SCALAR_STYLE));
+}
+
+static void num(struct emit *m, long n)
+{
+    char text[32];
+
+    snprintf(text, sizeof text, "%ld", n);
+    typed(m, text);
+}
+
+static void boolean(struct emit *m, int b)
+{
+    typed(m, b ? "true" : "false");
 }
 
 static void map_begin(struct emit *m)
