@@ -105,16 +105,19 @@ static int get_strlist(struct mctx *c, yaml_node_t *v, const char *key,
     return 0;
 }
 
-/* "service.o" relative to the manifest's folder; absolute paths stay. */
-static char *resolve(const char *dir, const char *p)
+/* Make *p ("service.o") relative to the manifest's folder, in place;
+ * absolute paths and absent keys (NULL) stay. -1 when out of memory. */
+static int resolve(const char *dir, char **p)
 {
     char *r;
 
-    if (p[0] == '/')
-        return strdup(p);
-    if (asprintf(&r, "%s/%s", dir, p) < 0)
-        return NULL;
-    return r;
+    if (*p == NULL || (*p)[0] == '/')
+        return 0;
+    if (asprintf(&r, "%s/%s", dir, *p) < 0)
+        return -1;
+    free(*p);
+    *p = r;
+    return 0;
 }
 
 void tl_manifest_free(struct tl_manifest *m)
@@ -209,7 +212,6 @@ int tl_manifest_load(const char *service_dir, struct tl_manifest **out,
     int have_doc = 0, rc = -1;
     yaml_node_t *root;
     struct mctx c;
-    char *tmp;
 
     *out = NULL;
     m = calloc(1, sizeof *m);
@@ -240,22 +242,14 @@ int tl_manifest_load(const char *service_dir, struct tl_manifest **out,
     if (read_pairs(&c, root, m) != 0 || check_required(&c, root, m) != 0)
         goto cleanup;
 
-    tmp = resolve(m->dir, m->service_object);
-    if (tmp == NULL) goto oom;
-    free(m->service_object);
-    m->service_object = tmp;
-    if (m->service_source) {
-        tmp = resolve(m->dir, m->service_source);
-        if (tmp == NULL) goto oom;
-        free(m->service_source);
-        m->service_source = tmp;
+    if (resolve(m->dir, &m->service_object) != 0 ||
+        resolve(m->dir, &m->service_source) != 0) {
+        snprintf(err, errlen, "%s: out of memory", c.path);
+        goto cleanup;
     }
     *out = m;
     m = NULL;
     rc = 0;
-    goto cleanup;
-oom:
-    snprintf(err, errlen, "%s: out of memory", c.path);
 cleanup:
     if (have_doc)
         yaml_document_delete(&doc);
