@@ -120,6 +120,20 @@ void tl_endpoint_free(struct tl_endpoint *ep)
     free(ep);
 }
 
+struct tl_endpoint *tl_endpoint_publish(_Atomic(struct tl_endpoint *) *slot,
+                                        struct tl_endpoint **retired,
+                                        const char *base, const char *function)
+{
+    struct tl_endpoint *ep = tl_endpoint_new(base, function);
+
+    if (ep == NULL)
+        return NULL;
+    ep->next = *retired;       /* owned by the list, from the start */
+    *retired = ep;
+    atomic_store_explicit(slot, ep, memory_order_release);
+    return ep;
+}
+
 static struct tl_thread *thread_state(void)
 {
     struct tl_thread *t = pthread_getspecific(client_key);

@@ -31,6 +31,16 @@ struct tl_endpoint {
 struct tl_endpoint *tl_endpoint_new(const char *base, const char *function);
 void tl_endpoint_free(struct tl_endpoint *ep);
 
+/*
+ * A target's new endpoint for base: made, put on the target's *retired list
+ * (which the target never frees: a caller may still hold an endpoint after
+ * it was replaced) and published in *slot with a release store. NULL when
+ * out of memory (nothing published).
+ */
+struct tl_endpoint *tl_endpoint_publish(_Atomic(struct tl_endpoint *) *slot,
+                                        struct tl_endpoint **retired,
+                                        const char *base, const char *function);
+
 /* Per-call options. */
 struct tl_client_opts {
     long connect_timeout_ms;

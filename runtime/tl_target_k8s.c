@@ -598,15 +598,12 @@ static int publish(struct tl_target *t, const char *base, unsigned slot, char *e
                    size_t errlen)
 {
     struct k8s *k = t->priv;
-    struct tl_endpoint *ep = tl_endpoint_new(base, t->manifest->function);
 
-    if (ep == NULL) {
+    if (tl_endpoint_publish(&t->slots[slot], &k->retired, base,
+                            t->manifest->function) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    ep->next = k->retired;
-    k->retired = ep;
-    atomic_store_explicit(&t->slots[slot], ep, memory_order_release);
     return 0;
 }
 

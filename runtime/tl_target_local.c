@@ -422,17 +422,13 @@ static int start_workers(struct tl_target *t, unsigned first, unsigned n,
             goto fail;
     for (i = 0; i < n; i++) {
         char base[64];
-        struct tl_endpoint *ep;
 
         snprintf(base, sizeof base, "http://127.0.0.1:%u", l->w[first + i].port);
-        ep = tl_endpoint_new(base, t->manifest->function);
-        if (ep == NULL) {
+        if (tl_endpoint_publish(&t->slots[first + i], &l->retired, base,
+                                t->manifest->function) == NULL) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
-        ep->next = l->retired;     /* owned by the list, from the start */
-        l->retired = ep;
-        atomic_store_explicit(&t->slots[first + i], ep, memory_order_release);
         tl_log_debug("%s: worker %ld listening on %s", t->manifest->function,
                      (long)l->w[first + i].pid, base);
     }
