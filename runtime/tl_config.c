@@ -112,13 +112,19 @@ static int fail(struct cctx *c, const yaml_node_t *node, const char *key,
     return -1;
 }
 
+/* Kinds whose field is an int, -1 when not given (TL_ON_FAILURE_UNSET is
+ * -1 too); the others are strings, NULL when not given. */
+static int int_kind(enum kind k)
+{
+    return k == K_INT || k == K_ON_FAILURE || k == K_BOOL;
+}
+
 static void unset(struct tl_fn_config *s)
 {
     memset(s, 0, sizeof *s);   /* strings NULL */
-    s->timeout_ms = s->connect_timeout_ms = s->retries = s->backoff_ms = -1;
-    s->start_timeout_ms = s->replicas = s->min_replicas = s->max_replicas = -1;
-    s->on_failure = TL_ON_FAILURE_UNSET;
-    s->keep = -1;
+    for (size_t i = 0; i < NKEYS(keys); i++)
+        if (int_kind(keys[i].kind))
+            *(int *)(void *)((char *)s + keys[i].off) = -1;
 }
 
 /* Keep a copy of a scalar alive as long as the configuration. */
@@ -514,33 +520,29 @@ int tl_cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
-/* Copy the fields that src sets over dst. */
+/* Copy the fields that src sets over dst: every key of both tables. */
+static void overlay_keys(struct tl_fn_config *dst, const struct tl_fn_config *src,
+                         const struct key *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const void *from = (const char *)src + t[i].off;
+        void *to = (char *)dst + t[i].off;
+
+        if (t[i].kind == K_RESOURCES)
+            continue;                     /* its keys: resource_keys */
+        if (int_kind(t[i].kind)) {
+            if (*(const int *)from >= 0)
+                *(int *)to = *(const int *)from;
+        } else if (*(const char *const *)from != NULL) {
+            *(const char **)to = *(const char *const *)from;
+        }
+    }
+}
+
 static void overlay(struct tl_fn_config *dst, const struct tl_fn_config *src)
 {
-#define INT_FIELD(f) if (src->f >= 0) dst->f = src->f
-#define STR_FIELD(f) if (src->f != NULL) dst->f = src->f
-    STR_FIELD(target);
-    INT_FIELD(timeout_ms);
-    INT_FIELD(connect_timeout_ms);
-    INT_FIELD(retries);
-    INT_FIELD(backoff_ms);
-    INT_FIELD(on_failure);
-    INT_FIELD(start_timeout_ms);
-    STR_FIELD(token);
-    INT_FIELD(replicas);
-    INT_FIELD(min_replicas);
-    INT_FIELD(max_replicas);
-    STR_FIELD(k8s_namespace);
-    STR_FIELD(registry);
-    STR_FIELD(image_base);
-    STR_FIELD(cpu);
-    STR_FIELD(memory);
-    STR_FIELD(cpu_limit);
-    STR_FIELD(memory_limit);
-    STR_FIELD(endpoint);
-    INT_FIELD(keep);
-#undef INT_FIELD
-#undef STR_FIELD
+    overlay_keys(dst, src, keys, NKEYS(keys));
+    overlay_keys(dst, src, resource_keys, NKEYS(resource_keys));
 }
 
 static int env_int(const char *name, long min, long max, int *field,
