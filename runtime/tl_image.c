@@ -250,11 +250,6 @@ cleanup:
     return rc;
 }
 
-static int plain_http(const char *registry)
-{
-    return strncmp(registry, "127.", 4) == 0 || strncmp(registry, "localhost", 9) == 0;
-}
-
 static int tool_run(char **argv, long timeout_ms, const char *what, char *err, size_t errlen)
 {
     struct tl_proc_out r;
@@ -380,7 +375,7 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
         /* podman and buildah want to be told that a local registry is http. */
         char *push_plain[] = { (char *)tool, "push", "--tls-verify=false", push_ref, NULL };
         char *push[] = { (char *)tool, "push", push_ref, NULL };
-        int tls_flag = strstr(tool, "docker") == NULL && plain_http(o->registry);
+        int tls_flag = strstr(tool, "docker") == NULL && tl_registry_plain_http(o->registry);
 
         if (tool_run(tls_flag ? push_plain : push, o->timeout_ms, "pushing the image",
                      err, errlen) != 0)

@@ -66,7 +66,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
-static int plain_http(const char *registry)
+int tl_registry_plain_http(const char *registry)
 {
     const char *insecure = getenv("TURBOLIFT_REGISTRY_INSECURE");
 
@@ -87,7 +87,7 @@ static long request(const char *registry, const char *path, const char *method,
     long status = 0;
     CURL *h;
 
-    if (asprintf(&url, "%s://%s/v2/%s", plain_http(registry) ? "http" : "https",
+    if (asprintf(&url, "%s://%s/v2/%s", tl_registry_plain_http(registry) ? "http" : "https",
                  registry, path) < 0) {
         snprintf(err, errlen, "out of memory");
         return 0;

@@ -38,4 +38,8 @@ int tl_registry_delete(const char *registry, const char *repo, const char *tag,
 int tl_json_strings(const char *json, const char *key,
                     void (*fn)(const char *s, void *arg), void *arg);
 
+/* Whether the registry is spoken to over plain http: a loopback address,
+ * or any registry when TURBOLIFT_REGISTRY_INSECURE=1. */
+int tl_registry_plain_http(const char *registry);
+
 #endif /* TL_REGISTRY_H */
