@@ -444,6 +444,7 @@ static int port_forward(struct tl_target *t, long deadline, char *base, size_t b
     char svc[80], tmpl[] = "/tmp/turbolift-pf-XXXXXX", remote[16];
     const char *argv[TL_KUBECTL_PREFIX_MAX + 8];
     posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
     size_t n;
     int fd;
 
@@ -467,7 +468,12 @@ static int port_forward(struct tl_target *t, long deadline, char *base, size_t b
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fd, 1);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    errno = posix_spawnp(&k->pf_pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    /* the caller's thread may block SIGTERM: port_forward_stop must be able
+     * to end the child */
+    posix_spawnattr_init(&attr);
+    tl_proc_child_signals(&attr);
+    errno = posix_spawnp(&k->pf_pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     if (errno != 0) {
         snprintf(err, errlen, "cannot run %s port-forward: %s", argv[0], strerror(errno));
