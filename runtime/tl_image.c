@@ -306,15 +306,10 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
     }
 
     {
-        /* "host[:port]/some/prefix": the API is at the host, and the
-         * prefix is part of the repository's name there. */
-        const char *slash = strchr(o->registry, '/');
-        char host[256], repo[512];
+        char host[256], prefix[256], repo[512];
 
-        snprintf(host, sizeof host, "%.*s", slash ? (int)(slash - o->registry)
-                                                  : (int)strlen(o->registry), o->registry);
-        snprintf(repo, sizeof repo, "%s%s%s", slash ? slash + 1 : "", slash ? "/" : "",
-                 o->repository);
+        tl_registry_split(o->registry, host, sizeof host, prefix, sizeof prefix);
+        snprintf(repo, sizeof repo, "%s%s", prefix, o->repository);
         has = tl_registry_has(host, repo, img->tag, o->timeout_ms, why, sizeof why);
     }
     if (has == 1) {

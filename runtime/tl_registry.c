@@ -76,6 +76,16 @@ int tl_registry_plain_http(const char *registry)
            strncmp(registry, "[::1]", 5) == 0;
 }
 
+void tl_registry_split(const char *registry, char *host, size_t hostlen,
+                       char *prefix, size_t prefixlen)
+{
+    const char *slash = strchr(registry, '/');
+
+    snprintf(host, hostlen, "%.*s", slash ? (int)(slash - registry) : (int)strlen(registry),
+             registry);
+    snprintf(prefix, prefixlen, "%s%s", slash ? slash + 1 : "", slash ? "/" : "");
+}
+
 /* One request; returns the status or 0 with err set. */
 static long request(const char *registry, const char *path, const char *method,
                     long timeout_ms, struct body *b, struct digest *d,

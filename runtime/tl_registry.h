@@ -42,4 +42,9 @@ int tl_json_strings(const char *json, const char *key,
  * or any registry when TURBOLIFT_REGISTRY_INSECURE=1. */
 int tl_registry_plain_http(const char *registry);
 
+/* "host[:port]/some/prefix": the HTTP API is at host, and "some/prefix/"
+ * begins the name of every repository there ("" when there is no prefix). */
+void tl_registry_split(const char *registry, char *host, size_t hostlen,
+                       char *prefix, size_t prefixlen);
+
 #endif /* TL_REGISTRY_H */

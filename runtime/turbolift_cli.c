@@ -269,6 +269,7 @@ static int cmd_gc(const struct opts *o)
     struct tl_proc_out r;
     struct names repos = { 0 };
     char *body = NULL, err[512], *inuse;
+    char host[256], prefix[256], ours[300], pause[320];
     int failures = 0, removed = 0;
     long status;
 
@@ -277,9 +278,13 @@ static int cmd_gc(const struct opts *o)
         return 1;     /* without the list of images in use, delete nothing */
     inuse = r.out;
 
-    /* 1. The registry's turbolift/<function>:<hash> tags. */
+    /* 1. The registry's [prefix/]turbolift/<function>:<hash> tags; the API
+     *    is at the registry's host whatever the prefix. */
+    tl_registry_split(o->registry, host, sizeof host, prefix, sizeof prefix);
+    snprintf(ours, sizeof ours, "%sturbolift/", prefix);
+    snprintf(pause, sizeof pause, "%spause", ours);
     /* 1000: the registry's default ceiling for one page (more is a 400). */
-    status = tl_registry_get(o->registry, "_catalog?n=1000", 30000, &body, err, sizeof err);
+    status = tl_registry_get(host, "_catalog?n=1000", 30000, &body, err, sizeof err);
     if (status != 200) {
         if (status != 0)
             snprintf(err, sizeof err, "GET /v2/_catalog answered HTTP %ld: %.200s", status,
@@ -294,25 +299,25 @@ static int cmd_gc(const struct opts *o)
         struct names tags = { 0 };
         char path[600];
 
-        if (strncmp(repos.v[i], "turbolift/", 10) != 0 || strcmp(repos.v[i], "turbolift/pause") == 0)
+        if (strncmp(repos.v[i], ours, strlen(ours)) != 0 || strcmp(repos.v[i], pause) == 0)
             continue;
-        if (o->function != NULL && strcasecmp(repos.v[i] + 10, o->function) != 0)
+        if (o->function != NULL && strcasecmp(repos.v[i] + strlen(ours), o->function) != 0)
             continue;
         snprintf(path, sizeof path, "%s/tags/list", repos.v[i]);
-        if (tl_registry_get(o->registry, path, 30000, &body, err, sizeof err) == 200)
+        if (tl_registry_get(host, path, 30000, &body, err, sizeof err) == 200)
             tl_json_strings(body, "tags", names_add, &tags);
         free(body);
         for (size_t j = 0; j < tags.n; j++) {
             if (!our_tag(tags.v[j]) || in_use(inuse, tags.v[j]))
                 continue;
             if (o->dry_run) {
-                printf("would delete %s/%s:%s\n", o->registry, repos.v[i], tags.v[j]);
-            } else if (tl_registry_delete(o->registry, repos.v[i], tags.v[j], 30000,
+                printf("would delete %s/%s:%s\n", host, repos.v[i], tags.v[j]);
+            } else if (tl_registry_delete(host, repos.v[i], tags.v[j], 30000,
                                           err, sizeof err) == 0) {
-                printf("deleted %s/%s:%s\n", o->registry, repos.v[i], tags.v[j]);
+                printf("deleted %s/%s:%s\n", host, repos.v[i], tags.v[j]);
                 removed++;
             } else {
-                fprintf(stderr, "turbolift: %s/%s:%s: %s\n", o->registry, repos.v[i],
+                fprintf(stderr, "turbolift: %s/%s:%s: %s\n", host, repos.v[i],
                         tags.v[j], err);
                 failures++;
             }

@@ -124,11 +124,25 @@ static void test_json(void)
     CHECK(s.n == 0);
 }
 
+/* A registry with a path prefix: the API at the host, the prefix in names. */
+static void test_registry_split(void)
+{
+    char host[64], prefix[64];
+
+    tl_registry_split("127.0.0.1:5000", host, sizeof host, prefix, sizeof prefix);
+    CHECK(strcmp(host, "127.0.0.1:5000") == 0 && strcmp(prefix, "") == 0);
+    tl_registry_split("registry.example:443/team/ml", host, sizeof host, prefix, sizeof prefix);
+    CHECK(strcmp(host, "registry.example:443") == 0 && strcmp(prefix, "team/ml/") == 0);
+    CHECK(tl_registry_plain_http("127.0.0.1:5000") && tl_registry_plain_http("[::1]:5000"));
+    CHECK(!tl_registry_plain_http("registry.example:443"));
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_DFL);     /* a SIGPIPE would kill this test: it must not come */
     test_buf();
     test_proc();
     test_json();
+    test_registry_split();
     return tl_check_failures ? 1 : 0;
 }
