@@ -83,3 +83,28 @@ pid_of() { # NAME -> prints pid if the recorded process is alive
     tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qF "$STATE_DIR/" || return 1
     echo "$p"
 }
+
+# Why this machine cannot run the local cluster, on stdout; nothing when it
+# can. The test suites that need a cluster skip (or, in CI, fail) with it.
+cluster_unavailable_reason() {
+    local have_bins=1 b cmd
+    if [ "$(id -u)" != 0 ]; then
+        echo "the local cluster needs root (kubelet, containerd, iptables)"
+        return
+    fi
+    for b in $K8S_BINARIES etcd; do [ -x "$BIN_DIR/$b" ] || have_bins=0; done
+    if [ "${TURBOLIFT_CLUSTER_MODE:-auto}" != native ] && k3d_usable; then
+        return
+    fi
+    if [ $have_bins = 0 ] && ! find_go >/dev/null; then
+        echo "neither Go (to build Kubernetes $K8S_VERSION) nor a working k3d is available, and $BIN_DIR has no cached build"
+        return
+    fi
+    for cmd in containerd runc docker-registry iptables conntrack; do
+        if ! command -v "$cmd" >/dev/null 2>&1; then
+            echo "'$cmd' is missing: run deploy/cluster/install-deps"
+            return 0
+        fi
+    done
+    return 0
+}

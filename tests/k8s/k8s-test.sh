@@ -37,19 +37,9 @@ skip_or_fail() { # REASON
     exit 77
 }
 
-# ---- can this machine run the cluster at all? (as tests/cluster does) ----
-[ "$(id -u)" = 0 ] || skip_or_fail "the local cluster needs root (kubelet, containerd, iptables)"
-have_bins=1
-for b in $K8S_BINARIES etcd; do [ -x "$BIN_DIR/$b" ] || have_bins=0; done
-if [ "${TURBOLIFT_CLUSTER_MODE:-auto}" != native ] && k3d_usable; then
-    :
-elif [ $have_bins = 0 ] && ! find_go >/dev/null; then
-    skip_or_fail "neither Go (to build Kubernetes $K8S_VERSION) nor a working k3d is available, and $BIN_DIR has no cached build"
-else
-    for cmd in containerd runc docker-registry iptables conntrack; do
-        command -v "$cmd" >/dev/null 2>&1 || skip_or_fail "'$cmd' is missing: run deploy/cluster/install-deps"
-    done
-fi
+# ---- can this machine run the cluster at all? ----
+reason=$(cluster_unavailable_reason)
+[ -z "$reason" ] || skip_or_fail "$reason"
 command -v docker >/dev/null 2>&1 || command -v podman >/dev/null 2>&1 ||
     command -v buildah >/dev/null 2>&1 || skip_or_fail "no container tool (docker, podman or buildah)"
 command -v curl >/dev/null 2>&1 || skip_or_fail "curl is missing"
