@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tl_target_k8s.c - the "k8s" target: the service as a Deployment on
- * Kubernetes, driven with kubectl (DESIGN.md, contract 8).
+ * Kubernetes, driven with kubectl (docs/architecture.md, "Targets").
  *
  *   prepare  link the service binary (tl_build.c), then make sure its
  *            image is in the registry (tl_image.c: skipped when the tag,
@@ -44,6 +44,7 @@
 
 #include "tl_build.h"
 #include "tl_clock.h"
+#include "tl_env.h"
 #include "tl_image.h"
 #include "tl_k8s_yaml.h"
 #include "tl_kubectl.h"

@@ -29,6 +29,7 @@
 
 #include "tl_build.h"
 #include "tl_config.h"
+#include "tl_env.h"
 #include "tl_log.h"
 #include "tl_proc.h"
 #include "tl_registry.h"

@@ -29,6 +29,7 @@
 #define _POSIX_C_SOURCE 200809L    /* posix_memalign */
 
 #include "tl_codec.h"
+#include "tl_env.h"
 #include "tl_log.h"
 #include "tl_sig.h"
 
@@ -154,26 +155,26 @@ static int tl_fail_type(char *err, size_t errlen, const struct tl_type *type,
 static _Atomic size_t tl_alloc_limit;
 static pthread_once_t tl_alloc_limit_once = PTHREAD_ONCE_INIT;
 
+int tl_codec_check_env(char *err, size_t errlen)
+{
+    unsigned long long bytes = TL_CODEC_DEFAULT_ALLOC_LIMIT;
+
+    return tl_env_number("TURBOLIFT_MAX_ALLOC", 1, SIZE_MAX, &bytes, err, errlen);
+}
+
 static void tl_alloc_limit_from_env(void)
 {
-    const char *value = getenv("TURBOLIFT_MAX_ALLOC");
-    size_t limit = TL_CODEC_DEFAULT_ALLOC_LIMIT;
+    unsigned long long limit = TL_CODEC_DEFAULT_ALLOC_LIMIT;
+    char err[160];
 
-    if (value != NULL && *value != '\0') {
-        char *end;
-        unsigned long long parsed;
-        errno = 0;
-        parsed = strtoull(value, &end, 10);
-        if (errno == 0 && end != value && *end == '\0' && parsed > 0 &&
-            parsed <= SIZE_MAX)
-            limit = (size_t)parsed;
-        else
-            tl_log_warn("TURBOLIFT_MAX_ALLOC=%s is not a positive number of bytes; "
-                        "using %zu", value, limit);
-    }
+    /* A bad value is reported by tl_codec_check_env as an error of the part
+     * that starts; the limit stays the default meanwhile. */
+    if (tl_env_number("TURBOLIFT_MAX_ALLOC", 1, SIZE_MAX, &limit, err,
+                      sizeof err) != 0)
+        limit = TL_CODEC_DEFAULT_ALLOC_LIMIT;
     /* A setter call that came first wins over the environment. */
     size_t unset = 0;
-    atomic_compare_exchange_strong(&tl_alloc_limit, &unset, limit);
+    atomic_compare_exchange_strong(&tl_alloc_limit, &unset, (size_t)limit);
 }
 
 size_t tl_codec_alloc_limit(void)

@@ -78,9 +78,6 @@ int tl_config_resolve(const struct tl_config *cfg, const char *function,
                       struct tl_fn_config *out, char *err, size_t errlen);
 void tl_config_free(struct tl_config *cfg);
 
-/* Environment variable name, or dflt when it is unset or empty: turbolift
- * reads an empty variable as not set, everywhere. */
-const char *tl_env(const char *name, const char *dflt);
 
 /* Usable CPUs of this process (affinity-aware), at least 1. */
 int tl_cpu_count(void);

@@ -9,12 +9,19 @@
 #ifndef TL_LOG_H
 #define TL_LOG_H
 
+#include <stddef.h>
+
 enum tl_log_level {
     TL_LOG_ERROR = 0,
     TL_LOG_WARN = 1,
     TL_LOG_INFO = 2,
     TL_LOG_DEBUG = 3,
 };
+
+/* -1 with a message when TURBOLIFT_LOG is set to something that is not a
+ * level (the logger itself then uses warn); client and service call it
+ * before they do any work (tl_env.h's rule). */
+int tl_log_check_env(char *err, size_t errlen);
 
 /* Nonzero when messages of this level are printed. */
 int tl_log_enabled(enum tl_log_level level);

@@ -43,13 +43,10 @@
 #include "tl_client.h"
 #include "tl_codec.h"
 #include "tl_config.h"
+#include "tl_env.h"
 #include "tl_log.h"
 #include "tl_manifest.h"
 #include "tl_target.h"
-
-/* Targets in other files; weak so that a runtime built without one
- * still links (a new target is one new file, see tl_target.h). */
-extern const struct tl_target_ops tl_target_k8s __attribute__((weak));
 
 struct tl_fn {
     const void *key;                /* the stub's state address          */
@@ -229,12 +226,17 @@ static struct tl_scratch *scratch(void)
     return s;
 }
 
+const struct tl_target_ops *const tl_targets[] = {
+    &tl_target_local,
+    &tl_target_k8s,
+    NULL,
+};
+
 static const struct tl_target_ops *find_target(const char *name)
 {
-    if (strcmp(name, "local") == 0)
-        return &tl_target_local;
-    if (strcmp(name, "k8s") == 0 && &tl_target_k8s != NULL)
-        return &tl_target_k8s;
+    for (size_t i = 0; tl_targets[i] != NULL; i++)
+        if (strcmp(name, tl_targets[i]->name) == 0)
+            return tl_targets[i];
     return NULL;
 }
 

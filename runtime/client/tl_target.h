@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tl_target.h - where a function's service runs (DESIGN.md, contract 8).
+ * tl_target.h - where a function's service runs (docs/architecture.md,
+ * "Targets").
  *
- * A target is one file that fills a struct tl_target_ops: "local" (worker
- * processes on 127.0.0.1, tl_target_local.c) now, "k8s" later. The caller
+ * A target is one file (or folder) that fills a struct tl_target_ops and is
+ * declared below: "local" (worker processes on 127.0.0.1,
+ * client/tl_target_local.c) and "k8s" (k8s/tl_target_k8s.c). A new target is
+ * one new file, one declaration here and one entry in tl_targets. The caller
  * (tl_call.c) drives every target the same way:
  *
  *   prepare  once, may be slow: build the binary, an image, push it
@@ -48,6 +51,12 @@ struct tl_target {
     void *priv;                            /* the target's own state        */
 };
 
-extern const struct tl_target_ops tl_target_local;
+/* Every target. The plugin refuses a tag naming any other (plugin/attribute.cc
+ * keeps the same list). */
+extern const struct tl_target_ops tl_target_local;   /* client/tl_target_local.c */
+extern const struct tl_target_ops tl_target_k8s;     /* k8s/tl_target_k8s.c      */
+
+/* The targets by name, NULL-terminated (client/tl_call.c). */
+extern const struct tl_target_ops *const tl_targets[];
 
 #endif /* TL_TARGET_H */

@@ -3,6 +3,7 @@
  * tl_log.c - see tl_log.h.
  */
 #include "tl_log.h"
+#include "tl_env.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,22 +15,37 @@
 static enum tl_log_level tl_log_threshold = TL_LOG_WARN;
 static pthread_once_t tl_log_once = PTHREAD_ONCE_INIT;
 
+static const char *const tl_log_names[] = { "error", "warn", "info", "debug" };
+
+/* The level TURBOLIFT_LOG names, or -1 when it names none. */
+static int tl_log_level_from(const char *value)
+{
+    for (unsigned i = 0; i < sizeof tl_log_names / sizeof tl_log_names[0]; i++)
+        if (strcasecmp(value, tl_log_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
 static void tl_log_read_env(void)
 {
-    static const char *const names[] = { "error", "warn", "info", "debug" };
-    const char *value = getenv("TURBOLIFT_LOG");
+    const char *value = tl_env("TURBOLIFT_LOG", NULL);
+    int level = value != NULL ? tl_log_level_from(value) : -1;
 
-    if (value == NULL || *value == '\0')
-        return;
-    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcasecmp(value, names[i]) == 0) {
-            tl_log_threshold = (enum tl_log_level)i;
-            return;
-        }
-    }
-    /* Say so once rather than silently ignore a typo. */
-    fprintf(stderr, "turbolift: warning: TURBOLIFT_LOG=%s is not one of "
-            "error, warn, info, debug; using warn\n", value);
+    /* A bad value is reported by tl_log_check_env, as an error of the
+     * part that starts; the logger keeps warn meanwhile. */
+    if (level >= 0)
+        tl_log_threshold = (enum tl_log_level)level;
+}
+
+int tl_log_check_env(char *err, size_t errlen)
+{
+    const char *value = tl_env("TURBOLIFT_LOG", NULL);
+
+    if (value == NULL || tl_log_level_from(value) >= 0)
+        return 0;
+    snprintf(err, errlen, "TURBOLIFT_LOG=%s is not one of error, warn, info, "
+             "debug", value);
+    return -1;
 }
 
 int tl_log_enabled(enum tl_log_level level)

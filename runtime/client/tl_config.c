@@ -7,8 +7,11 @@
  * become a default) and every error names the file, line and key.
  */
 #define _GNU_SOURCE   /* strndup, CPU_COUNT */
-#include "tl_yaml_read.h"
 #include "tl_config.h"
+#include "tl_codec.h"
+#include "tl_env.h"
+#include "tl_log.h"
+#include "tl_yaml_read.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -479,13 +482,6 @@ cleanup:
     return rc;
 }
 
-const char *tl_env(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-
-    return v != NULL && *v != '\0' ? v : dflt;
-}
-
 int tl_config_load(struct tl_config **out, char *err, size_t errlen)
 {
     const char *path = tl_env("TURBOLIFT_CONFIG", NULL);
@@ -587,6 +583,8 @@ int tl_config_resolve(const struct tl_config *cfg, const char *function,
                 overlay(out, &cfg->fns[i].s);
     }
 
+    if (tl_log_check_env(err, errlen) != 0 || tl_codec_check_env(err, errlen) != 0)
+        return -1;
     if (env_int("TURBOLIFT_TIMEOUT_MS", 1, INT_MAX, &out->timeout_ms, err, errlen) != 0 ||
         env_int("TURBOLIFT_REPLICAS", 1, 1024, &out->replicas, err, errlen) != 0 ||
         env_int("TURBOLIFT_RETRIES", 0, 100, &out->retries, err, errlen) != 0)

@@ -50,5 +50,8 @@ void tl_frame_free(struct tl_frame *frame);
  * restores the default. */
 size_t tl_codec_alloc_limit(void);
 void tl_codec_set_alloc_limit(size_t bytes);
+/* -1 with a message when TURBOLIFT_MAX_ALLOC is set but not a positive
+ * number of bytes (tl_env.h's rule; the limit then stays the default). */
+int tl_codec_check_env(char *err, size_t errlen);
 
 #endif /* TL_CODEC_H */

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "tl_config.h"
+#include "tl_env.h"
 #include "tl_image.h"
 #include "tl_k8s_yaml.h"
 #include "tl_kubectl.h"

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE   /* asprintf, strndup */
 #include "tl_registry.h"
 #include "tl_buf.h"
+#include "tl_env.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -68,9 +69,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 
 int tl_registry_plain_http(const char *registry)
 {
-    const char *insecure = getenv("TURBOLIFT_REGISTRY_INSECURE");
+    const char *insecure = tl_env("TURBOLIFT_REGISTRY_INSECURE", "0");
 
-    if (insecure != NULL && strcmp(insecure, "1") == 0)
+    if (strcmp(insecure, "1") == 0)
         return 1;
     return strncmp(registry, "127.", 4) == 0 || strncmp(registry, "localhost", 9) == 0 ||
            strncmp(registry, "[::1]", 5) == 0;

@@ -29,6 +29,7 @@
 
 #include "tl_clock.h"
 #include "tl_codec.h"
+#include "tl_env.h"
 #include "tl_log.h"
 #include "tl_sig.h"
 
@@ -111,28 +112,6 @@ static char tl_get_marker;
 /* Options                                                            */
 /* ------------------------------------------------------------------ */
 
-static int tl_env_number(const char *name, unsigned long long min,
-                         unsigned long long max, unsigned long long *value,
-                         char *err, size_t errlen)
-{
-    const char *text = getenv(name);
-    unsigned long long parsed;
-    char *end;
-
-    if (text == NULL || *text == '\0')
-        return 0;
-    errno = 0;
-    parsed = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' ||
-        parsed < min || parsed > max) {
-        snprintf(err, errlen, "%s=%s is not a number from %llu to %llu",
-                 name, text, min, max);
-        return -1;
-    }
-    *value = parsed;
-    return 0;
-}
-
 int tl_service_options_from_env(struct tl_service_options *opts,
                                 char *err, size_t errlen)
 {
@@ -140,7 +119,7 @@ int tl_service_options_from_env(struct tl_service_options *opts,
     unsigned long long max_request = TL_SERVICE_DEFAULT_MAX_REQUEST;
     unsigned long long drain_s = TL_SERVICE_DEFAULT_DRAIN_MS / 1000;
     unsigned long long connections = TL_SERVICE_DEFAULT_CONNECTIONS;
-    const char *bind = getenv("TURBOLIFT_BIND");
+    const char *bind = tl_env("TURBOLIFT_BIND", "127.0.0.1");
 
     if (tl_env_number("TURBOLIFT_PORT", 0, 65535, &port, err, errlen) < 0 ||
         tl_env_number("TURBOLIFT_MAX_REQUEST", 1, SIZE_MAX / 2, &max_request,
@@ -149,10 +128,12 @@ int tl_service_options_from_env(struct tl_service_options *opts,
         tl_env_number("TURBOLIFT_MAX_CONNECTIONS", 1, 65536, &connections,
                       err, errlen) < 0)
         return -1;
-    opts->bind_address = bind != NULL && *bind != '\0' ? bind : "127.0.0.1";
+    if (tl_log_check_env(err, errlen) != 0 || tl_codec_check_env(err, errlen) != 0)
+        return -1;
+    opts->bind_address = bind;
     opts->port = (unsigned)port;
     opts->max_request_bytes = (size_t)max_request;
-    opts->token = getenv("TURBOLIFT_TOKEN");
+    opts->token = tl_env("TURBOLIFT_TOKEN", NULL);
     opts->drain_timeout_ms = (unsigned)drain_s * 1000;
     opts->max_connections = (unsigned)connections;
     return 0;

@@ -25,6 +25,7 @@
 #define _GNU_SOURCE   /* pipe2, asprintf, posix_spawn_file_actions_addclosefrom_np */
 #include "tl_proc.h"
 #include "tl_clock.h"
+#include "tl_env.h"
 #include "tl_target.h"
 
 #include <errno.h>
@@ -483,7 +484,7 @@ static int local_prepare(struct tl_target *t, char *err, size_t errlen)
                          err, errlen) != 0)
         goto fail;
     if (t->config->token != NULL) {
-        const char *ours = getenv("TURBOLIFT_TOKEN");
+        const char *ours = tl_env("TURBOLIFT_TOKEN", NULL);
         if ((ours == NULL || strcmp(ours, t->config->token) != 0) &&
             (l->envp = env_with_token(t->config->token)) == NULL) {
             snprintf(err, errlen, "out of memory");

@@ -5,6 +5,7 @@
 #include "tl_kubectl.h"
 
 #include "tl_config.h"
+#include "tl_env.h"
 
 size_t tl_kubectl_argv(const char **argv)
 {

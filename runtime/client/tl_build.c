@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "tl_config.h"
+#include "tl_env.h"
 #include "tl_log.h"
 #include "tl_proc.h"
 #include "tl_paths.h"
@@ -67,7 +68,7 @@ static void argv_free(struct argv *a)
 
 char *tl_cache_dir(const char *sub, char *err, size_t errlen)
 {
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    const char *xdg = tl_env("XDG_CACHE_HOME", NULL), *home = tl_env("HOME", NULL);
     char *path = NULL;
     int rc;
 
