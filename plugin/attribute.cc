@@ -102,17 +102,20 @@ static tree tl_handle_attribute(tree *node, tree name, tree args, int flags ATTR
 	return NULL_TREE;
 }
 
-static struct attribute_spec tl_attribute = {
-	"turbolift",		/* name */
-	1, 1,			/* exactly one argument: the target */
-	true,			/* decl_required */
-	false, false,		/* type_required, function_type_required */
-	false,			/* affects_type_identity */
-	tl_handle_attribute,
-	NULL,			/* exclusions */
-};
+static struct attribute_spec tl_attribute;
 
 void tl_register_attributes(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
 {
+	/* Member by member, so that a GCC with another field order cannot
+	 * shift them (the kernel's gcc-plugins do the same). */
+	tl_attribute.name = "turbolift";
+	tl_attribute.min_length = 1;		/* exactly one argument: the target */
+	tl_attribute.max_length = 1;
+	tl_attribute.decl_required = true;
+	tl_attribute.type_required = false;
+	tl_attribute.function_type_required = false;
+	tl_attribute.affects_type_identity = false;
+	tl_attribute.handler = tl_handle_attribute;
+	tl_attribute.exclude = NULL;
 	register_attribute(&tl_attribute);
 }

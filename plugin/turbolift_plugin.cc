@@ -52,12 +52,11 @@ unsigned tl_tagged_count;
 hash_set<tree> *tl_defined_variables;
 hash_set<tree> *tl_defined_functions;
 
-static struct plugin_info turbolift_plugin_info = {
-	"0.1.0",
+static struct plugin_info turbolift_plugin_info;
+static const char turbolift_plugin_help[] =
 	"Turbolift: run tagged C functions as services.\n"
 	"  -fplugin-arg-turbolift-mode=distributed|off\n"
-	"  -fplugin-arg-turbolift-outdir=DIR\n",
-};
+	"  -fplugin-arg-turbolift-outdir=DIR\n";
 
 /* __TURBOLIFT__ must exist for the preprocessor, also under -E (which runs no
  * compilation callback), so define it when GCC asks plugins for pragmas. */
@@ -203,6 +202,8 @@ int plugin_init(struct plugin_name_args *info, struct plugin_gcc_version *versio
 	tl_defined_variables = new hash_set<tree>();
 	tl_defined_functions = new hash_set<tree>();
 
+	turbolift_plugin_info.version = TL_VERSION;	/* meson's project version */
+	turbolift_plugin_info.help = turbolift_plugin_help;
 	register_callback(info->base_name, PLUGIN_INFO, NULL, &turbolift_plugin_info);
 	register_callback(info->base_name, PLUGIN_PRAGMAS, tl_predefine_macro, NULL);
 	register_callback(info->base_name, PLUGIN_ATTRIBUTES, tl_register_attributes, NULL);

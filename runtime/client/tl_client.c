@@ -111,15 +111,6 @@ struct tl_endpoint *tl_endpoint_new(const char *base, const char *function)
     return ep;
 }
 
-void tl_endpoint_free(struct tl_endpoint *ep)
-{
-    if (ep == NULL)
-        return;
-    free(ep->base);
-    free(ep->url);
-    free(ep);
-}
-
 struct tl_endpoint *tl_endpoint_publish(_Atomic(struct tl_endpoint *) *slot,
                                         struct tl_endpoint **retired,
                                         const char *base, const char *function)
@@ -155,15 +146,6 @@ static struct tl_thread *thread_state(void)
         t->generation = gen;
     }
     return t;
-}
-
-void tl_client_thread_release(void)
-{
-    pthread_once(&client_once, client_init_once);
-    if (client_init_rc != CURLE_OK)
-        return;
-    thread_free(pthread_getspecific(client_key));
-    pthread_setspecific(client_key, NULL);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user)

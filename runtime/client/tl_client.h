@@ -29,7 +29,6 @@ struct tl_endpoint {
 };
 
 struct tl_endpoint *tl_endpoint_new(const char *base, const char *function);
-void tl_endpoint_free(struct tl_endpoint *ep);
 
 /*
  * A target's new endpoint for base: made, put on the target's *retired list
@@ -84,8 +83,5 @@ long tl_client_get_status(const char *url, long timeout_ms, char *err, size_t er
  */
 struct tl_endpoint *tl_client_pick(_Atomic(struct tl_endpoint *) *slots, unsigned n,
                                    const struct tl_endpoint *avoid, unsigned home);
-
-/* Drop this thread's cached handles (also done at thread exit). */
-void tl_client_thread_release(void);
 
 #endif /* TL_CLIENT_H */

@@ -498,11 +498,6 @@ int tl_config_load(struct tl_config **out, char *err, size_t errlen)
     return 0;
 }
 
-const char *tl_config_path(const struct tl_config *cfg)
-{
-    return cfg ? cfg->path : NULL;
-}
-
 int tl_cpu_count(void)
 {
     cpu_set_t set;

@@ -64,8 +64,6 @@ int tl_config_load(struct tl_config **out, char *err, size_t errlen);
 /* Read one file; errors are "FILE:LINE: key 'KEY': what is wrong". */
 int tl_config_load_file(const char *path, struct tl_config **out,
                         char *err, size_t errlen);
-/* The file the configuration came from, or NULL when built-in defaults. */
-const char *tl_config_path(const struct tl_config *cfg);
 /*
  * Settings for one function: built-in defaults, then the file's defaults,
  * then its section for this function, then the environment
