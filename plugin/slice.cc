@@ -382,10 +382,10 @@ static void tl_split(struct tl_lexer *lx)
 		default:
 			break;
 		}
-		if (brace < 0 || paren < 0) {
-			/* unbalanced text: never happens in code cc1 accepted */
-			brace = paren = 0;
-		}
+		/* cc1 accepted this text, so its brackets balance; a negative
+		 * depth means the lexer above is wrong, which must not pass
+		 * unnoticed into a service. */
+		gcc_assert(brace >= 0 && paren >= 0);
 		if (end) {
 			chunk.first = first;
 			chunk.last = k;

@@ -15,9 +15,9 @@
 #include "hash-set.h"
 
 /* -fplugin-arg-turbolift-mode= */
-enum tl_mode {
-	TL_MODE_DISTRIBUTED,	/* tagged functions become services */
-	TL_MODE_OFF,		/* attribute checked, code untouched  */
+enum tl_build_mode {
+	TL_BUILD_DISTRIBUTED,	/* tagged functions become services */
+	TL_BUILD_OFF,		/* attribute checked, code untouched  */
 };
 
 /* One function carrying __attribute__((turbolift("target"))). */
@@ -36,7 +36,7 @@ struct tl_strbuf {
 };
 
 /* Options and collected facts, owned by turbolift_plugin.cc. */
-extern enum tl_mode tl_mode;
+extern enum tl_build_mode tl_build_mode_option;
 extern const char *tl_outdir;
 extern struct tl_tagged *tl_tagged_functions;
 extern unsigned tl_tagged_count;

@@ -45,7 +45,7 @@
 
 int plugin_is_GPL_compatible = 1;
 
-enum tl_mode tl_mode = TL_MODE_DISTRIBUTED;
+enum tl_build_mode tl_build_mode_option = TL_BUILD_DISTRIBUTED;
 const char *tl_outdir;
 struct tl_tagged *tl_tagged_functions;
 unsigned tl_tagged_count;
@@ -97,7 +97,7 @@ static void tl_note_function(void *gcc_data, void *user_data ATTRIBUTE_UNUSED)
 		return;
 	tagged->has_body = true;
 	tagged->signature = tl_derive_signature(fndecl);
-	if (tagged->signature && tl_mode == TL_MODE_DISTRIBUTED)
+	if (tagged->signature && tl_build_mode_option == TL_BUILD_DISTRIBUTED)
 		tl_insert_stub(tagged);
 }
 
@@ -121,7 +121,7 @@ static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data A
 				 "turbolift: %qD is tagged but has no definition here; "
 				 "tag the definition instead of the declaration", t->decl);
 	}
-	if (tl_mode != TL_MODE_DISTRIBUTED || seen_error())
+	if (tl_build_mode_option != TL_BUILD_DISTRIBUTED || seen_error())
 		return;
 
 	/* 2. one service per tagged function, all cut from the same text */
@@ -154,9 +154,9 @@ static bool tl_parse_arguments(struct plugin_name_args *info)
 		const char *value = info->argv[i].value;
 
 		if (!strcmp(key, "mode") && value && !strcmp(value, "distributed")) {
-			tl_mode = TL_MODE_DISTRIBUTED;
+			tl_build_mode_option = TL_BUILD_DISTRIBUTED;
 		} else if (!strcmp(key, "mode") && value && !strcmp(value, "off")) {
-			tl_mode = TL_MODE_OFF;
+			tl_build_mode_option = TL_BUILD_OFF;
 		} else if (!strcmp(key, "outdir") && value && *value) {
 			tl_outdir = xstrdup(value);
 		} else {

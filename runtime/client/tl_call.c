@@ -78,8 +78,8 @@ static int inprocess;               /* TURBOLIFT_MODE=inprocess          */
 static pid_t owner_pid;             /* atexit stops workers only here    */
 static pthread_key_t scratch_key;
 static atomic_uint homes;           /* hands out tl_scratch.home          */
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tl_fn *registry;
+static pthread_mutex_t call_fns_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tl_fn *call_fns;
 static struct tl_config *config;    /* loaded once, kept for the process */
 static char config_error[1024];     /* non-empty: the file was bad       */
 
@@ -325,17 +325,17 @@ static struct tl_fn *lookup(const char *descriptor, void **state)
     const void *key = state ? (const void *)state : (const void *)descriptor;
     struct tl_fn *fn;
 
-    pthread_mutex_lock(&registry_lock);
-    for (fn = registry; fn != NULL; fn = fn->next)
+    pthread_mutex_lock(&call_fns_lock);
+    for (fn = call_fns; fn != NULL; fn = fn->next)
         if (fn->key == key)
             break;
     if (fn == NULL && (fn = calloc(1, sizeof *fn)) != NULL) {
         fn->key = key;
         pthread_mutex_init(&fn->init_lock, NULL);
-        fn->next = registry;
-        registry = fn;
+        fn->next = call_fns;
+        call_fns = fn;
     }
-    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&call_fns_lock);
     if (fn == NULL)
         return NULL;
 
@@ -483,8 +483,8 @@ void turbolift_shutdown(void)
 {
     struct tl_fn *fn;
 
-    pthread_mutex_lock(&registry_lock);
-    for (fn = registry; fn != NULL; fn = fn->next) {
+    pthread_mutex_lock(&call_fns_lock);
+    for (fn = call_fns; fn != NULL; fn = fn->next) {
         pthread_mutex_lock(&fn->init_lock);
         atomic_store_explicit(&fn->shut, 1, memory_order_release);
         if (fn->started) {
@@ -493,5 +493,5 @@ void turbolift_shutdown(void)
         }
         pthread_mutex_unlock(&fn->init_lock);
     }
-    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&call_fns_lock);
 }
