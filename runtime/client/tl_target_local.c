@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,7 +64,8 @@ struct local {
     pthread_mutex_t lock;      /* workers, slots (writers), retired, budget */
     pid_t owner;               /* the process whose children the workers are */
     char *binary;
-    char **envp;               /* NULL: ours; else ours with the token     */
+    char **envp;               /* ours with TURBOLIFT_TOKEN set to the token */
+    char token[65];            /* made here when none is configured        */
     struct worker *w;
     unsigned restarts_left;
     int stopped;
@@ -259,7 +261,7 @@ static int worker_launch(struct local *l, struct worker *w, char *err, size_t er
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         return -1;
     }
-    rc = spawn_worker(argv, l->envp ? l->envp : environ, p[1], &w->pid);
+    rc = spawn_worker(argv, l->envp, p[1], &w->pid);
     close(p[1]);            /* only the worker holds the write end now */
     if (rc != 0) {
         close(p[0]);
@@ -444,9 +446,9 @@ fail:
 /* The target interface                                                 */
 
 /*
- * The service reads its token from TURBOLIFT_TOKEN. When the token comes
- * from the configuration file rather than our environment, hand it over
- * in the workers' environment (never on the command line, where ps shows it).
+ * The service reads its token from TURBOLIFT_TOKEN: our environment with
+ * that one variable set to token (a copy of the pointers; the strings stay
+ * environ's).
  */
 static char **env_with_token(const char *token)
 {
@@ -468,8 +470,31 @@ static char **env_with_token(const char *token)
     return env;
 }
 
+/* 32 random bytes as hex: the run's token when none is configured, so that
+ * no other local user can call (or read the metrics of) our workers. */
+static int new_token(char *out, size_t outlen, char *err, size_t errlen)
+{
+    unsigned char raw[32];
+    size_t got = 0;
+
+    while (got < sizeof raw) {
+        ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "getrandom: %s", strerror(errno));
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    for (size_t i = 0; i < sizeof raw && 2 * i + 2 < outlen; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
 static int local_prepare(struct tl_target *t, char *err, size_t errlen)
 {
+    const char *token;
     struct local *l;
     int hit;
 
@@ -483,13 +508,20 @@ static int local_prepare(struct tl_target *t, char *err, size_t errlen)
     if (tl_build_service(t->manifest, t->config->start_timeout_ms, &l->binary, &hit,
                          err, errlen) != 0)
         goto fail;
-    if (t->config->token != NULL) {
-        const char *ours = tl_env("TURBOLIFT_TOKEN", NULL);
-        if ((ours == NULL || strcmp(ours, t->config->token) != 0) &&
-            (l->envp = env_with_token(t->config->token)) == NULL) {
-            snprintf(err, errlen, "out of memory");
+    /* A token always: the configured one, or one made for this run. It
+     * goes in the workers' environment (readable only by our user), never
+     * on their command line (readable by everyone through ps). */
+    token = t->config->token;
+    if (token == NULL || token[0] == '\0') {
+        if (new_token(l->token, sizeof l->token, err, errlen) != 0)
             goto fail;
-        }
+        token = l->token;
+        t->token = l->token;
+    }
+    l->envp = env_with_token(token);
+    if (l->envp == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
     }
     tl_log_debug("%s: service binary %s (%s)", t->manifest->function, l->binary,
                  hit ? "cached" : "linked now");

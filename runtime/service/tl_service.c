@@ -477,6 +477,12 @@ static enum MHD_Result tl_answer_get(struct tl_service *service,
             return tl_send_text(service, connection, 503, NULL, NULL, "draining");
         return tl_send_text(service, connection, 200, NULL, NULL, "ready");
     }
+    /* Metrics name every function and count its calls: the token guards
+     * them like the calls themselves. The probes stay open for kubelet. */
+    if (!tl_authorized(service, connection))
+        return tl_send_text(service, connection, 401, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            "Bearer", "missing or wrong bearer token "
+                            "(Authorization: Bearer <TURBOLIFT_TOKEN>)");
     return tl_send_metrics(service, connection);
 }
 

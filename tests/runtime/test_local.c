@@ -3,8 +3,9 @@
  * test_local.c - the full client path against local workers of the
  * hand-written service: results and write-back, first calls from many
  * threads start the workers once, calls fan out over workers, workers
- * survive the thread that started them, and none is left after
- * turbolift_shutdown.
+ * survive the thread that started them, none is left after
+ * turbolift_shutdown, and a worker takes no call (and shows no metrics)
+ * without the token the run made for it (issue 12, item 4).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <turbolift.h>
 
 #include "rt_check.h"
+#include "rt_net.h"
 #include "rt_proc.h"
 
 #define REPLICAS 2
@@ -110,6 +112,34 @@ int main(void)
     /* ...while calling threads fan out over all of them. */
     npids = rt_pids_from_threads(call_whoami, 2 * REPLICAS, pids, 16);
     CHECK_MSG(npids == REPLICAS, "%d distinct workers answered", npids);
+
+    /* No token configured: the run made one, and a worker refuses
+     * whoever does not have it - another program on this machine, here
+     * talking to it over a real connection. */
+    {
+        char token[256] = "", reply[4096];
+        unsigned port = rt_listen_port(pids[0]);
+
+        REQUIRE(getenv("TURBOLIFT_TOKEN") == NULL);
+        CHECK_MSG(port != 0, "no listening port found for worker %d", pids[0]);
+        CHECK(rt_http(port, "POST", "/v1/call/whoami", NULL, "\x90", 1, reply,
+                      sizeof reply) == 401);
+        CHECK(rt_http(port, "POST", "/v1/call/whoami", "guess", "\x90", 1, reply,
+                      sizeof reply) == 401);
+        CHECK(rt_http(port, "GET", "/metrics", NULL, NULL, 0, reply, sizeof reply) == 401);
+        CHECK_MSG(strstr(reply, "whoami") == NULL, "a refused /metrics named a function");
+        CHECK(rt_http(port, "GET", "/healthz", NULL, NULL, 0, NULL, 0) == 200);
+        CHECK(rt_http(port, "GET", "/readyz", NULL, NULL, 0, NULL, 0) == 200);
+        /* The token is in the worker's environment (readable by our user
+         * only), never on its command line (readable by all through ps). */
+        REQUIRE(rt_environ_of(pids[0], "TURBOLIFT_TOKEN", token, sizeof token) == 0);
+        CHECK_MSG(strlen(token) >= 32, "token '%s' is too short", token);
+        CHECK(!rt_cmdline_has(pids[0], token));
+        CHECK(rt_http(port, "POST", "/v1/call/whoami", token, "\x90", 1, reply,
+                      sizeof reply) == 200);
+        CHECK(rt_http(port, "GET", "/metrics", token, NULL, 0, reply, sizeof reply) == 200);
+        CHECK(strstr(reply, "turbolift_calls_total{function=\"whoami\"") != NULL);
+    }
 
     /* A forked child calls the parent's workers on connections of its
      * own, and its shutdown leaves the parent's workers alone. */
