@@ -7,21 +7,36 @@
  * between requests, so caching it per thread gives keep-alive with no
  * lock on the call path. The cache is small and bounded (least recently
  * used out), and a pthread key frees it when the thread exits.
+ *
+ * Calls run on a per-thread multi handle rather than curl_easy_perform:
+ * the multi loop wakes at the attempt deadline (tl_client.h) to check the
+ * worker, where easy_perform would only give control back once a second
+ * at best. The multi handle owns the thread's connection cache, so
+ * keep-alive is the same as before.
  */
 #define _GNU_SOURCE   /* asprintf */
 #include "tl_client.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tl_buf.h"
+#include "tl_clock.h"
+#include "tl_env.h"
 #include "tl_log.h"
 
 #define TL_CONN_CACHE 32                 /* handles per thread              */
 #define TL_MAX_REPLY ((size_t)1 << 30)   /* refuse replies above 1 GiB      */
+/* The attempt deadline when derived: this many times the endpoint's recent
+ * slowest reply, and never less than the floor (a scheduler hiccup on a
+ * loaded machine must not look like a stuck worker). */
+#define TL_ATTEMPT_FACTOR 10
+#define TL_ATTEMPT_FLOOR_MS 250
+#define TL_PROBE_MAX_MS 1000             /* how long /healthz may take      */
 
 struct tl_conn {
     uint64_t id;                /* endpoint id; 0 = free slot               */
@@ -37,6 +52,8 @@ struct tl_thread {
     uint64_t clock;
     struct tl_buf reply;        /* reused across calls: emptied, not freed  */
     int overflow;
+    CURLM *multi;               /* runs this thread's calls; owns the
+                                   connection cache                          */
 };
 
 static pthread_once_t client_once = PTHREAD_ONCE_INIT;
@@ -47,6 +64,8 @@ static atomic_uint_fast64_t endpoint_ids;
  * with the parent's, and two processes writing requests on one connection
  * would interleave them. The child drops them and connects afresh. */
 static atomic_uint client_generation;
+static long attempt_timeout_ms;             /* 0: derived per endpoint     */
+static char attempt_env_error[256];         /* TURBOLIFT_ATTEMPT_TIMEOUT bad */
 
 static void conn_drop(struct tl_conn *c)
 {
@@ -64,6 +83,8 @@ static void thread_free(void *p)
         return;
     for (unsigned i = 0; i < TL_CONN_CACHE; i++)
         conn_drop(&t->conns[i]);
+    if (t->multi)
+        curl_multi_cleanup(t->multi);
     tl_buf_free(&t->reply);
     free(t);
 }
@@ -75,6 +96,11 @@ static void after_fork_child(void)
 
 static void client_init_once(void)
 {
+    unsigned long long ms = 0;
+
+    if (tl_env_number("TURBOLIFT_ATTEMPT_TIMEOUT", 1, 24ULL * 3600 * 1000, &ms,
+                      attempt_env_error, sizeof attempt_env_error) == 0)
+        attempt_timeout_ms = (long)ms;
     /* curl_global_init is not thread-safe itself; pthread_once makes it so. */
     client_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (client_init_rc == CURLE_OK && pthread_key_create(&client_key, thread_free) != 0)
@@ -108,6 +134,7 @@ struct tl_endpoint *tl_endpoint_new(const char *base, const char *function)
     }
     ep->id = atomic_fetch_add(&endpoint_ids, 1) + 1;
     atomic_init(&ep->inflight, 0);
+    atomic_init(&ep->slow_us, 0);
     return ep;
 }
 
@@ -131,8 +158,11 @@ static struct tl_thread *thread_state(void)
     unsigned gen = atomic_load_explicit(&client_generation, memory_order_relaxed);
 
     if (t != NULL && t->generation != gen) {
-        for (unsigned i = 0; i < TL_CONN_CACHE; i++)
-            conn_drop(&t->conns[i]);
+        /* Forget, do not clean up: cleaning up could write on sockets
+         * the parent still uses (a TLS close_notify). What leaks is the
+         * memory of a few handles, once per fork. */
+        memset(t->conns, 0, sizeof t->conns);
+        t->multi = NULL;
         t->generation = gen;
     }
     if (t == NULL) {
@@ -214,12 +244,132 @@ static struct tl_conn *conn_get(struct tl_thread *t, const struct tl_endpoint *e
     return c;
 }
 
+/* The attempt timeout for ep: configured, or derived from its replies. */
+static long attempt_ms(const struct tl_endpoint *ep)
+{
+    long ms;
+
+    if (attempt_timeout_ms > 0)
+        return attempt_timeout_ms;
+    ms = (long)(atomic_load_explicit(&ep->slow_us, memory_order_relaxed) / 1000u) *
+         TL_ATTEMPT_FACTOR;
+    return ms < TL_ATTEMPT_FLOOR_MS ? TL_ATTEMPT_FLOOR_MS : ms;
+}
+
+/* Remember a reply time: the slowest recent one, decaying by 1/8 per
+ * reply so that one slow call does not stretch the deadline for good.
+ * Racy between threads on purpose: an estimate, not a count. */
+static void note_reply_time(struct tl_endpoint *ep, long ms)
+{
+    unsigned old = atomic_load_explicit(&ep->slow_us, memory_order_relaxed);
+    unsigned decayed = old - old / 8;
+    unsigned us = ms >= 4000000 ? 4000000000u : (unsigned)ms * 1000u;
+
+    atomic_store_explicit(&ep->slow_us, us > decayed ? us : decayed,
+                          memory_order_relaxed);
+}
+
+/* 1 when ep's worker answers GET /healthz within timeout_ms (on a
+ * connection of its own: the call's is busy). */
+static int worker_answers(const struct tl_endpoint *ep, long timeout_ms,
+                          char *why, size_t whylen)
+{
+    char *url = NULL;
+    long status;
+
+    if (asprintf(&url, "%s/healthz", ep->base) < 0) {
+        snprintf(why, whylen, "out of memory");
+        return 1;           /* cannot check: do not condemn the worker */
+    }
+    status = tl_client_get_status(url, timeout_ms, why, whylen);
+    free(url);
+    if (status != 0 && status != 200)
+        snprintf(why, whylen, "GET /healthz answered %ld", status);
+    return status == 200;
+}
+
+/*
+ * Run c's request on the thread's multi handle. 0 when it ended (curl's
+ * code in *code); -1 when it was given up: the worker failed its health
+ * check at an attempt deadline, or curl itself failed (why says which).
+ */
+static int run_transfer(struct tl_thread *t, struct tl_conn *c, struct tl_endpoint *ep,
+                        long timeout_ms, CURLcode *code, char *why, size_t whylen)
+{
+    long start = tl_now_ms(), deadline = start + timeout_ms;
+    long interval = attempt_ms(ep), check_at = start + interval;
+    CURLMcode mc;
+    int rc = -1;
+
+    if (t->multi == NULL) {
+        t->multi = curl_multi_init();
+        if (t->multi == NULL) {
+            snprintf(why, whylen, "cannot create a curl multi handle");
+            return -1;
+        }
+        curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, (long)TL_CONN_CACHE);
+    }
+    mc = curl_multi_add_handle(t->multi, c->h);
+    if (mc != CURLM_OK) {
+        snprintf(why, whylen, "curl: %s", curl_multi_strerror(mc));
+        return -1;
+    }
+    for (;;) {                 /* ends: curl enforces timeout_ms itself */
+        CURLMsg *msg;
+        int running, queued;
+        long now;
+
+        mc = curl_multi_perform(t->multi, &running);
+        if (mc != CURLM_OK) {
+            snprintf(why, whylen, "curl: %s", curl_multi_strerror(mc));
+            break;
+        }
+        while ((msg = curl_multi_info_read(t->multi, &queued)) != NULL) {
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->h) {
+                *code = msg->data.result;
+                rc = 0;
+            }
+        }
+        if (rc == 0)
+            break;
+        now = tl_now_ms();
+        if (now >= check_at) {
+            long probe = interval < TL_PROBE_MAX_MS ? interval : TL_PROBE_MAX_MS;
+            char reason[256] = "no answer";
+
+            if (probe > deadline - now)
+                probe = deadline - now > 1 ? deadline - now : 1;
+            if (!worker_answers(ep, probe, reason, sizeof reason)) {
+                snprintf(why, whylen, "%s: no reply after %ld ms and the worker failed "
+                         "its health check (%s): it looks stuck", ep->base,
+                         tl_now_ms() - start, reason);
+                break;
+            }
+            /* Busy with a long call, not stuck: wait on, check less often. */
+            interval *= 2;
+            check_at = tl_now_ms() + interval;
+            continue;
+        }
+        mc = curl_multi_poll(t->multi, NULL, 0, (int)(check_at - now), NULL);
+        if (mc != CURLM_OK) {
+            snprintf(why, whylen, "curl: %s", curl_multi_strerror(mc));
+            break;
+        }
+    }
+    /* Mid-transfer, this closes the connection; after it, the connection
+     * stays in the multi handle's cache for the next call. */
+    curl_multi_remove_handle(t->multi, c->h);
+    return rc;
+}
+
 int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
                    const struct tl_client_opts *opts, struct tl_response *resp)
 {
     struct tl_thread *t;
     struct tl_conn *c;
-    CURLcode rc;
+    CURLcode rc = CURLE_OK;
+    char why[512];
+    long start;
 
     resp->status = 0;
     resp->body = NULL;
@@ -238,7 +388,17 @@ int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
     curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, opts->connect_timeout_ms);
     curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, opts->timeout_ms > 0 ? opts->timeout_ms : 1L);
 
-    rc = curl_easy_perform(c->h);
+    if (attempt_env_error[0] != '\0') {
+        snprintf(resp->error, sizeof resp->error, "%s", attempt_env_error);
+        return -1;
+    }
+    start = tl_now_ms();
+    if (run_transfer(t, c, ep, opts->timeout_ms > 0 ? opts->timeout_ms : 1L, &rc,
+                     why, sizeof why) != 0) {
+        snprintf(resp->error, sizeof resp->error, "%s", why);
+        conn_drop(c);
+        return -1;
+    }
     if (rc != CURLE_OK) {
         snprintf(resp->error, sizeof resp->error, "%s: %s", ep->base,
                  t->overflow ? "reply larger than 1 GiB"
@@ -248,6 +408,7 @@ int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
         return -1;
     }
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &resp->status);
+    note_reply_time(ep, tl_now_ms() - start);
     resp->body = t->reply.data ? t->reply.data : "";
     resp->len = t->reply.len;
     return 0;

@@ -25,6 +25,8 @@ struct tl_endpoint {
     char *url;                  /* base + "/v1/call/<function>"                 */
     uint64_t id;                /* unique in the process: keys cached handles   */
     atomic_uint inflight;       /* calls in progress: for least-in-flight       */
+    atomic_uint slow_us;        /* recent slowest reply, decaying: sets when an
+                                   attempt's worker is checked (tl_client_post) */
     struct tl_endpoint *next;   /* owner's list, for freeing at shutdown        */
 };
 
@@ -63,6 +65,15 @@ int tl_client_init(char *err, size_t errlen);
  * POST body to ep->url with Content-Type application/msgpack. Returns 0
  * when an HTTP response arrived (whatever its status), -1 on a transport
  * failure (refused, reset, timeout), with the reason in resp->error.
+ *
+ * The attempt deadline: when no reply came within the attempt timeout
+ * (TURBOLIFT_ATTEMPT_TIMEOUT ms, or by default 10 times the endpoint's
+ * recent slowest reply, at least 250 ms), the worker is asked GET /healthz
+ * on a fresh connection. A worker that answers is busy with a long call:
+ * the wait goes on (the next check after twice the interval) up to
+ * opts->timeout_ms. One that does not answer is stuck (stopped, hung,
+ * partitioned): the attempt ends with -1 at once, so the caller moves the
+ * call to another worker and the target replaces this one.
  */
 int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
                    const struct tl_client_opts *opts, struct tl_response *resp);

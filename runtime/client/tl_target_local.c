@@ -19,8 +19,17 @@
  * thread would kill the workers when, say, a pthread that made the first
  * call returns.
  *
- * A worker that died is replaced when a call to it fails (tl_target_ops
- * failed), within a bounded budget of restarts.
+ * Sick workers (issue 12, docs/failures.md). A worker is replaced, within
+ * a bounded budget of restarts, when it died, when it is stopped (SIGSTOP:
+ * it is SIGKILLed, never waited for), or when a call to it failed and it
+ * does not answer GET /healthz. Two paths find them: a call that fails in
+ * transport (tl_target_ops failed; the client gives up an attempt whose
+ * worker fails its health check at the attempt deadline, tl_client.h),
+ * and a watchdog thread that looks at every worker's process state ten
+ * times a second and also refills a slot whose replacement failed to
+ * start. Workers die with us even when stopped: their parent-death signal
+ * is SIGKILL (tl_service_main.c), which a stopped process cannot hold
+ * pending, and local_stop SIGKILLs stopped workers instead of waiting.
  */
 #define _GNU_SOURCE   /* pipe2, asprintf, posix_spawn_file_actions_addclosefrom_np */
 #include "tl_proc.h"
@@ -52,6 +61,8 @@ extern char **environ;
 #define TL_STOP_GRACE_MS 3000  /* SIGTERM to SIGKILL                       */
 #define TL_RESTARTS_PER_WORKER 4
 #define TL_EXIT_GRACE_MS 20    /* a worker that dropped a call: is it exiting? */
+#define TL_WATCH_MS 100        /* watchdog period                          */
+#define TL_HEALTH_MS 1000      /* /healthz of a worker a call failed on    */
 
 struct worker {
     pid_t pid;                 /* 0: not running                           */
@@ -69,6 +80,10 @@ struct local {
     struct worker *w;
     unsigned restarts_left;
     int stopped;
+    pthread_t watchdog;
+    int watching;              /* the watchdog thread runs                 */
+    pthread_cond_t wake;       /* signalled by local_stop                  */
+    struct tl_target *target;  /* for the watchdog                         */
     struct tl_endpoint *retired;   /* every endpoint ever published, freed
                                       never: a caller may still hold one */
 };
@@ -407,6 +422,48 @@ static void worker_stop(struct worker *w, long deadline)
     w->pid = 0;
 }
 
+/* 1 when the worker is stopped ('T', or 't' under a tracer): it will
+ * answer nothing until someone continues it. */
+static int worker_stopped(const struct worker *w)
+{
+    char path[64], buf[512], *p;
+    size_t n;
+    FILE *f;
+
+    if (w->pid <= 0)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)w->pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')');       /* the name before it may hold anything */
+    return p != NULL && p[1] == ' ' && (p[2] == 'T' || p[2] == 't');
+}
+
+/* SIGKILL and reap at once: a stopped process cannot delay SIGKILL. */
+static void worker_kill(struct worker *w)
+{
+    int status;
+
+    if (w->ready >= 0) {
+        close(w->ready);
+        w->ready = -1;
+    }
+    if (w->pid > 0) {
+        kill(w->pid, SIGKILL);
+        while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (w->pidfd >= 0)
+        close(w->pidfd);
+    w->pidfd = -1;
+    w->pid = 0;
+}
+
+static void watchdog_start(struct tl_target *t);
+
 /* Start workers [first, first + n) and publish their endpoints. */
 static int start_workers(struct tl_target *t, unsigned first, unsigned n,
                          char *err, size_t errlen)
@@ -557,14 +614,65 @@ static int local_start(struct tl_target *t, char *err, size_t errlen)
     }
     t->nslots = n;
     pthread_mutex_unlock(&l->lock);
+    watchdog_start(t);
     tl_log_info("%s: %u local worker(s) ready", t->manifest->function, n);
     return 0;
+}
+
+/*
+ * Slot i is empty (its worker gone): start a new one. A replacement that
+ * fails to start (killed while starting, say) is tried again while the
+ * budget lasts, so a slot is left empty only when the budget is spent.
+ * Called with l->lock held.
+ */
+static void replace_worker(struct tl_target *t, unsigned i, const char *base,
+                           const char *why)
+{
+    struct local *l = t->priv;
+    char err[512];
+
+    while (!l->stopped) {      /* each round spends one restart */
+        if (l->restarts_left == 0) {
+            tl_log_warn("%s: worker on %s %s; restart budget spent, not replacing it",
+                        t->manifest->function, base, why);
+            return;
+        }
+        l->restarts_left--;
+        tl_log_warn("%s: worker on %s %s; starting a new one", t->manifest->function,
+                    base, why);
+        if (start_workers(t, i, 1, err, sizeof err) == 0)
+            return;
+        tl_log_warn("%s: could not start the replacement: %s", t->manifest->function, err);
+        why = "failed to start";
+    }
+}
+
+/* A worker a call just failed on but that is still there: stopped, or not
+ * answering /healthz, means it is stuck (why says how). */
+static int worker_stuck(struct worker *w, const struct tl_endpoint *ep,
+                        char *why, size_t len)
+{
+    char url[96], reason[256] = "";
+    long status;
+
+    if (worker_stopped(w)) {
+        snprintf(why, len, "is stopped (SIGSTOP or a debugger); killed it");
+        return 1;
+    }
+    snprintf(url, sizeof url, "%.64s/healthz", ep->base);
+    status = tl_client_get_status(url, TL_HEALTH_MS, reason, sizeof reason);
+    if (status == 200)
+        return 0;
+    if (status != 0)
+        snprintf(reason, sizeof reason, "it answered %ld", status);
+    snprintf(why, len, "does not answer GET /healthz (%.200s); killed it", reason);
+    return 1;
 }
 
 static void local_failed(struct tl_target *t, struct tl_endpoint *ep)
 {
     struct local *l = t->priv;
-    char why[128], err[512];
+    char why[320];
 
     /* A forked child calls its parent's workers but may not manage them:
      * they are not its children. */
@@ -574,22 +682,85 @@ static void local_failed(struct tl_target *t, struct tl_endpoint *ep)
     for (unsigned i = 0; i < t->nslots && !l->stopped; i++) {
         if (atomic_load_explicit(&t->slots[i], memory_order_relaxed) != ep)
             continue;
-        if (!worker_gone_within(&l->w[i], TL_EXIT_GRACE_MS, why, sizeof why))
-            break;          /* alive: a slow or refused call, not a death */
-        atomic_store_explicit(&t->slots[i], NULL, memory_order_release);
-        if (l->restarts_left == 0) {
-            tl_log_warn("%s: worker on %s %s; restart budget spent, not replacing it",
-                        t->manifest->function, ep->base, why);
-            break;
+        if (!worker_gone_within(&l->w[i], TL_EXIT_GRACE_MS, why, sizeof why)) {
+            /* Alive: a slow or refused call, or a stuck worker. */
+            if (!worker_stuck(&l->w[i], ep, why, sizeof why))
+                break;
+            worker_kill(&l->w[i]);
         }
-        l->restarts_left--;
-        tl_log_warn("%s: worker on %s %s; starting a new one", t->manifest->function,
-                    ep->base, why);
-        if (start_workers(t, i, 1, err, sizeof err) != 0)
-            tl_log_warn("%s: could not replace the worker: %s", t->manifest->function, err);
+        atomic_store_explicit(&t->slots[i], NULL, memory_order_release);
+        replace_worker(t, i, ep->base, why);
         break;
     }
     pthread_mutex_unlock(&l->lock);
+}
+
+/*
+ * The watchdog: ten times a second, a worker that died or is stopped is
+ * replaced (a stopped one SIGKILLed first) without waiting for a call to
+ * trip over it, and an empty slot is refilled while the budget lasts.
+ */
+static void *watchdog(void *arg)
+{
+    struct local *l = arg;
+    struct tl_target *t = l->target;
+
+    pthread_mutex_lock(&l->lock);
+    while (!l->stopped) {      /* until local_stop */
+        struct timespec until;
+
+        for (unsigned i = 0; i < t->nslots && !l->stopped; i++) {
+            struct tl_endpoint *ep = atomic_load_explicit(&t->slots[i],
+                                                          memory_order_relaxed);
+            const char *base = ep ? ep->base : "(empty slot)";
+            char why[160];
+
+            if (ep == NULL || worker_gone(&l->w[i], why, sizeof why)) {
+                if (ep == NULL && l->restarts_left == 0)
+                    continue;  /* said once, when the budget ran out */
+                if (ep == NULL)
+                    snprintf(why, sizeof why, "never came up");
+            } else if (worker_stopped(&l->w[i])) {
+                snprintf(why, sizeof why, "is stopped (SIGSTOP or a debugger); "
+                         "killed it");
+                worker_kill(&l->w[i]);
+            } else {
+                continue;
+            }
+            atomic_store_explicit(&t->slots[i], NULL, memory_order_release);
+            replace_worker(t, i, base, why);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += TL_WATCH_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&l->wake, &l->lock, &until);
+    }
+    pthread_mutex_unlock(&l->lock);
+    return NULL;
+}
+
+static void watchdog_start(struct tl_target *t)
+{
+    struct local *l = t->priv;
+    pthread_condattr_t ca;
+    sigset_t all, old;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    l->target = t;
+    /* No signal of the program's may run on our thread. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    l->watching = pthread_create(&l->watchdog, NULL, watchdog, l) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!l->watching)
+        tl_log_warn("%s: no watchdog thread; stopped workers are found by calls only",
+                    t->manifest->function);
 }
 
 static void local_stop(struct tl_target *t)
@@ -602,15 +773,24 @@ static void local_stop(struct tl_target *t)
     pthread_mutex_lock(&l->lock);
     if (!l->stopped) {
         l->stopped = 1;
+        if (l->watching)
+            pthread_cond_signal(&l->wake);
         for (unsigned i = 0; i < t->nslots; i++) {
             atomic_store_explicit(&t->slots[i], NULL, memory_order_release);
-            if (l->w[i].pid > 0)
+            /* A stopped worker would hold SIGTERM pending for ever. */
+            if (worker_stopped(&l->w[i]))
+                worker_kill(&l->w[i]);
+            else if (l->w[i].pid > 0)
                 kill(l->w[i].pid, SIGTERM);   /* all at once: they drain in parallel */
         }
         for (unsigned i = 0; i < t->nslots; i++)
             worker_stop(&l->w[i], deadline);
     }
     pthread_mutex_unlock(&l->lock);
+    if (l->watching) {
+        pthread_join(l->watchdog, NULL);
+        l->watching = 0;
+    }
 }
 
 const struct tl_target_ops tl_target_local = {

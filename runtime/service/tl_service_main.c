@@ -201,7 +201,11 @@ int main(int argc, char **argv)
         return 1;
 
     if (args.parent_pid != 0) {
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+        /* SIGKILL, not SIGTERM: a stopped worker (SIGSTOP, a debugger that
+         * let go of it) keeps SIGTERM pending until someone continues it,
+         * and would outlive its parent; SIGKILL ends it stopped or not.
+         * With the parent gone there is nobody to drain for. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
             tl_log_warn("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
         /* The parent may have died before prctl() took effect. */
         if (getppid() != (pid_t)args.parent_pid) {
