@@ -55,6 +55,12 @@ struct tl_frame {
     size_t block_capacity;
     size_t allocated;           /* bytes charged against limit             */
     size_t limit;
+    struct tl_budget *budget;   /* service-wide budget, or NULL            */
+    size_t held;                /* bytes taken from budget, given back by
+                                 * tl_frame_free                           */
+    unsigned refusal;           /* why an allocation failed: 413 over the
+                                 * call's limit, 503 over the budget or
+                                 * out of memory                          */
 };
 
 /* How a decode walk treats the memory it fills. */
@@ -136,7 +142,7 @@ static const char *tl_kind_name(const struct tl_type *type)
     case TL_KIND_FLOAT: return "float";
     case TL_KIND_STRING: return "str or nil";
     case TL_KIND_STRUCT: return "array (struct)";
-    case TL_KIND_ARRAY: return tl_type_is_byte(type->elem) ? "bin (fixed array)" : "array (fixed array)";
+    case TL_KIND_ARRAY: return tl_type_is_block(type->elem) ? "bin (fixed array)" : "array (fixed array)";
     }
     return "?";
 }
@@ -190,20 +196,54 @@ void tl_codec_set_alloc_limit(size_t bytes)
 }
 
 /* ------------------------------------------------------------------ */
+/* Service memory budget                                              */
+/* ------------------------------------------------------------------ */
+
+int tl_budget_take(struct tl_budget *budget, size_t bytes)
+{
+    size_t used;
+
+    if (budget == NULL)
+        return 0;
+    used = atomic_load(&budget->used);
+    do {
+        if (bytes > budget->limit || used > budget->limit - bytes)
+            return -1;
+    } while (!atomic_compare_exchange_weak(&budget->used, &used, used + bytes));
+    return 0;
+}
+
+void tl_budget_give(struct tl_budget *budget, size_t bytes)
+{
+    if (budget != NULL && bytes > 0)
+        atomic_fetch_sub(&budget->used, bytes);
+}
+
+/* ------------------------------------------------------------------ */
 /* Frame memory                                                       */
 /* ------------------------------------------------------------------ */
 
-/* Zeroed memory owned by the frame, charged against its limit. */
-static void *tl_frame_alloc(struct tl_frame *frame, size_t size, size_t align,
-                            char *err, size_t errlen)
+/* Memory owned by the frame, charged against its limit and the service's
+ * budget; zeroed when zero is set (a buffer the decoder fills completely
+ * need not be). */
+static void *tl_frame_alloc_mem(struct tl_frame *frame, size_t size, size_t align,
+                                int zero, char *err, size_t errlen)
 {
     void *block = NULL;
 
     if (size == 0)
         size = 1;   /* a zero-length buffer is still a non-NULL pointer */
     if (size > frame->limit - frame->allocated) {
+        frame->refusal = 413;
         tl_fail(err, errlen, "the call needs more than %zu bytes of memory "
                 "(TURBOLIFT_MAX_ALLOC)", frame->limit);
+        return NULL;
+    }
+    if (tl_budget_take(frame->budget, size) < 0) {
+        frame->refusal = 503;
+        tl_fail(err, errlen, "the service's memory budget of %zu bytes is taken "
+                "by the calls in flight (TURBOLIFT_MAX_MEMORY); retry later",
+                frame->budget->limit);
         return NULL;
     }
     if (frame->block_count == frame->block_capacity) {
@@ -215,9 +255,10 @@ static void *tl_frame_alloc(struct tl_frame *frame, size_t size, size_t align,
         frame->block_capacity = grown;
     }
     if (align <= _Alignof(max_align_t)) {
-        block = calloc(1, size);
+        block = zero ? calloc(1, size) : malloc(size);
     } else if (posix_memalign(&block, align, size) == 0) {
-        memset(block, 0, size);
+        if (zero)
+            memset(block, 0, size);
     } else {
         block = NULL;
     }
@@ -225,11 +266,20 @@ static void *tl_frame_alloc(struct tl_frame *frame, size_t size, size_t align,
         goto out_of_memory;
     frame->blocks[frame->block_count++] = block;
     frame->allocated += size;
+    frame->held += frame->budget != NULL ? size : 0;
     return block;
 
 out_of_memory:
+    tl_budget_give(frame->budget, size);
+    frame->refusal = 503;
     tl_fail(err, errlen, "out of memory allocating %zu bytes", size);
     return NULL;
+}
+
+static void *tl_frame_alloc(struct tl_frame *frame, size_t size, size_t align,
+                            char *err, size_t errlen)
+{
+    return tl_frame_alloc_mem(frame, size, align, 1, err, errlen);
 }
 
 void tl_frame_free(struct tl_frame *frame)
@@ -238,8 +288,14 @@ void tl_frame_free(struct tl_frame *frame)
         return;
     for (size_t i = 0; i < frame->block_count; i++)
         free(frame->blocks[i]);
+    tl_budget_give(frame->budget, frame->held);
     free(frame->blocks);
     free(frame);
+}
+
+size_t tl_frame_memory(const struct tl_frame *frame)
+{
+    return frame->allocated;
 }
 
 void *const *tl_frame_args(const struct tl_frame *frame)
@@ -305,6 +361,156 @@ static void tl_copy_le16(unsigned char *dst, const unsigned char *src)
 #endif
 }
 
+/* ------------------------------------------------------------------ */
+/* Blocks: arrays of string-free types as one little-endian bin       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The wire form of an array whose element type holds no string is the C
+ * layout the signature states: element i at i * SIZE, each field at its
+ * OFFSET, every scalar little-endian, a _Bool as 0 or 1, padding bytes
+ * zero (docs/abi.md, "Blocks"). On a little-endian host that is the C
+ * memory itself, so most blocks are one memcpy; the walks below only run
+ * for elements with a _Bool or padding inside (and on big-endian hosts).
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define TL_BIG_ENDIAN 1
+#else
+#define TL_BIG_ENDIAN 0
+#endif
+
+static int tl_block_walks(const struct tl_type *type)
+{
+    return type->fixup || TL_BIG_ENDIAN;
+}
+
+/* Reverse a scalar's bytes on a big-endian host (to or from the wire). */
+static void tl_block_swap(unsigned char *p, size_t size)
+{
+#if TL_BIG_ENDIAN
+    for (size_t i = 0; i < size / 2; i++) {
+        unsigned char t = p[i];
+        p[i] = p[size - 1 - i];
+        p[size - 1 - i] = t;
+    }
+#else
+    (void)p;
+    (void)size;
+#endif
+}
+
+/* One element copied from C memory, turned into its wire form in place. */
+static void tl_block_out(const struct tl_type *type, unsigned char *p)
+{
+    size_t at = 0;
+
+    switch (type->kind) {
+    case TL_KIND_BOOL:
+        p[0] = p[0] != 0;
+        return;
+    case TL_KIND_INT:
+    case TL_KIND_UINT:
+    case TL_KIND_FLOAT:
+        tl_block_swap(p, type->size);
+        return;
+    case TL_KIND_STRUCT:
+        for (unsigned i = 0; i < type->field_count; i++) {
+            const struct tl_field *field = &type->fields[i];
+            memset(p + at, 0, field->offset - at);
+            if (tl_block_walks(field->type))
+                tl_block_out(field->type, p + field->offset);
+            at = field->offset + field->type->size;
+        }
+        memset(p + at, 0, type->size - at);
+        return;
+    case TL_KIND_ARRAY:
+        for (size_t i = 0; tl_block_walks(type->elem) && i < type->count; i++)
+            tl_block_out(type->elem, p + i * type->elem->size);
+        return;
+    default:
+        return;     /* no strings or void in a block (tl_sig.h) */
+    }
+}
+
+/* One element as it arrived: 0 when every _Bool in it is 0 or 1, else -1
+ * with the offending byte's offset in *bad. */
+static int tl_block_check(const struct tl_type *type, const unsigned char *p,
+                          size_t base, size_t *bad)
+{
+    switch (type->kind) {
+    case TL_KIND_BOOL:
+        if (p[0] > 1) {
+            *bad = base;
+            return -1;
+        }
+        return 0;
+    case TL_KIND_STRUCT:
+        for (unsigned i = 0; i < type->field_count; i++) {
+            const struct tl_field *field = &type->fields[i];
+            if (field->type->fixup &&
+                tl_block_check(field->type, p + field->offset, base + field->offset,
+                               bad) < 0)
+                return -1;
+        }
+        return 0;
+    case TL_KIND_ARRAY:
+        for (size_t i = 0; type->elem->fixup && i < type->count; i++) {
+            size_t at = i * type->elem->size;
+            if (tl_block_check(type->elem, p + at, base + at, bad) < 0)
+                return -1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* A block already copied into C memory: scalars to host order. */
+static void tl_block_in(const struct tl_type *type, unsigned char *p)
+{
+#if TL_BIG_ENDIAN
+    switch (type->kind) {
+    case TL_KIND_INT:
+    case TL_KIND_UINT:
+    case TL_KIND_FLOAT:
+        tl_block_swap(p, type->size);
+        return;
+    case TL_KIND_STRUCT:
+        for (unsigned i = 0; i < type->field_count; i++)
+            tl_block_in(type->fields[i].type, p + type->fields[i].offset);
+        return;
+    case TL_KIND_ARRAY:
+        for (size_t i = 0; i < type->count; i++)
+            tl_block_in(type->elem, p + i * type->elem->size);
+        return;
+    default:
+        return;
+    }
+#else
+    (void)type;
+    (void)p;
+#endif
+}
+
+/* Room for n more bytes at the end of an sbuffer, grown once. */
+static int tl_sbuffer_reserve(msgpack_sbuffer *sb, size_t n)
+{
+    size_t want;
+    char *data;
+
+    if (sb->alloc - sb->size >= n)
+        return 0;
+    if (n > SIZE_MAX - sb->size)
+        return -1;
+    want = sb->size + n;
+    data = realloc(sb->data, want);
+    if (data == NULL)
+        return -1;
+    sb->data = data;
+    sb->alloc = want;
+    return 0;
+}
+
 /* Element count of a '*' parameter from its length argument. */
 static int tl_load_length(const struct tl_sig *sig, void *const *args,
                           const struct tl_param *param, size_t *count,
@@ -338,27 +544,50 @@ static int tl_load_length(const struct tl_sig *sig, void *const *args,
 static int tl_pack_value(msgpack_packer *pk, const struct tl_type *type,
                          const unsigned char *mem, char *err, size_t errlen);
 
-/* count elements of `elem` starting at mem: bin for bytes, else array. */
+/* count elements of `elem` starting at mem as one block (a bin). Every
+ * packer in this file writes into a msgpack_sbuffer, so the block is
+ * copied straight into it and fixed up there, with no per-element call. */
+static int tl_pack_block(msgpack_packer *pk, const struct tl_type *elem,
+                         const unsigned char *mem, size_t count,
+                         char *err, size_t errlen)
+{
+    msgpack_sbuffer *sb = pk->data;
+    unsigned char *dst;
+    size_t bytes;
+
+    if (elem->size != 0 && count > UINT32_MAX / elem->size)
+        return tl_fail(err, errlen, "%zu elements of %zu bytes do not fit in one "
+                       "msgpack bin (at most %u bytes)", count, elem->size,
+                       UINT32_MAX);
+    bytes = count * elem->size;
+    TL_PACK(msgpack_pack_bin(pk, bytes));
+    if (bytes == 0)
+        return 0;
+    if (tl_sbuffer_reserve(sb, bytes) < 0)
+        goto pack_failed;
+    dst = (unsigned char *)sb->data + sb->size;
+    memcpy(dst, mem, bytes);
+    if (tl_block_walks(elem)) {
+        for (size_t i = 0; i < count; i++)
+            tl_block_out(elem, dst + i * elem->size);
+    }
+    sb->size += bytes;
+    return 0;
+
+pack_failed:
+    return tl_fail(err, errlen, "out of memory while encoding");
+}
+
+/* count elements of `elem` starting at mem: a block, else an array. */
 static int tl_pack_elements(msgpack_packer *pk, const struct tl_type *elem,
                             const unsigned char *mem, size_t count,
                             char *err, size_t errlen)
 {
+    if (tl_type_is_block(elem))
+        return tl_pack_block(pk, elem, mem, count, err, errlen);
     if (count > UINT32_MAX)
         return tl_fail(err, errlen, "%zu elements do not fit in one msgpack "
                        "array (at most %u)", count, UINT32_MAX);
-    if (tl_type_is_byte(elem)) {
-        TL_PACK(msgpack_pack_bin(pk, count));
-        if (elem->kind != TL_KIND_BOOL) {
-            TL_PACK(msgpack_pack_bin_body(pk, mem, count));
-            return 0;
-        }
-        /* _Bool memory should hold 0 or 1; send exactly that. */
-        for (size_t i = 0; i < count; i++) {
-            unsigned char bit = mem[i] != 0;
-            TL_PACK(msgpack_pack_bin_body(pk, &bit, 1));
-        }
-        return 0;
-    }
     TL_PACK(msgpack_pack_array(pk, count));
     for (size_t i = 0; i < count; i++) {
         if (tl_pack_value(pk, elem, mem + i * elem->size, err, errlen) < 0)
@@ -436,6 +665,56 @@ pack_failed:
     return tl_fail(err, errlen, "out of memory while encoding");
 }
 
+/* Most bytes tl_pack_value() can write for the value at mem: computed
+ * first so that an encoder allocates its buffer once, not by doubling. */
+static size_t tl_bound_elements(const struct tl_type *elem,
+                                const unsigned char *mem, size_t count);
+
+static size_t tl_bound_value(const struct tl_type *type, const unsigned char *mem)
+{
+    size_t bound = 5;   /* an array32 header */
+    const char *s;
+
+    switch (type->kind) {
+    case TL_KIND_VOID:
+    case TL_KIND_BOOL:
+        return 1;
+    case TL_KIND_INT:
+    case TL_KIND_UINT:
+        return type->size == 16 ? 18 : 9;
+    case TL_KIND_FLOAT:
+        return 9;
+    case TL_KIND_STRING:
+        memcpy(&s, mem, sizeof s);
+        return s == NULL ? 1 : 5 + strlen(s);
+    case TL_KIND_STRUCT:
+        for (unsigned i = 0; i < type->field_count; i++)
+            bound += tl_bound_value(type->fields[i].type, mem + type->fields[i].offset);
+        return bound;
+    case TL_KIND_ARRAY:
+        return tl_bound_elements(type->elem, mem, type->count);
+    }
+    return 9;
+}
+
+static size_t tl_bound_elements(const struct tl_type *elem,
+                                const unsigned char *mem, size_t count)
+{
+    size_t bound = 5;   /* a bin32 or array32 header */
+
+    if (tl_type_is_block(elem))
+        return elem->size != 0 && count > (SIZE_MAX - 5) / elem->size
+               ? SIZE_MAX : 5 + count * elem->size;
+    for (size_t i = 0; i < count; i++)
+        bound += tl_bound_value(elem, mem + i * elem->size);
+    return bound;
+}
+
+static size_t tl_add_bound(size_t a, size_t b)
+{
+    return b > SIZE_MAX - a ? SIZE_MAX : a + b;
+}
+
 /* The wire form of one pointer parameter, given the pointer and (for '*')
  * its element count: nil, true (write-only) or the pointed-to data. */
 static int tl_pack_pointer(msgpack_packer *pk, const struct tl_param *param,
@@ -446,7 +725,7 @@ static int tl_pack_pointer(msgpack_packer *pk, const struct tl_param *param,
         TL_PACK(msgpack_pack_nil(pk));
         return 0;
     }
-    if (!as_reply && param->mode == TL_MODE_WRITE) {
+    if (!as_reply && param->access == TL_ACCESS_WRITE) {
         TL_PACK(msgpack_pack_true(pk));
         return 0;
     }
@@ -458,10 +737,64 @@ pack_failed:
     return tl_fail(err, errlen, "out of memory while encoding");
 }
 
+/* A NULL buffer must come with length 0: the service cannot tell a
+ * function that checks for NULL from one that reads n elements from it. */
+static int tl_null_needs_zero(const struct tl_sig *sig, void *const *args,
+                              const struct tl_param *param, char *err, size_t errlen)
+{
+    size_t count = 0;
+
+    if (tl_load_length(sig, args, param, &count, err, errlen) < 0)
+        return tl_fail_at(err, errlen, "the pointer is NULL and ");
+    if (count != 0)
+        return tl_fail(err, errlen, "the pointer is NULL but its length "
+                       "(argument %u) is %zu; a NULL buffer must have length 0",
+                       param->len_index, count);
+    return 0;
+}
+
+/* The pointer and element count of a pointer parameter in args. */
+static int tl_load_pointer(const struct tl_sig *sig, void *const *args, unsigned i,
+                           const void **ptr, size_t *count, char *err, size_t errlen)
+{
+    const struct tl_param *param = &sig->params[i];
+
+    memcpy(ptr, args[i], sizeof *ptr);
+    *count = 1;
+    if (param->kind != TL_PARAM_BUFFER)
+        return 0;
+    if (*ptr == NULL)
+        return tl_null_needs_zero(sig, args, param, err, errlen);
+    return tl_load_length(sig, args, param, count, err, errlen);
+}
+
 int tl_encode_request(const struct tl_sig *sig, void *const *args,
                       msgpack_sbuffer *out, char *err, size_t errlen)
 {
     msgpack_packer pk;
+    size_t bound = 5;
+
+    /* Size first, so that the body is one allocation of the right size. */
+    for (unsigned i = 0; i < sig->param_count; i++) {
+        const struct tl_param *param = &sig->params[i];
+        const void *ptr;
+        size_t count;
+
+        if (param->kind == TL_PARAM_VALUE) {
+            bound = tl_add_bound(bound, tl_bound_value(param->type, args[i]));
+            continue;
+        }
+        if (tl_load_pointer(sig, args, i, &ptr, &count, err, errlen) < 0)
+            return tl_fail_at(err, errlen, "argument %u: ", i);
+        if (ptr == NULL || param->access == TL_ACCESS_WRITE)
+            bound = tl_add_bound(bound, 1);
+        else if (param->kind == TL_PARAM_BUFFER)
+            bound = tl_add_bound(bound, tl_bound_elements(param->type, ptr, count));
+        else
+            bound = tl_add_bound(bound, tl_bound_value(param->type, ptr));
+    }
+    if (bound == SIZE_MAX || tl_sbuffer_reserve(out, bound) < 0)
+        return tl_fail(err, errlen, "out of memory for a request of %zu bytes", bound);
 
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     TL_PACK(msgpack_pack_array(&pk, sig->param_count));
@@ -473,11 +806,8 @@ int tl_encode_request(const struct tl_sig *sig, void *const *args,
             rc = tl_pack_value(&pk, param->type, args[i], err, errlen);
         } else {
             const void *ptr;
-            size_t count = 0;
-            memcpy(&ptr, args[i], sizeof ptr);
-            rc = 0;
-            if (ptr != NULL && param->kind == TL_PARAM_BUFFER)
-                rc = tl_load_length(sig, args, param, &count, err, errlen);
+            size_t count;
+            rc = tl_load_pointer(sig, args, i, &ptr, &count, err, errlen);
             if (rc == 0)
                 rc = tl_pack_pointer(&pk, param, ptr, count, 0, err, errlen);
         }
@@ -490,11 +820,38 @@ pack_failed:
     return tl_fail(err, errlen, "out of memory while encoding");
 }
 
+size_t tl_reply_bound(const struct tl_sig *sig, const struct tl_frame *frame)
+{
+    size_t bound = 1 + 7 + 4 + 5;   /* map header, "result", "out", array */
+
+    bound = tl_add_bound(bound, sig->result->kind == TL_KIND_VOID ? 1
+                                : tl_bound_value(sig->result, frame->result));
+    for (unsigned i = 0; i < sig->param_count; i++) {
+        const struct tl_param *param = &sig->params[i];
+        const unsigned char *ptr;
+
+        if (!tl_param_is_out(param))
+            continue;
+        memcpy(&ptr, frame->args[i], sizeof ptr);
+        if (ptr == NULL)
+            bound = tl_add_bound(bound, 1);
+        else if (param->kind == TL_PARAM_BUFFER)
+            bound = tl_add_bound(bound, tl_bound_elements(param->type, ptr,
+                                                          frame->counts[i]));
+        else
+            bound = tl_add_bound(bound, tl_bound_value(param->type, ptr));
+    }
+    return bound;
+}
+
 int tl_encode_reply(const struct tl_sig *sig, const struct tl_frame *frame,
                     msgpack_sbuffer *out, char *err, size_t errlen)
 {
     msgpack_packer pk;
+    size_t bound = tl_reply_bound(sig, frame);
 
+    if (bound == SIZE_MAX || tl_sbuffer_reserve(out, bound) < 0)
+        return tl_fail(err, errlen, "out of memory for a reply of %zu bytes", bound);
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     TL_PACK(msgpack_pack_map(&pk, 2));
     TL_PACK(msgpack_pack_str(&pk, 6));
@@ -645,29 +1002,61 @@ static int tl_unpack_string(struct tl_decoder *d, const msgpack_object *o,
     return 0;
 }
 
-/* count elements of `elem` into mem: bin for bytes, else array. */
+/* count elements of a block type into mem: the bin's bytes are checked
+ * and copied in one piece, straight from the body msgpack-c left them in
+ * (a bin object points into the parsed buffer). */
+static int tl_unpack_block(struct tl_decoder *d, const struct tl_type *elem,
+                           const msgpack_object *o, size_t count,
+                           unsigned char *mem)
+{
+    const unsigned char *src;
+    size_t bytes, size;
+
+    if (elem->size != 0 && count > SIZE_MAX / elem->size)
+        return tl_fail(d->err, d->errlen, "%zu elements of %zu bytes overflow "
+                       "the address space", count, elem->size);
+    bytes = count * elem->size;
+    if (o->type != MSGPACK_OBJECT_BIN)
+        return tl_fail(d->err, d->errlen, "expected bin of %zu bytes (%zu elements "
+                       "of %zu bytes), got %s", bytes, count, elem->size,
+                       tl_object_name(o));
+    size = o->via.bin.size;
+    if (size != bytes) {
+        if (elem->size > 1 && size % elem->size != 0)
+            return tl_fail(d->err, d->errlen, "expected %zu bytes (%zu elements of "
+                           "%zu bytes), got a bin of %zu bytes, not a whole number "
+                           "of elements", bytes, count, elem->size, size);
+        return tl_fail(d->err, d->errlen, "expected %zu bytes (%zu elements of %zu "
+                       "bytes), got a bin of %zu bytes", bytes, count, elem->size,
+                       size);
+    }
+    src = (const unsigned char *)o->via.bin.ptr;
+    if (elem->fixup) {
+        for (size_t i = 0; i < count; i++) {
+            size_t bad = 0;
+            if (tl_block_check(elem, src + i * elem->size, 0, &bad) < 0)
+                return tl_fail(d->err, d->errlen, "element %zu: byte %zu is %u, "
+                               "not a _Bool (0 or 1)", i, bad,
+                               src[i * elem->size + bad]);
+        }
+    }
+    if (mem == NULL || bytes == 0)
+        return 0;
+    memcpy(mem, src, bytes);
+    if (TL_BIG_ENDIAN) {
+        for (size_t i = 0; i < count; i++)
+            tl_block_in(elem, mem + i * elem->size);
+    }
+    return 0;
+}
+
+/* count elements of `elem` into mem: a block, else an array. */
 static int tl_unpack_elements(struct tl_decoder *d, const struct tl_type *elem,
                               const msgpack_object *o, size_t count,
                               unsigned char *mem)
 {
-    if (tl_type_is_byte(elem)) {
-        if (o->type != MSGPACK_OBJECT_BIN)
-            return tl_fail(d->err, d->errlen, "expected bin of %zu bytes, got %s",
-                           count, tl_object_name(o));
-        if (o->via.bin.size != count)
-            return tl_fail(d->err, d->errlen, "expected %zu bytes, got %u",
-                           count, o->via.bin.size);
-        if (elem->kind == TL_KIND_BOOL) {
-            for (size_t i = 0; i < count; i++) {
-                if ((unsigned char)o->via.bin.ptr[i] > 1)
-                    return tl_fail(d->err, d->errlen, "byte %zu is %u, not a "
-                                   "_Bool (0 or 1)", i, (unsigned char)o->via.bin.ptr[i]);
-            }
-        }
-        if (mem != NULL && count > 0)
-            memcpy(mem, o->via.bin.ptr, count);
-        return 0;
-    }
+    if (tl_type_is_block(elem))
+        return tl_unpack_block(d, elem, o, count, mem);
     if (o->type != MSGPACK_OBJECT_ARRAY)
         return tl_fail(d->err, d->errlen, "expected array of %zu elements, got %s",
                        count, tl_object_name(o));
@@ -857,8 +1246,11 @@ static int tl_unpack_whole(msgpack_unpacked *msg, const char *data, size_t len,
 static int tl_has_elements(const struct tl_type *elem, const msgpack_object *o,
                            size_t count)
 {
-    if (tl_type_is_byte(elem))
-        return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == count;
+    if (tl_type_is_block(elem))
+        return o->type == MSGPACK_OBJECT_BIN &&
+               (elem->size == 0 ? count == 0 || o->via.bin.size == 0
+                                : count <= SIZE_MAX / elem->size &&
+                                  o->via.bin.size == count * elem->size);
     return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == count;
 }
 
@@ -871,9 +1263,17 @@ static int tl_decode_pointer(struct tl_decoder *d, const struct tl_sig *sig,
     size_t count = 1, bytes;
     void *buffer;
 
-    if (o->type == MSGPACK_OBJECT_NIL)
-        return 0;   /* the pointer stays NULL */
-    if (param->mode == TL_MODE_WRITE) {
+    if (o->type == MSGPACK_OBJECT_NIL) {
+        /* The pointer stays NULL; a NULL buffer with a length would have
+         * the function read or write through NULL. */
+        if (param->kind == TL_PARAM_BUFFER &&
+            tl_null_needs_zero(sig, frame->args, param, d->err, d->errlen) < 0) {
+            frame->refusal = 400;
+            return -1;
+        }
+        return 0;
+    }
+    if (param->access == TL_ACCESS_WRITE) {
         if (o->type != MSGPACK_OBJECT_BOOLEAN || !o->via.boolean)
             return tl_fail(d->err, d->errlen, "expected true or nil for a "
                            "write-only pointer, got %s", tl_object_name(o));
@@ -883,19 +1283,24 @@ static int tl_decode_pointer(struct tl_decoder *d, const struct tl_sig *sig,
         return -1;
     /* Check the shape before allocating: a read buffer's size must then be
      * backed by the request's own elements. */
-    if (param->kind == TL_PARAM_BUFFER && param->mode != TL_MODE_WRITE &&
+    if (param->kind == TL_PARAM_BUFFER && param->access != TL_ACCESS_WRITE &&
         !tl_has_elements(param->type, o, count))
         return tl_unpack_elements(d, param->type, o, count, NULL); /* the message */
     if (param->type->size != 0 && count > SIZE_MAX / param->type->size)
         return tl_fail(d->err, d->errlen, "%zu elements of %zu bytes overflow "
                        "the address space", count, param->type->size);
     bytes = count * param->type->size;
-    buffer = tl_frame_alloc(frame, bytes, param->type->align, d->err, d->errlen);
+    /* A block read buffer is filled completely from the body: no zeroing. */
+    buffer = tl_frame_alloc_mem(frame, bytes, param->type->align,
+                                !(param->kind == TL_PARAM_BUFFER &&
+                                  param->access != TL_ACCESS_WRITE &&
+                                  tl_type_is_block(param->type)),
+                                d->err, d->errlen);
     if (buffer == NULL)
         return -1;
     memcpy(frame->args[index], &buffer, sizeof buffer);
     frame->counts[index] = count;
-    if (param->mode == TL_MODE_WRITE)
+    if (param->access == TL_ACCESS_WRITE)
         return 0;
     if (param->kind == TL_PARAM_BUFFER)
         return tl_unpack_elements(d, param->type, o, count, buffer);
@@ -956,17 +1361,33 @@ static int tl_frame_layout(const struct tl_sig *sig, struct tl_frame *frame,
 int tl_decode_request(const struct tl_sig *sig, const char *data, size_t len,
                       struct tl_frame **out, char *err, size_t errlen)
 {
+    return tl_decode_request_in(sig, data, len, 0, NULL, out, NULL, err, errlen);
+}
+
+int tl_decode_request_in(const struct tl_sig *sig, const char *data, size_t len,
+                         size_t charged, struct tl_budget *budget,
+                         struct tl_frame **out, unsigned *status,
+                         char *err, size_t errlen)
+{
     struct tl_decoder d = { .err = err, .errlen = errlen, .write = 1 };
     struct tl_frame *frame = NULL;
     msgpack_unpacked msg;
     const msgpack_object *items;
-    size_t objects = 0, limit = tl_codec_alloc_limit();
+    size_t objects = 0, limit = tl_codec_alloc_limit(), parsed;
+    unsigned refusal = 400;
     int rc = -1;
 
     *out = NULL;
     msgpack_unpacked_init(&msg);
+    if (charged >= limit) {
+        refusal = 413;
+        tl_fail(err, errlen, "the request alone takes %zu bytes, the limit of one "
+                "call is %zu (TURBOLIFT_MAX_ALLOC)", charged, limit);
+        goto done;
+    }
     /* msgpack-c's objects count against the frame's memory limit too. */
-    if (tl_unpack_whole(&msg, data, len, "request", limit, &objects, err, errlen) < 0)
+    if (tl_unpack_whole(&msg, data, len, "request", limit - charged, &objects,
+                        err, errlen) < 0)
         goto done;
     if (msg.data.type != MSGPACK_OBJECT_ARRAY) {
         tl_fail(err, errlen, "the request must be an array of the arguments, got %s",
@@ -986,7 +1407,17 @@ int tl_decode_request(const struct tl_sig *sig, const char *data, size_t len,
         goto done;
     }
     frame->limit = limit;
-    frame->allocated = objects * sizeof(msgpack_object);
+    frame->budget = budget;
+    parsed = objects * sizeof(msgpack_object);
+    if (tl_budget_take(budget, parsed) < 0) {
+        refusal = 503;
+        tl_fail(err, errlen, "the service's memory budget of %zu bytes is taken "
+                "by the calls in flight (TURBOLIFT_MAX_MEMORY); retry later",
+                budget->limit);
+        goto done;
+    }
+    frame->held = budget != NULL ? parsed : 0;
+    frame->allocated = charged + parsed;
     d.frame = frame;
     if (tl_frame_layout(sig, frame, err, errlen) < 0)
         goto done;
@@ -1009,11 +1440,20 @@ int tl_decode_request(const struct tl_sig *sig, const char *data, size_t len,
             goto done;
         }
     }
+    /* msgpack-c's objects go with msg; the request body is the caller's
+     * to free, and stops counting against this call once it has. */
+    tl_budget_give(budget, frame->held > parsed ? parsed : frame->held);
+    frame->held -= frame->held > parsed ? parsed : frame->held;
+    frame->allocated -= charged + parsed;
     *out = frame;
     frame = NULL;
     rc = 0;
 
 done:
+    if (frame != NULL && frame->refusal != 0)
+        refusal = frame->refusal;
+    if (status != NULL)
+        *status = rc == 0 ? 200 : refusal;
     tl_frame_free(frame);
     msgpack_unpacked_destroy(&msg);
     return rc;
@@ -1043,7 +1483,7 @@ static int tl_decode_outs(struct tl_decoder *d, const struct tl_sig *sig,
                                tl_object_name(o));
             continue;
         }
-        d->old_strings_valid = param->mode == TL_MODE_READ_WRITE;
+        d->old_strings_valid = param->access == TL_ACCESS_READ_WRITE;
         if (param->kind == TL_PARAM_BUFFER) {
             rc = tl_load_length(sig, args, param, &count, d->err, d->errlen);
             if (rc == 0)

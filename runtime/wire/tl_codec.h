@@ -12,6 +12,7 @@
 #ifndef TL_CODEC_H
 #define TL_CODEC_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <msgpack.h>
 
@@ -36,11 +37,36 @@ int tl_encode_request(const struct tl_sig *sig, void *const *args,
 int tl_decode_reply(const struct tl_sig *sig, const char *data, size_t len,
                     void *const *args, void *result, char *err, size_t errlen);
 
+/* Service: the memory all calls in flight hold, against one limit
+ * (docs/abi.md, "Limits"). Take before allocating, give back after
+ * freeing; take fails (-1) instead of going over the limit. A NULL budget
+ * takes everything. */
+struct tl_budget {
+    _Atomic size_t used;
+    size_t limit;
+};
+int  tl_budget_take(struct tl_budget *budget, size_t bytes);
+void tl_budget_give(struct tl_budget *budget, size_t bytes);
+
 /* Service: decode a request into a frame that owns every buffer it needs. */
 int tl_decode_request(const struct tl_sig *sig, const char *data, size_t len,
                       struct tl_frame **out, char *err, size_t errlen);
+/* The same, with `charged` bytes the call already holds (its body) counted
+ * against the call's limit, and every buffer of the frame taken from
+ * budget (given back by tl_frame_free). On failure *status says which
+ * answer fits: 400 a bad request, 413 more memory than one call may have,
+ * 503 the budget is taken by other calls (or memory ran out). */
+int tl_decode_request_in(const struct tl_sig *sig, const char *data, size_t len,
+                         size_t charged, struct tl_budget *budget,
+                         struct tl_frame **out, unsigned *status,
+                         char *err, size_t errlen);
 void *const *tl_frame_args(const struct tl_frame *frame);
 void *tl_frame_result(const struct tl_frame *frame);   /* NULL for void */
+/* Bytes the frame's buffers take (what counts against the call's limit). */
+size_t tl_frame_memory(const struct tl_frame *frame);
+/* Most bytes tl_encode_reply() will produce for the frame as it is now. */
+size_t tl_reply_bound(const struct tl_sig *sig, const struct tl_frame *frame);
+/* Encode the reply; the sbuffer grows once, to tl_reply_bound(). */
 int tl_encode_reply(const struct tl_sig *sig, const struct tl_frame *frame,
                     msgpack_sbuffer *out, char *err, size_t errlen);
 void tl_frame_free(struct tl_frame *frame);

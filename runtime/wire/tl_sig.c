@@ -116,6 +116,12 @@ static struct tl_type *tl_type_new(struct tl_sig_parser *p, enum tl_kind kind,
     type->kind = kind;
     type->size = size;
     type->align = align;
+    /* Scalars are blocks; structs and arrays narrow this once their
+     * members are known, strings and void never are. */
+    type->block = kind == TL_KIND_BOOL || kind == TL_KIND_INT ||
+                  kind == TL_KIND_UINT || kind == TL_KIND_FLOAT ||
+                  kind == TL_KIND_STRUCT || kind == TL_KIND_ARRAY;
+    type->fixup = kind == TL_KIND_BOOL;
     return type;
 }
 
@@ -125,7 +131,7 @@ static struct tl_type *tl_sig_type(struct tl_sig_parser *p, unsigned allow);
 static struct tl_type *tl_sig_struct(struct tl_sig_parser *p)
 {
     struct tl_type *type = NULL;
-    size_t size, align, end_of_previous = 0;
+    size_t size, align, end_of_previous = 0, covered = 0;
     unsigned capacity = 0;
 
     if (tl_sig_number(p, TL_SIG_MAX_TYPE_SIZE, "struct size", &size) < 0 ||
@@ -181,12 +187,18 @@ static struct tl_type *tl_sig_struct(struct tl_sig_parser *p)
             capacity = grown;
         }
         type->fields[type->field_count++] = field;
+        covered += field.type->size;
+        type->block &= field.type->block;
+        type->fixup |= field.type->fixup;
         if (*p->pos != ',')
             break;
         p->pos++;
     }
     if (tl_sig_expect(p, '}') < 0)
         goto fail;
+    /* Fields do not overlap, so any byte they leave is padding. */
+    if (covered != size)
+        type->fixup = 1;
     return type;
 
 fail:
@@ -219,6 +231,8 @@ static struct tl_type *tl_sig_array(struct tl_sig_parser *p)
     }
     type->count = count;
     type->elem = elem;
+    type->block = elem->block;
+    type->fixup = elem->fixup;
     return type;
 }
 
@@ -307,9 +321,9 @@ static int tl_sig_param(struct tl_sig_parser *p, struct tl_param *param)
         p->pos++;
         param->kind = sigil == '*' ? TL_PARAM_BUFFER : TL_PARAM_OBJECT;
         switch (*p->pos) {
-        case 'r': param->mode = TL_MODE_READ; break;
-        case 'w': param->mode = TL_MODE_WRITE; break;
-        case 'x': param->mode = TL_MODE_READ_WRITE; break;
+        case 'r': param->access = TL_ACCESS_READ; break;
+        case 'w': param->access = TL_ACCESS_WRITE; break;
+        case 'x': param->access = TL_ACCESS_READ_WRITE; break;
         default:
             tl_sig_fail(p, "expected an access mode 'r', 'w' or 'x' after '%c'",
                         sigil);
@@ -327,7 +341,7 @@ static int tl_sig_param(struct tl_sig_parser *p, struct tl_param *param)
         param->type = tl_sig_type(p, 0);
     } else {
         param->kind = TL_PARAM_VALUE;
-        param->mode = TL_MODE_NONE;
+        param->access = TL_ACCESS_NONE;
         param->type = tl_sig_type(p, TL_ALLOW_STRING);
     }
     return param->type != NULL ? 0 : -1;
@@ -343,7 +357,8 @@ static int tl_sig_check_lengths(struct tl_sig_parser *p, const struct tl_sig *si
 
         if (param->kind != TL_PARAM_BUFFER)
             continue;
-        if (param->len_index >= sig->param_count || param->len_index == i) {
+        if (param->len_index >= sig->param_count - sig->capture_count ||
+            param->len_index == i) {
             tl_sig_fail(p, "parameter %u: length index %u does not name another "
                         "parameter", i, param->len_index);
             return -1;
@@ -386,7 +401,7 @@ int tl_sig_parse(const char *text, struct tl_sig **out, char *err, size_t errlen
     sig->result = tl_sig_type(&p, TL_ALLOW_VOID | TL_ALLOW_STRING);
     if (sig->result == NULL || tl_sig_expect(&p, '(') < 0)
         goto fail;
-    if (*p.pos != ')') {
+    if (*p.pos != ')' && *p.pos != ';') {
         for (;;) {
             if (sig->param_count == TL_SIG_MAX_PARAMS) {
                 tl_sig_fail(&p, "more than %u parameters", TL_SIG_MAX_PARAMS);
@@ -407,6 +422,40 @@ int tl_sig_parse(const char *text, struct tl_sig **out, char *err, size_t errlen
             if (tl_param_is_out(&sig->params[sig->param_count]))
                 sig->out_count++;
             sig->param_count++;
+            if (*p.pos != ',')
+                break;
+            p.pos++;
+        }
+    }
+    /* Captured globals: by-value types, fixed arrays included. */
+    if (*p.pos == ';') {
+        p.pos++;
+        for (;;) {
+            struct tl_param *param;
+
+            if (sig->param_count == TL_SIG_MAX_PARAMS) {
+                tl_sig_fail(&p, "more than %u parameters and captured globals",
+                            TL_SIG_MAX_PARAMS);
+                goto fail;
+            }
+            if (sig->param_count == capacity) {
+                unsigned grown = capacity ? capacity * 2 : 4;
+                struct tl_param *params = realloc(sig->params, grown * sizeof *params);
+                if (params == NULL) {
+                    tl_sig_fail(&p, "out of memory");
+                    goto fail;
+                }
+                sig->params = params;
+                capacity = grown;
+            }
+            param = &sig->params[sig->param_count];
+            memset(param, 0, sizeof *param);
+            param->kind = TL_PARAM_VALUE;
+            param->type = tl_sig_type(&p, TL_ALLOW_STRING | TL_ALLOW_ARRAY);
+            if (param->type == NULL)
+                goto fail;
+            sig->param_count++;
+            sig->capture_count++;
             if (*p.pos != ',')
                 break;
             p.pos++;

@@ -51,6 +51,14 @@ struct tl_type {
     /* TL_KIND_ARRAY */
     size_t count;
     struct tl_type *elem;
+    /* Bulk form (docs/abi.md, section 2, "Blocks"): nonzero when the type
+     * holds no string anywhere, so that an array of it travels as one
+     * little-endian block of count * size bytes. */
+    int block;
+    /* Nonzero when a block of this type is more than a memcpy on a
+     * little-endian host: it holds a _Bool (sent as 0/1, checked on
+     * arrival) or padding bytes (sent as zeros). */
+    int fixup;
 };
 
 struct tl_field {
@@ -64,40 +72,50 @@ enum tl_param_kind {
     TL_PARAM_OBJECT,            /* '&MODE elem': pointer to one object     */
 };
 
-enum tl_mode {
-    TL_MODE_NONE,               /* TL_PARAM_VALUE                          */
-    TL_MODE_READ,               /* 'r': access(read_only)                  */
-    TL_MODE_WRITE,              /* 'w': access(write_only)                 */
-    TL_MODE_READ_WRITE,         /* 'x': access(read_write)                 */
+enum tl_access {
+    TL_ACCESS_NONE,               /* TL_PARAM_VALUE                          */
+    TL_ACCESS_READ,               /* 'r': access(read_only)                  */
+    TL_ACCESS_WRITE,              /* 'w': access(write_only)                 */
+    TL_ACCESS_READ_WRITE,         /* 'x': access(read_write)                 */
 };
 
 struct tl_param {
     enum tl_param_kind kind;
-    enum tl_mode mode;
+    enum tl_access access;
     unsigned len_index;         /* TL_PARAM_BUFFER: index of the count     */
     struct tl_type *type;       /* the value, or the pointed-to element    */
 };
 
 struct tl_sig {
     struct tl_type *result;     /* kind TL_KIND_VOID for void              */
-    unsigned param_count;
+    unsigned param_count;       /* parameters, then captured globals      */
     struct tl_param *params;
     unsigned out_count;         /* pointer parameters with mode 'w' or 'x' */
+    /* The last capture_count entries of params are the captured globals
+     * (after ';' in the signature): by-value, sent after the arguments,
+     * installed by the service's dispatcher before the call. */
+    unsigned capture_count;
 };
 
 /* Nonzero for a 'w' or 'x' pointer: it is written back in the reply. */
 static inline int tl_param_is_out(const struct tl_param *param)
 {
     return param->kind != TL_PARAM_VALUE &&
-           (param->mode == TL_MODE_WRITE || param->mode == TL_MODE_READ_WRITE);
+           (param->access == TL_ACCESS_WRITE || param->access == TL_ACCESS_READ_WRITE);
 }
 
-/* Nonzero when the wire form of an array of this element type is bin
- * (docs/abi.md, section 2: 'i1', 'u1' and 'b' elements). */
+/* Nonzero for the 1-byte scalars 'i1', 'u1' and 'b'. */
 static inline int tl_type_is_byte(const struct tl_type *type)
 {
     return (type->kind == TL_KIND_INT || type->kind == TL_KIND_UINT ||
             type->kind == TL_KIND_BOOL) && type->size == 1;
+}
+
+/* Nonzero when the wire form of an array of this element type is one bin
+ * block (docs/abi.md, section 2): every element type without a string. */
+static inline int tl_type_is_block(const struct tl_type *type)
+{
+    return type->block;
 }
 
 #endif /* TL_SIG_H */

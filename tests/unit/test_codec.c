@@ -13,6 +13,7 @@
 #include "tl_sig.h"
 
 #include <float.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -391,9 +392,12 @@ static void test_pointers(void)
     /* read_only */
     CHECK(round_trip("f8(*r1:f8,u8)", args, &sum, call_sum) == 0);
     CHECK(sum == 10.5);
-    p = NULL;
+    p = NULL; n = 0;
     CHECK(round_trip("f8(*r1:f8,u8)", args, &sum, call_sum) == 0);
     CHECK(sum == -1);                    /* NULL arrives as NULL */
+    n = 4;                               /* NULL with a length: refused */
+    CHECK(round_trip("f8(*r1:f8,u8)", args, &sum, call_sum) == -1);
+    CHECK_MSG(strstr(err, "NULL buffer must have length 0") != NULL, "%s", err);
     p = xs; n = 0;
     CHECK(round_trip("f8(*r1:f8,u8)", args, &sum, call_sum) == 0);
     CHECK(sum == 0);                     /* zero length, non-NULL pointer */
@@ -402,7 +406,7 @@ static void test_pointers(void)
     n = 4;
     CHECK(round_trip("v(*x1:f8,u8)", args, NULL, call_scale) == 0);
     CHECK(xs[0] == 2 && xs[1] == 4 && xs[2] == 6 && xs[3] == 9);
-    p = NULL;
+    p = NULL; n = 0;
     CHECK(round_trip("v(*x1:f8,u8)", args, NULL, call_scale) == 0);
     p = xs; n = 0;      /* zero-length read_write buffer: nothing changes */
     CHECK(round_trip("v(*x1:f8,u8)", args, NULL, call_scale) == 0);
@@ -426,7 +430,10 @@ static void test_pointers(void)
         msgpack_sbuffer_init(&buf);
         CHECK(tl_encode_request(sig, fill_args, &buf, err, sizeof err) == -1);
         CHECK_MSG(strstr(err, "negative") != NULL, "%s", err);
-        fp = NULL;   /* ...unless the pointer is NULL: then it is not read */
+        fp = NULL;   /* a NULL pointer needs length 0, and -1 is not 0 */
+        CHECK(tl_encode_request(sig, fill_args, &buf, err, sizeof err) == -1);
+        CHECK_MSG(strstr(err, "NULL") != NULL, "%s", err);
+        count = 0;
         CHECK(tl_encode_request(sig, fill_args, &buf, err, sizeof err) == 0);
         msgpack_sbuffer_destroy(&buf);
         tl_sig_free(sig);
@@ -616,8 +623,8 @@ static void test_bad_requests(void)
     OK(st);
     start(); msgpack_pack_array(&pk, 1); msgpack_pack_array(&pk, 1); msgpack_pack_array(&pk, 2);
     msgpack_pack_int(&pk, 0); msgpack_pack_int(&pk, 100000);
-    BAD("v({4:2:0=[2]i2})", "field 0: element 1: 100000 is out of range");
-    BAD("v({2:1:0=[2]i1})", "expected bin of 2 bytes, got array");
+    BAD("v({4:2:0=[2]i2})", "field 0: expected bin of 4 bytes (2 elements of 2 bytes), got array");
+    BAD("v({2:1:0=[2]i1})", "expected bin of 2 bytes (2 elements of 1 bytes), got array");
     start(); msgpack_pack_array(&pk, 1); msgpack_pack_array(&pk, 1); msgpack_pack_bin(&pk, 2);
     msgpack_pack_bin_body(&pk, "\x01\x02", 2);
     BAD("v({2:1:0=[2]b})", "not a _Bool");
@@ -625,13 +632,35 @@ static void test_bad_requests(void)
     /* buffers */
     start(); msgpack_pack_array(&pk, 2); msgpack_pack_array(&pk, 2);
     msgpack_pack_double(&pk, 1); msgpack_pack_double(&pk, 2); msgpack_pack_int(&pk, 3);
-    BAD("v(*r1:f8,u4)", "expected 3 elements, got 2");
+    BAD("v(*r1:f8,u4)", "expected bin of 24 bytes (3 elements of 8 bytes), got array");
+    /* blocks: wrong length, not a whole number of elements, bad _Bool */
+    start(); msgpack_pack_array(&pk, 2); msgpack_pack_bin(&pk, 16);
+    msgpack_pack_bin_body(&pk, "0123456789abcdef", 16); msgpack_pack_int(&pk, 3);
+    BAD("v(*r1:f8,u4)", "expected 24 bytes (3 elements of 8 bytes), got a bin of 16 bytes");
+    start(); msgpack_pack_array(&pk, 2); msgpack_pack_bin(&pk, 12);
+    msgpack_pack_bin_body(&pk, "0123456789ab", 12); msgpack_pack_int(&pk, 3);
+    BAD("v(*r1:f8,u4)", "got a bin of 12 bytes, not a whole number of elements");
+    start(); msgpack_pack_array(&pk, 2); msgpack_pack_bin(&pk, 8);
+    msgpack_pack_bin_body(&pk, "\0\0\0\0\1\0\0\0", 8); msgpack_pack_int(&pk, 2);
+    OK("v(*r1:{4:2:0=i2,2=b},u4)");    /* the padding byte is not looked at */
+    start(); msgpack_pack_array(&pk, 2); msgpack_pack_bin(&pk, 8);
+    msgpack_pack_bin_body(&pk, "\0\0\0\0\1\0\2\0", 8); msgpack_pack_int(&pk, 2);
+    BAD("v(*r1:{4:2:0=i2,2=b,3=u1},u4)", "element 1: byte 2 is 2, not a _Bool");
+    /* a NULL buffer with a length would crash the function: 400 */
+    start(); msgpack_pack_array(&pk, 2); msgpack_pack_nil(&pk); msgpack_pack_int(&pk, 5);
+    BAD("v(*r1:f8,i4)", "NULL buffer must have length 0");
+    BAD("v(*x1:f8,i4)", "NULL buffer must have length 0");
+    BAD("v(*w1:f8,i4)", "NULL buffer must have length 0");
+    start(); msgpack_pack_array(&pk, 2); msgpack_pack_nil(&pk); msgpack_pack_int(&pk, -1);
+    BAD("v(*r1:f8,i4)", "negative");
+    start(); msgpack_pack_array(&pk, 2); msgpack_pack_int(&pk, 5); msgpack_pack_nil(&pk);
+    BAD("v(i4,*r0:f8)", "NULL buffer must have length 0");
     start(); msgpack_pack_array(&pk, 2); msgpack_pack_array(&pk, 0); msgpack_pack_int(&pk, -1);
     BAD("v(*r1:f8,i4)", "negative");
     start(); msgpack_pack_array(&pk, 2); msgpack_pack_true(&pk); msgpack_pack_int(&pk, 1);
     BAD("v(*r1:f8,i4)", "got bool");
-    start(); msgpack_pack_array(&pk, 2); msgpack_pack_nil(&pk); msgpack_pack_int(&pk, 1000000);
-    OK("v(*r1:f8,i4)");   /* NULL: the count is not used */
+    start(); msgpack_pack_array(&pk, 2); msgpack_pack_nil(&pk); msgpack_pack_int(&pk, 0);
+    OK("v(*r1:f8,i4)");   /* NULL with length 0 */
     OK("v(*w1:f8,i4)");
     start(); msgpack_pack_array(&pk, 2); msgpack_pack_true(&pk); msgpack_pack_uint64(&pk, (uint64_t)1 << 40);
     BAD("v(*w1:f8,u8)", "TURBOLIFT_MAX_ALLOC");
@@ -658,10 +687,9 @@ static void test_bad_requests(void)
     const char *sig_text = "i4(s,*x2:{16:8:0=f8,8=i2},u8,&r{8:4:0=i4,4=f4})";
     start(); msgpack_pack_array(&pk, 4);
     msgpack_pack_str(&pk, 5); msgpack_pack_str_body(&pk, "hello", 5);
-    msgpack_pack_array(&pk, 2);
-    for (int i = 0; i < 2; i++) {
-        msgpack_pack_array(&pk, 2); msgpack_pack_double(&pk, i); msgpack_pack_int(&pk, -i);
-    }
+    msgpack_pack_bin(&pk, 32);
+    msgpack_pack_bin_body(&pk, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+                          "\0\0\0\0\0\0\xf0\x3f\xff\xff\0\0\0\0\0\0", 32);
     msgpack_pack_int(&pk, 2);
     msgpack_pack_array(&pk, 2); msgpack_pack_int(&pk, 7); msgpack_pack_float(&pk, 0.5f);
     OK(sig_text);
@@ -717,6 +745,20 @@ static void pack_out_key(void)
     msgpack_pack_str(&pk, 3); msgpack_pack_str_body(&pk, "out", 3);
 }
 
+/* A block of n doubles (little-endian, as on the wire). */
+static void pack_doubles(unsigned n, ...)
+{
+    va_list ap;
+
+    msgpack_pack_bin(&pk, n * 8);
+    va_start(ap, n);
+    for (unsigned i = 0; i < n; i++) {
+        double d = va_arg(ap, double);
+        msgpack_pack_bin_body(&pk, &d, 8);
+    }
+    va_end(ap);
+}
+
 static void test_bad_replies(void)
 {
     msgpack_sbuffer_init(&body);
@@ -740,16 +782,15 @@ static void test_bad_replies(void)
     expect_reply_error(__LINE__, "result: ");
     /* the first out is well-formed, the second is not: nothing is written */
     reply_head(2); msgpack_pack_int(&pk, 7); pack_out_key(); msgpack_pack_array(&pk, 2);
-    msgpack_pack_array(&pk, 2); msgpack_pack_double(&pk, 10); msgpack_pack_double(&pk, 20);
+    pack_doubles(2, 10.0, 20.0);
     msgpack_pack_nil(&pk);
     expect_reply_error(__LINE__, "out 1 (argument 2): expected array (struct), got nil");
     reply_head(2); msgpack_pack_int(&pk, 7); pack_out_key(); msgpack_pack_array(&pk, 2);
-    msgpack_pack_array(&pk, 3); msgpack_pack_double(&pk, 10); msgpack_pack_double(&pk, 20);
-    msgpack_pack_double(&pk, 30);
+    pack_doubles(3, 10.0, 20.0, 30.0);
     msgpack_pack_array(&pk, 1); msgpack_pack_double(&pk, 1);
-    expect_reply_error(__LINE__, "expected 2 elements, got 3");
+    expect_reply_error(__LINE__, "expected 16 bytes (2 elements of 8 bytes), got a bin of 24");
     reply_head(2); msgpack_pack_int(&pk, 7); pack_out_key(); msgpack_pack_array(&pk, 2);
-    msgpack_pack_array(&pk, 2); msgpack_pack_double(&pk, 10); msgpack_pack_double(&pk, 20);
+    pack_doubles(2, 10.0, 20.0);
     msgpack_pack_array(&pk, 1); msgpack_pack_double(&pk, 1);
     size_t good_size = body.size;
     body.size = good_size - 1;
@@ -767,7 +808,7 @@ static void test_bad_replies(void)
         reply_head(3); msgpack_pack_int(&pk, 7);
         msgpack_pack_str(&pk, 4); msgpack_pack_str_body(&pk, "note", 4); msgpack_pack_nil(&pk);
         pack_out_key(); msgpack_pack_array(&pk, 2);
-        msgpack_pack_array(&pk, 2); msgpack_pack_double(&pk, 10); msgpack_pack_double(&pk, 20);
+        pack_doubles(2, 10.0, 20.0);
         msgpack_pack_array(&pk, 1); msgpack_pack_double(&pk, 1);
         CHECK_MSG(tl_decode_reply(sig, body.data, body.size, args, &result, err,
                                   sizeof err) == 0, "%s", err);
@@ -781,12 +822,236 @@ static void test_bad_replies(void)
     msgpack_sbuffer_destroy(&body);
 }
 
+
+/* ---- blocks: large arrays of every string-free type, bit for bit ---- */
+
+/* The element type of the current block test; the service's call walks it. */
+static const struct tl_type *block_elem;
+
+/* Mark the bytes of one element that scalars cover (1) and set each
+ * scalar to its image under flip (0 = leave, 1 = invert the bits, a _Bool
+ * negated). */
+static void walk_elem(const struct tl_type *t, unsigned char *p, unsigned char *mask,
+                      int flip)
+{
+    switch (t->kind) {
+    case TL_KIND_BOOL:
+        if (flip)
+            p[0] = !p[0];
+        if (mask)
+            mask[0] = 1;
+        return;
+    case TL_KIND_INT: case TL_KIND_UINT: case TL_KIND_FLOAT:
+        for (size_t i = 0; i < t->size; i++) {
+            if (flip)
+                p[i] = (unsigned char)~p[i];
+            if (mask)
+                mask[i] = 1;
+        }
+        return;
+    case TL_KIND_STRUCT:
+        for (unsigned i = 0; i < t->field_count; i++)
+            walk_elem(t->fields[i].type, p + t->fields[i].offset,
+                      mask ? mask + t->fields[i].offset : NULL, flip);
+        return;
+    case TL_KIND_ARRAY:
+        for (size_t i = 0; i < t->count; i++)
+            walk_elem(t->elem, p + i * t->elem->size,
+                      mask ? mask + i * t->elem->size : NULL, flip);
+        return;
+    default:
+        return;
+    }
+}
+
+/* Random bits in every scalar, 0/1 in every _Bool, garbage in padding. */
+static uint64_t block_seed = 0x9e3779b97f4a7c15ull;
+
+static unsigned char block_byte(void)
+{
+    block_seed ^= block_seed << 13;
+    block_seed ^= block_seed >> 7;
+    block_seed ^= block_seed << 17;
+    return (unsigned char)block_seed;
+}
+
+static void fill_elem(const struct tl_type *t, unsigned char *p)
+{
+    switch (t->kind) {
+    case TL_KIND_BOOL:
+        p[0] = block_byte() & 1;
+        return;
+    case TL_KIND_STRUCT:
+        for (unsigned i = 0; i < t->field_count; i++)
+            fill_elem(t->fields[i].type, p + t->fields[i].offset);
+        return;
+    case TL_KIND_ARRAY:
+        for (size_t i = 0; i < t->count; i++)
+            fill_elem(t->elem, p + i * t->elem->size);
+        return;
+    default:
+        for (size_t i = 0; i < t->size; i++)
+            p[i] = block_byte();
+        return;
+    }
+}
+
+/* v(*x1:T,u8): flips every scalar of every element. */
+static void call_flip(void *const *args, void *result)
+{
+    unsigned char *p = *(unsigned char *const *)args[0];
+    uint64_t n;
+
+    (void)result;
+    memcpy(&n, args[1], sizeof n);
+    for (uint64_t i = 0; i < n; i++)
+        walk_elem(block_elem, p + i * block_elem->size, NULL, 1);
+}
+
+/* u8(*r1:T,u8): FNV-1a of the covered bytes, the service's view. */
+static uint64_t fnv_covered(const unsigned char *p, uint64_t n)
+{
+    size_t size = block_elem->size;
+    unsigned char *mask = calloc(1, size ? size : 1);
+    uint64_t h = 1469598103934665603ull;
+
+    REQUIRE(mask != NULL);
+    walk_elem(block_elem, (unsigned char[64]){ 0 }, NULL, 0);
+    {
+        /* the mask of one element, from a scratch copy */
+        unsigned char *scratch = calloc(1, size ? size : 1);
+        REQUIRE(scratch != NULL);
+        walk_elem(block_elem, scratch, mask, 0);
+        free(scratch);
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        for (size_t b = 0; b < size; b++) {
+            if (mask[b])
+                h = (h ^ p[i * size + b]) * 1099511628211ull;
+        }
+    }
+    free(mask);
+    return h;
+}
+
+static void call_hash(void *const *args, void *result)
+{
+    const unsigned char *p = *(unsigned char *const *)args[0];
+    uint64_t n, h;
+
+    memcpy(&n, args[1], sizeof n);
+    h = fnv_covered(p, n);
+    memcpy(result, &h, sizeof h);
+}
+
+static void block_case(const char *elem_text, size_t n)
+{
+    char text_x[512], text_r[512];
+    struct tl_sig *sig;
+    unsigned char *mem, *want, *mask;
+    size_t size;
+    uint64_t count = n, hash = 0;
+    void *args[2];
+
+    snprintf(text_x, sizeof text_x, "v(*x1:%s,u8)", elem_text);
+    snprintf(text_r, sizeof text_r, "u8(*r1:%s,u8)", elem_text);
+    sig = sig_of(text_x);
+    block_elem = sig->params[0].type;
+    CHECK_MSG(tl_type_is_block(block_elem), "%s", elem_text);
+    size = block_elem->size;
+    mem = malloc(n * size + 1);
+    want = malloc(n * size + 1);
+    mask = calloc(1, size + 1);
+    REQUIRE(mem != NULL && want != NULL && mask != NULL);
+    walk_elem(block_elem, want, mask, 0);
+    for (size_t i = 0; i < n; i++)
+        fill_elem(block_elem, mem + i * size);
+    memcpy(want, mem, n * size);
+    for (size_t i = 0; i < n; i++)
+        walk_elem(block_elem, want + i * size, NULL, 1);
+    args[0] = &mem;
+    args[1] = &count;
+
+    /* read_only: the service sees exactly the caller's covered bytes */
+    CHECK_MSG(round_trip(text_r, args, &hash, call_hash) == 0, "%s", text_r);
+    CHECK_MSG(hash == fnv_covered(mem, n), "%s: the service saw other bytes", text_r);
+    /* read_write: every covered bit comes back flipped; padding is zero */
+    CHECK_MSG(round_trip(text_x, args, NULL, call_flip) == 0, "%s", text_x);
+    for (size_t i = 0; i < n * size; i++) {
+        unsigned char expect = mask[i % size] ? want[i] : 0;
+        if (mem[i] != expect) {
+            fprintf(stderr, "%s: byte %zu is %02x, wanted %02x\n", text_x, i, mem[i],
+                    expect);
+            tl_check_failures++;
+            break;
+        }
+    }
+    free(mem);
+    free(want);
+    free(mask);
+    tl_sig_free(sig);
+}
+
+static void test_blocks(void)
+{
+    static const char *const elems[] = {
+        "i1", "u1", "b", "i2", "u2", "i4", "u4", "i8", "u8", "i16", "u16", "f4", "f8",
+        /* padding between and after fields, a _Bool, nested arrays */
+        "{24:8:0=b,2=i2,8=f8,16=[3]u1,20=f4}",
+        "{32:16:0=i16,16=[2]{4:2:0=b,2=[1]i2},24=u8}",
+        "{12:4:0=[2][3]u2}",
+        "{1:1:0=b}",
+    };
+    size_t n = (size_t)1 << 16;   /* 64 Ki elements: up to 2 MiB a block */
+
+    for (size_t i = 0; i < sizeof elems / sizeof elems[0]; i++)
+        block_case(elems[i], n);
+    block_case("f8", 0);
+    block_case("{24:8:0=b,2=i2,8=f8,16=[3]u1,20=f4}", 1);
+
+    /* the bytes of the wire form, as docs/abi.md spells them */
+    {
+        struct tl_sig *sig = sig_of("v(*x1:f8,u8)");
+        double xs[2] = { 1.0, 2.0 }, *p = xs;
+        uint64_t two = 2;
+        void *args[2] = { &p, &two };
+        static const unsigned char want[] = {
+            0x92, 0xc4, 0x10, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x02,
+        };
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init(&buf);
+        CHECK(tl_encode_request(sig, args, &buf, err, sizeof err) == 0);
+        CHECK(buf.size == sizeof want && memcmp(buf.data, want, sizeof want) == 0);
+        msgpack_sbuffer_destroy(&buf);
+        tl_sig_free(sig);
+    }
+    {
+        struct elem { int16_t a; float b; } e = { -2, 0.5f }, *p = &e;
+        struct tl_sig *sig = sig_of("v(*r1:{8:4:0=i2,4=f4},u8)");
+        uint64_t one = 1;
+        void *args[2] = { &p, &one };
+        static const unsigned char want[] = {
+            0x92, 0xc4, 0x08, 0xfe, 0xff, 0, 0, 0, 0, 0, 0x3f, 0x01,
+        };
+        msgpack_sbuffer buf;
+        memset(&e, 0xaa, sizeof e);     /* padding garbage is sent as zeros */
+        e.a = -2;
+        e.b = 0.5f;
+        msgpack_sbuffer_init(&buf);
+        CHECK(tl_encode_request(sig, args, &buf, err, sizeof err) == 0);
+        CHECK(buf.size == sizeof want && memcmp(buf.data, want, sizeof want) == 0);
+        msgpack_sbuffer_destroy(&buf);
+        tl_sig_free(sig);
+    }
+}
+
 int main(void)
 {
     test_scalars();
     test_strings();
     test_structs();
     test_pointers();
+    test_blocks();
     test_bad_requests();
     test_bad_replies();
     return tl_check_status("test_codec");

@@ -185,7 +185,7 @@ static void gen_request(msgpack_packer *pk, const struct tl_sig *sig)
                 gen_value(pk, param->type);
         } else if (rnd_below(6) == 0) {
             msgpack_pack_nil(pk);
-        } else if (param->mode == TL_MODE_WRITE) {
+        } else if (param->access == TL_ACCESS_WRITE) {
             rnd_below(10) ? msgpack_pack_true(pk) : gen_anything(pk);
         } else if (param->kind == TL_PARAM_BUFFER) {
             gen_elements(pk, param->type, lengths[param->len_index % 16]);

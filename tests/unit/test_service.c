@@ -246,7 +246,7 @@ static void test_errors(void)
     /* A write-only buffer of 2^40 doubles asked for in a few bytes. */
     static const unsigned char huge_w[] = { 0x92, 0xc3, 0xcf, 0, 0, 1, 0, 0, 0, 0, 0 };
     EXPECT_ERROR("POST", "/v1/call/scale", huge_w, sizeof huge_w, NULL, 400,
-                 "expected array");   /* scale is read_write: true is wrong */
+                 "got bool");   /* scale is read_write: true is wrong */
     static const unsigned char huge_x[] = { 0x92, 0xdd, 0xff, 0xff, 0xff, 0xff,
                                             0xcf, 0, 0, 1, 0, 0, 0, 0, 0 };
     EXPECT_ERROR("POST", "/v1/call/scale", huge_x, sizeof huge_x, NULL, 400,

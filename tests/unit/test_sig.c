@@ -40,7 +40,7 @@ static void test_examples(void)
     REQUIRE(sig != NULL);
     CHECK(sig->result->kind == TL_KIND_VOID && tl_sig_result_size(sig) == 0);
     CHECK(sig->params[0].kind == TL_PARAM_BUFFER);
-    CHECK(sig->params[0].mode == TL_MODE_READ_WRITE);
+    CHECK(sig->params[0].access == TL_ACCESS_READ_WRITE);
     CHECK(sig->params[0].len_index == 1);
     CHECK(sig->params[1].type->kind == TL_KIND_UINT);
     CHECK(sig->out_count == 1);
@@ -54,8 +54,8 @@ static void test_examples(void)
 
     sig = parse_ok("v(&r{8:4:0=i4,4=i4},&w{16:8:0=f8,8=f8})");
     REQUIRE(sig != NULL);
-    CHECK(sig->params[0].kind == TL_PARAM_OBJECT && sig->params[0].mode == TL_MODE_READ);
-    CHECK(sig->params[1].kind == TL_PARAM_OBJECT && sig->params[1].mode == TL_MODE_WRITE);
+    CHECK(sig->params[0].kind == TL_PARAM_OBJECT && sig->params[0].access == TL_ACCESS_READ);
+    CHECK(sig->params[1].kind == TL_PARAM_OBJECT && sig->params[1].access == TL_ACCESS_WRITE);
     CHECK(sig->out_count == 1);
     tl_sig_free(sig);
 
