@@ -217,32 +217,43 @@ static int set_string(struct cctx *c, yaml_node_t *v, const char *key,
 /*
  * A Kubernetes quantity as people write them: digits, an optional
  * fraction, then for cpu an optional "m", for memory an optional suffix
- * (Ki Mi Gi Ti Pi Ei, k M G T P E). Caught here, a typo names this file's
- * line rather than failing later in kubectl.
+ * (Ki Mi Gi Ti Pi Ei, k M G T P E). Its value in CPUs or bytes, or -1 when
+ * it is not one. The one list of suffixes: the k8s target compares
+ * requests with limits through it too.
  */
-static int quantity_ok(const char *v, int memory)
+double tl_config_quantity(const char *v, int memory)
 {
-    static const char *const mem[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
-                                       "k", "M", "G", "T", "P", "E" };
+    static const struct { const char *suffix; double factor; } mem[] = {
+        { "", 1.0 }, { "Ki", 1024.0 }, { "Mi", 1048576.0 }, { "Gi", 1073741824.0 },
+        { "Ti", 1099511627776.0 }, { "Pi", 1125899906842624.0 },
+        { "Ei", 1152921504606846976.0 }, { "k", 1e3 }, { "M", 1e6 }, { "G", 1e9 },
+        { "T", 1e12 }, { "P", 1e15 }, { "E", 1e18 },
+    };
     const char *p = v;
 
     if (*p < '0' || *p > '9')
-        return 0;
+        return -1;
     while (*p >= '0' && *p <= '9')
         p++;
     if (*p == '.') {
         p++;
         if (*p < '0' || *p > '9')
-            return 0;
+            return -1;
         while (*p >= '0' && *p <= '9')
             p++;
     }
     if (!memory)
-        return strcmp(p, "") == 0 || strcmp(p, "m") == 0;
+        return strcmp(p, "") == 0 ? strtod(v, NULL)
+             : strcmp(p, "m") == 0 ? strtod(v, NULL) / 1000 : -1;
     for (size_t i = 0; i < sizeof mem / sizeof mem[0]; i++)
-        if (strcmp(p, mem[i]) == 0)
-            return 1;
-    return 0;
+        if (strcmp(p, mem[i].suffix) == 0)
+            return strtod(v, NULL) * mem[i].factor;
+    return -1;
+}
+
+static int quantity_ok(const char *v, int memory)
+{
+    return tl_config_quantity(v, memory) >= 0;
 }
 
 static int read_resources(struct cctx *c, yaml_node_t *map, struct tl_fn_config *s)

@@ -80,4 +80,8 @@ void tl_config_free(struct tl_config *cfg);
 /* Usable CPUs of this process (affinity-aware), at least 1. */
 int tl_cpu_count(void);
 
+/* A Kubernetes quantity (resources: cpu, memory) in CPUs (memory == 0) or
+ * bytes; -1 when v is not one. */
+double tl_config_quantity(const char *v, int memory);
+
 #endif /* TL_CONFIG_H */

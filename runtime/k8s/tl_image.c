@@ -11,7 +11,13 @@
  *
  * Steps, each bounded by a deadline:
  *   ldd -> hash of all bytes = tag -> registry HEAD (hit: done) ->
- *   context dir (rootfs/ + Dockerfile) -> <tool> build -> <tool> push.
+ *   direct (the default): strip a copy of the binary -> tl_oci_push: two
+ *     layers (the libraries and loader; the binary) written in memory and
+ *     pushed over the registry API, no container tool, no daemon
+ *   with a container tool (TURBOLIFT_CONTAINER_TOOL, or an image_base
+ *     other than scratch, whose layers only a tool pulls):
+ *     context dir (rootfs/ + Dockerfile) -> <tool> build -> <tool> push.
+ * Both give the same files, user, environment and entrypoint.
  */
 #define _GNU_SOURCE   /* asprintf, nftw */
 #include "tl_files.h"
@@ -31,10 +37,23 @@
 #include "tl_config.h"
 #include "tl_env.h"
 #include "tl_log.h"
+#include "tl_oci.h"
 #include "tl_proc.h"
+#include "tl_protocol.h"
 #include "tl_registry.h"
 
 #define TL_IMAGE_MAX_FILES 64
+
+/* What every image holds besides its files, whichever way it is made. */
+#define TL_IMAGE_ENTRYPOINT "/service"
+#define TL_IMAGE_USER "65532:65532"          /* not root: the pods run as 65532 */
+#define TL_IMAGE_LABEL_KEY "app.kubernetes.io/managed-by"
+#define TL_IMAGE_LABEL_VALUE "turbolift"     /* what `turbolift gc` looks for  */
+#define TL_STR_(x) #x
+#define TL_STR(x) TL_STR_(x)
+static const char *const tl_image_env[] = {
+    "TURBOLIFT_BIND=0.0.0.0", "TURBOLIFT_PORT=" TL_STR(TL_PROTO_PORT), NULL
+};
 
 struct files {
     char *path[TL_IMAGE_MAX_FILES];   /* absolute, as ldd printed them */
@@ -184,6 +203,21 @@ static void rm_tree(const char *dir)
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The binary without its debug information (about 140 KB of the runtime's
+ * service library the image has no use for), at out. Optional: when strip
+ * fails, the image holds the binary as it is. */
+static int strip_copy(const char *binary, const char *out)
+{
+    char *argv[] = { "strip", "--strip-debug", "-o", (char *)out, (char *)binary, NULL };
+    struct tl_proc_out r;
+    int rc = tl_proc_run(argv, NULL, 0, 30000, &r);
+
+    if (rc != 0)
+        tl_log_debug("strip %s: %s (the image keeps the debug information)", binary, r.err);
+    tl_proc_out_free(&r);
+    return rc;
+}
+
 /* rootfs/ + Dockerfile in dir. */
 static int make_context(const char *dir, const char *binary, const struct files *f,
                         const char *base, char *err, size_t errlen)
@@ -196,18 +230,12 @@ static int make_context(const char *dir, const char *binary, const struct files 
         path = NULL;              /* undefined after a failure */
         goto cleanup;
     }
-    if (copy_file(binary, path, err, errlen) != 0)
+    if (tl_mkdirs(path, 0) != 0) {
+        snprintf(err, errlen, "cannot create the folder of %s: %s", path, strerror(errno));
         goto cleanup;
-    {
-        /* The runtime's service library carries debug information the
-         * image has no use for (about 140 KB). Optional: no strip, no loss. */
-        char *argv[] = { "strip", "--strip-debug", path, NULL };
-        struct tl_proc_out r;
-
-        if (tl_proc_run(argv, NULL, 0, 30000, &r) != 0)
-            tl_log_debug("strip %s: %s (the image keeps the debug information)", path, r.err);
-        tl_proc_out_free(&r);
     }
+    if (strip_copy(binary, path) != 0 && copy_file(binary, path, err, errlen) != 0)
+        goto cleanup;
     for (size_t i = 0; i < f->n; i++) {
         free(path);
         if (asprintf(&path, "%s/rootfs%s", dir, f->path[i]) < 0) {
@@ -230,11 +258,13 @@ static int make_context(const char *dir, const char *binary, const struct files 
     /* Not YAML: a Dockerfile, in the container tool's own syntax. */
     fprintf(df, "FROM %s\n"
             "COPY rootfs/ /\n"
-            "LABEL app.kubernetes.io/managed-by=turbolift\n"
-            "ENV TURBOLIFT_BIND=0.0.0.0 TURBOLIFT_PORT=8080\n"
-            "USER 65532:65532\n"
-            "EXPOSE 8080\n"
-            "ENTRYPOINT [\"/service\"]\n", base);
+            "LABEL %s=%s\n"
+            "ENV %s %s\n"
+            "USER %s\n"
+            "EXPOSE %d\n"
+            "ENTRYPOINT [\"%s\"]\n", base, TL_IMAGE_LABEL_KEY, TL_IMAGE_LABEL_VALUE,
+            tl_image_env[0], tl_image_env[1], TL_IMAGE_USER, TL_PROTO_PORT,
+            TL_IMAGE_ENTRYPOINT);
     if (fclose(df) != 0) {
         df = NULL;
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -248,6 +278,75 @@ cleanup:
     if (df != NULL)
         fclose(df);
     free(path);
+    return rc;
+}
+
+/*
+ * The direct push: the libraries (and loader) as one layer, which every
+ * service linked the same way shares, so a new build of a function sends
+ * only its binary's layer; the binary as the other.
+ */
+static int push_direct(const char *binary, const struct files *f,
+                       const struct tl_image_opts *o, const char *tag,
+                       struct tl_image *img, char *err, size_t errlen)
+{
+    struct tl_oci_file libs[TL_IMAGE_MAX_FILES], service;
+    struct tl_oci_layer layers[2];
+    struct tl_oci_config cfg = {
+        .entrypoint = TL_IMAGE_ENTRYPOINT,
+        .env = tl_image_env,
+        .user = TL_IMAGE_USER,
+        .port = TL_PROTO_PORT,
+        .label_key = TL_IMAGE_LABEL_KEY,
+        .label_value = TL_IMAGE_LABEL_VALUE,
+    };
+    struct tl_oci_stats st;
+    char host[256], prefix[256], repo[512], *root = NULL, *stripped = NULL;
+    struct stat sb;
+    int rc = -1;
+
+    root = tl_cache_dir("image", err, errlen);
+    if (root == NULL)
+        goto cleanup;
+    if (asprintf(&stripped, "%s/%s.%ld.service", root, tag, (long)getpid()) < 0) {
+        stripped = NULL;          /* undefined after a failure */
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    service.dst = TL_IMAGE_ENTRYPOINT;
+    service.src = strip_copy(binary, stripped) == 0 ? stripped : binary;
+    for (size_t i = 0; i < f->n; i++) {
+        libs[i].src = f->path[i];
+        libs[i].dst = f->path[i];
+    }
+    layers[0] = (struct tl_oci_layer){ libs, f->n, "turbolift: shared libraries (ldd)" };
+    layers[1] = (struct tl_oci_layer){ &service, 1, "turbolift: service binary" };
+    {
+        /* Say what the image holds: the binary as stripped. */
+        struct stat before;
+
+        if (service.src == stripped && stat(binary, &before) == 0 && stat(stripped, &sb) == 0)
+            img->bytes = img->bytes - (unsigned long long)before.st_size +
+                         (unsigned long long)sb.st_size;
+    }
+    tl_registry_split(o->registry, host, sizeof host, prefix, sizeof prefix);
+    snprintf(repo, sizeof repo, "%s%s", prefix, o->repository);
+    tl_log_progress(o->progress, "writing image %s/%s:%s (%.1f MB, %zu files; no container "
+                    "tool needed)", o->registry, o->repository, tag,
+                    (double)img->bytes / 1e6, f->n + 1);
+    if (tl_oci_push(host, repo, tag, layers, 2, &cfg, o->timeout_ms, &st, err, errlen) != 0)
+        goto cleanup;
+    tl_log_progress(o->progress, "pushed %s/%s:%s: %.1f MB compressed, %u blob%s sent, %u "
+                    "there already (pack %.2f s, push %.2f s)", o->registry, o->repository,
+                    tag, (double)st.gz_bytes / 1e6, st.blobs_sent,
+                    st.blobs_sent == 1 ? "" : "s", st.blobs_skipped,
+                    (double)st.pack_ms / 1000, (double)st.push_ms / 1000);
+    rc = 0;
+cleanup:
+    if (stripped != NULL)
+        unlink(stripped);
+    free(stripped);
+    free(root);
     return rc;
 }
 
@@ -322,11 +421,21 @@ int tl_image_ensure(const char *binary, const struct tl_image_opts *o,
     if (has < 0)
         tl_log_debug("cannot ask the registry for %s (%s): building and pushing",
                      push_ref, why);
-    /* Only now: an image that is in the registry needs no container tool. */
-    tool = o->tool ? o->tool : tl_image_tool();
+    /* Direct unless a tool is asked for, or the base is an image whose
+     * layers only a container tool would pull. */
+    tool = o->tool ? o->tool : tl_env("TURBOLIFT_CONTAINER_TOOL", NULL);
+    if (tool == NULL && strcmp(base, "scratch") == 0) {
+        if (push_direct(binary, &f, o, img->tag, img, err, errlen) != 0)
+            goto cleanup;
+        rc = 0;
+        goto cleanup;
+    }
+    if (tool == NULL)
+        tool = tl_image_tool();
     if (tool == NULL) {
-        snprintf(err, errlen, "no container tool: install docker, podman or buildah, "
-                 "or set TURBOLIFT_CONTAINER_TOOL");
+        snprintf(err, errlen, "image_base %s needs a container tool to pull it: install "
+                 "docker, podman or buildah, or set TURBOLIFT_CONTAINER_TOOL (an image "
+                 "FROM scratch needs none)", base);
         goto cleanup;
     }
     if (strchr(tool, '/') ? access(tool, X_OK) != 0 : !find_in_path(tool)) {

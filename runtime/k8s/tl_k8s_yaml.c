@@ -9,6 +9,7 @@
  */
 #include "tl_k8s_yaml.h"
 #include "tl_buf.h"
+#include "tl_protocol.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -221,7 +222,7 @@ static void container(struct emit *m, const struct tl_k8s_spec *s)
 {
     char port[16], drain[16];
 
-    snprintf(port, sizeof port, "%d", TL_K8S_CONTAINER_PORT);
+    snprintf(port, sizeof port, "%d", TL_PROTO_PORT);
     snprintf(drain, sizeof drain, "%d", s->drain_seconds);
     map_begin(m);
     kv(m, "name", "service");
@@ -231,7 +232,7 @@ static void container(struct emit *m, const struct tl_k8s_spec *s)
     seq_begin(m);
     map_begin(m);
     kv(m, "name", "http");
-    kvn(m, "containerPort", TL_K8S_CONTAINER_PORT);
+    kvn(m, "containerPort", TL_PROTO_PORT);
     kv(m, "protocol", "TCP");
     map_end(m);
     seq_end(m);
@@ -267,8 +268,8 @@ static void container(struct emit *m, const struct tl_k8s_spec *s)
     map_end(m);
     /* Ready means "accepts calls": /readyz turns 503 while draining, so a
      * terminating pod leaves the Service before it stops answering. */
-    probe(m, "readinessProbe", "/readyz", 1, 1);
-    probe(m, "livenessProbe", "/healthz", 10, 3);
+    probe(m, "readinessProbe", TL_PROTO_PATH_READY, 1, 1);
+    probe(m, "livenessProbe", TL_PROTO_PATH_HEALTH, 10, 3);
     str(m, "securityContext");
     map_begin(m);
     str(m, "allowPrivilegeEscalation");
@@ -291,8 +292,20 @@ static void container(struct emit *m, const struct tl_k8s_spec *s)
 
 static void deployment(struct emit *m, const struct tl_k8s_spec *s)
 {
+    char bytes[32];
+
+    snprintf(bytes, sizeof bytes, "%llu", s->image_bytes);
     doc_begin(m, "apps/v1", "Deployment");
-    metadata(m, s);
+    str(m, "metadata");
+    map_begin(m);
+    kv(m, "name", s->name);
+    kv(m, "namespace", s->k8s_namespace);
+    labels(m, s);
+    str(m, "annotations");
+    map_begin(m);
+    kv(m, TL_K8S_IMAGE_BYTES, bytes);    /* digits: str() quotes them */
+    map_end(m);
+    map_end(m);
     str(m, "spec");
     map_begin(m);
     kvn(m, "replicas", s->min_replicas);

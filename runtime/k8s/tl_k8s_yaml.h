@@ -13,7 +13,9 @@
  *   app.kubernetes.io/name:       <name>
  *   turbolift.dev/function:       <function>
  *   turbolift.dev/hash:           <hash>
- * so that `turbolift status|down` and the runtime's cleanup find them.
+ * so that `turbolift status|down` and the runtime's cleanup find them. The
+ * Deployment also carries the annotation turbolift.dev/image-bytes; the runs
+ * that hold it annotate it at run time (tl_lease.h), never in this stream.
  */
 #ifndef TL_K8S_YAML_H
 #define TL_K8S_YAML_H
@@ -24,8 +26,8 @@
 #define TL_K8S_LABEL_NAME     "app.kubernetes.io/name"
 #define TL_K8S_LABEL_FUNCTION "turbolift.dev/function"
 #define TL_K8S_LABEL_HASH     "turbolift.dev/hash"
-#define TL_K8S_CONTAINER_PORT 8080
-#define TL_K8S_SERVICE_PORT   80
+#define TL_K8S_IMAGE_BYTES    "turbolift.dev/image-bytes"  /* Deployment annotation */
+#define TL_K8S_SERVICE_PORT   80   /* the Service's; the pods' is TL_PROTO_PORT */
 
 struct tl_k8s_spec {
     const char *name;          /* object name (DNS label), tl_k8s_name()      */
@@ -41,6 +43,8 @@ struct tl_k8s_spec {
     const char *memory_request, *memory_limit;
     int grace_seconds;         /* terminationGracePeriodSeconds               */
     int drain_seconds;         /* TURBOLIFT_DRAIN_TIMEOUT, below the grace    */
+    unsigned long long image_bytes; /* the image's files, for `turbolift status`
+                                       (annotation turbolift.dev/image-bytes) */
 };
 
 /*

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tl_registry.h - the few calls of the registry HTTP API (v2) we need:
- * does a tag exist (skip build and push), list repositories and tags, and
- * delete a tag (turbolift gc).
+ * does a tag exist (skip build and push), push blobs and a manifest (the
+ * direct push, tl_oci.c), list repositories and tags, and delete a tag
+ * (turbolift gc).
  *
  * A registry on 127.0.0.0/8, localhost or ::1 is spoken to over http
  * (as Docker allows without configuration); any other over https, unless
@@ -28,6 +29,21 @@ long tl_registry_get(const char *registry, const char *path, long timeout_ms,
  * allow deletion (storage.delete.enabled); blobs go at its next GC. */
 int tl_registry_delete(const char *registry, const char *repo, const char *tag,
                        long timeout_ms, char *err, size_t errlen);
+
+/*
+ * Upload a blob (a layer or an image config) under repo: nothing is sent
+ * when the registry has digest there already (*skipped = 1); else POST for
+ * an upload URL and PUT the whole blob with ?digest=. 0, or -1 with err
+ * (a registry that wants credentials says so).
+ */
+int tl_registry_blob_put(const char *registry, const char *repo, const char *digest,
+                         const void *data, size_t len, long timeout_ms,
+                         int *skipped, char *err, size_t errlen);
+
+/* PUT the manifest (of media_type) as repo:tag. 0, or -1 with err. */
+int tl_registry_manifest_put(const char *registry, const char *repo, const char *tag,
+                             const char *media_type, const void *data, size_t len,
+                             long timeout_ms, char *err, size_t errlen);
 
 /*
  * The strings of the JSON array under "key" in a registry answer such as

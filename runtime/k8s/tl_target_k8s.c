@@ -26,7 +26,7 @@
  * pods get it from the Secret (secretKeyRef), the client sends it as
  * "Authorization: Bearer" (tl_target.token).
  */
-#define _GNU_SOURCE   /* asprintf, mkostemp */
+#define _GNU_SOURCE   /* CLOCK_MONOTONIC, pthread_condattr_setclock */
 #include "tl_target.h"
 
 #include <ctype.h>
@@ -34,12 +34,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tl_build.h"
@@ -48,10 +46,10 @@
 #include "tl_image.h"
 #include "tl_k8s_yaml.h"
 #include "tl_kubectl.h"
+#include "tl_lease.h"
 #include "tl_log.h"
 #include "tl_proc.h"
-
-extern char **environ;
+#include "tl_protocol.h"
 
 #define TL_K8S_DEFAULT_REGISTRY "127.0.0.1:5000"  /* deploy/cluster's registry     */
 #define TL_K8S_IMAGE_TIMEOUT_MS 300000            /* floor for ldd + build + push  */
@@ -70,107 +68,19 @@ struct k8s {
     int progress;                 /* stderr is a terminal: show every step     */
     int deployed;                 /* objects exist on the cluster (ours/reused) */
     int stopped;
-    pid_t pf_pid;                 /* kubectl port-forward, 0 when none         */
-    int pf_out;                   /* its stdout: an unlinked temp file         */
+    int lease_s;                  /* TURBOLIFT_LEASE_SECONDS (tl_lease.h)      */
+    pthread_t renewer;            /* renews our hold every lease_s / 3         */
+    int renewing;                 /* renewer runs                              */
+    int renew_stop;               /* under renew_lock: the renewer should end  */
+    pthread_mutex_t renew_lock;
+    pthread_cond_t renew_wake;
+    struct tl_kubectl_pf pf;      /* kubectl port-forward (endpoint)           */
     unsigned pf_restarts;
     struct tl_endpoint *retired;  /* every endpoint published (never freed)    */
 };
 
 /* ------------------------------------------------------------------ */
-/* kubectl                                                              */
-
-/*
- * kubectl [--context C] [-n NS] ARGS... (NULL-terminated), input on stdin
- * when not NULL. 0 when kubectl exited 0. r is always filled: free it.
- */
-static int kubectl(const char *ns, const char *input, long timeout_ms,
-                   struct tl_proc_out *r, ...)
-{
-    const char *argv[40];
-    size_t n = tl_kubectl_argv(argv);
-    va_list ap;
-
-    if (ns != NULL) {
-        argv[n++] = "-n";
-        argv[n++] = ns;
-    }
-    va_start(ap, r);
-    for (const char *a = va_arg(ap, const char *); a != NULL && n < 39;
-         a = va_arg(ap, const char *))
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    return tl_proc_run((char *const *)argv, input, input ? strlen(input) : 0,
-                       timeout_ms, r);
-}
-
-/* One value of `kubectl get KIND/NAME -o jsonpath=...` in out (may be
- * empty: the object or the field is missing). 0, or -1 with err. */
-static int kget(struct k8s *k, const char *object, const char *jsonpath,
-                char *out, size_t outlen, long timeout_ms, char *err, size_t errlen)
-{
-    struct tl_proc_out r;
-    char *jp = NULL;
-    int rc = -1;
-
-    if (asprintf(&jp, "jsonpath=%s", jsonpath) < 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    if (kubectl(k->ns, NULL, timeout_ms, &r, "get", object, "--ignore-not-found",
-                "-o", jp, (char *)NULL) != 0) {
-        snprintf(err, errlen, "kubectl get %s: %s", object, r.err);
-        goto cleanup;
-    }
-    snprintf(out, outlen, "%s", r.out);
-    rc = 0;
-cleanup:
-    tl_proc_out_free(&r);
-    free(jp);
-    return rc;
-}
-
-/* ------------------------------------------------------------------ */
 /* Token                                                                */
-
-static int b64_value(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Standard base64 (a Secret's .data); 0 on success. */
-static int b64_decode(const char *in, char *out, size_t outlen)
-{
-    unsigned acc = 0, bits = 0;
-    size_t n = 0;
-
-    for (const char *p = in; *p && *p != '='; p++) {
-        int v = b64_value((unsigned char)*p);
-
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n + 1 >= outlen)
-                return -1;
-            out[n++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    out[n] = '\0';
-    return 0;
-}
 
 static int new_token(char *out, size_t outlen, char *err, size_t errlen)
 {
@@ -230,14 +140,27 @@ static int k8s_prepare(struct tl_target *t, char *err, size_t errlen)
         return -1;
     }
     pthread_mutex_init(&k->lock, NULL);
+    pthread_mutex_init(&k->renew_lock, NULL);
+    {
+        /* the renewer sleeps on the monotonic clock: a clock step must
+         * neither skip a renewal nor hold it back */
+        pthread_condattr_t ca;
+
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&k->renew_wake, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     k->owner = getpid();
     k->ns = c->k8s_namespace;
-    k->pf_out = -1;
+    k->pf.out = -1;
     /* Deploying takes seconds to minutes: on a terminal the user sees each
      * step (tl_log_progress); elsewhere only at TURBOLIFT_LOG=info. */
     k->progress = isatty(STDERR_FILENO) && tl_log_enabled(TL_LOG_WARN);
     t->priv = k;               /* stop() frees what we made, even on failure */
 
+    if (tl_lease_seconds(&k->lease_s, err, errlen) != 0)
+        return -1;
     if (tl_build_service(t->manifest, image_timeout, &k->binary, &hit, err, errlen) != 0)
         return -1;
     repository_name(t->manifest->function, repo, sizeof repo);
@@ -270,7 +193,7 @@ static int rollout_state(struct k8s *k, int *ready, int *wanted, int *deleting,
     char out[256], obj[80];
 
     snprintf(obj, sizeof obj, "deployment/%s", k->name);
-    if (kget(k, obj, "{.status.readyReplicas} {.spec.replicas} "
+    if (tl_kubectl_get(k->ns, obj, "{.status.readyReplicas} {.spec.replicas} "
              "{.metadata.deletionTimestamp}|", out, sizeof out,
              TL_K8S_KUBECTL_TIMEOUT_MS, err, errlen) != 0)
         return -1;
@@ -300,7 +223,7 @@ static void pod_trouble(struct k8s *k, char *out, size_t len)
     struct tl_proc_out r;
 
     snprintf(sel, sizeof sel, TL_K8S_LABEL_NAME "=%s", k->name);
-    if (kubectl(k->ns, NULL, TL_K8S_KUBECTL_TIMEOUT_MS, &r, "get", "pods", "-l", sel, "-o",
+    if (tl_kubectl(k->ns, NULL, TL_K8S_KUBECTL_TIMEOUT_MS, &r, "get", "pods", "-l", sel, "-o",
                 "jsonpath={range .items[*]}{.metadata.name}: {.status.phase} "
                 "{.status.containerStatuses[0].state.waiting.reason} "
                 "{.status.containerStatuses[0].state.waiting.message}; {end}",
@@ -346,26 +269,6 @@ static int wait_rollout(struct tl_target *t, long deadline, char *err, size_t er
     }
 }
 
-/* A Kubernetes quantity as a number (CPUs in millicores, memory in
- * bytes), to compare a request with a default limit. tl_config.c has
- * checked the syntax. */
-static double quantity(const char *q)
-{
-    static const struct { const char *suffix; double factor; } units[] = {
-        { "m", 1e-3 }, { "Ki", 1024.0 }, { "Mi", 1048576.0 }, { "Gi", 1073741824.0 },
-        { "Ti", 1099511627776.0 }, { "Pi", 1125899906842624.0 },
-        { "Ei", 1152921504606846976.0 }, { "k", 1e3 }, { "M", 1e6 }, { "G", 1e9 },
-        { "T", 1e12 }, { "P", 1e15 }, { "E", 1e18 },
-    };
-    char *end;
-    double v = strtod(q, &end);
-
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(end, units[i].suffix) == 0)
-            return v * units[i].factor;
-    return v;
-}
-
 static int apply(struct tl_target *t, char *err, size_t errlen)
 {
     struct k8s *k = t->priv;
@@ -393,11 +296,13 @@ static int apply(struct tl_target *t, char *err, size_t errlen)
     s.cpu_request = c->cpu ? c->cpu : "100m";
     s.memory_request = c->memory ? c->memory : "64Mi";
     s.cpu_limit = c->cpu_limit ? c->cpu_limit
-                : quantity(s.cpu_request) > quantity("1") ? s.cpu_request : "1";
+                : tl_config_quantity(s.cpu_request, 0) > 1 ? s.cpu_request : "1";
     s.memory_limit = c->memory_limit ? c->memory_limit
-                   : quantity(s.memory_request) > quantity("256Mi") ? s.memory_request : "256Mi";
-    s.grace_seconds = 30;
-    s.drain_seconds = 25;
+                   : tl_config_quantity(s.memory_request, 1) > 256.0 * 1048576
+                         ? s.memory_request : "256Mi";
+    s.grace_seconds = TL_PROTO_GRACE_SECONDS;
+    s.drain_seconds = TL_PROTO_DRAIN_SECONDS;
+    s.image_bytes = k->img.bytes;
     if (tl_k8s_manifests(&s, &yaml, &len, err, errlen) != 0)
         return -1;
     tl_log_progress(k->progress, "%s: applying deployment/%s (%d replica%s%s) in namespace %s",
@@ -405,7 +310,7 @@ static int apply(struct tl_target *t, char *err, size_t errlen)
                     s.min_replicas == 1 ? "" : "s",
                     s.max_replicas > s.min_replicas ? ", autoscaled" : "", k->ns);
     for (int attempt = 0; attempt < 2; attempt++) {    /* 2nd: after creating the namespace */
-        if (kubectl(k->ns, yaml, TL_K8S_KUBECTL_TIMEOUT_MS, &r, "apply", "-f", "-",
+        if (tl_kubectl(k->ns, yaml, TL_K8S_KUBECTL_TIMEOUT_MS, &r, "apply", "-f", "-",
                     (char *)NULL) == 0) {
             k->deployed = 1;
             rc = 0;
@@ -419,7 +324,7 @@ static int apply(struct tl_target *t, char *err, size_t errlen)
 
             tl_proc_out_free(&r);
             tl_log_progress(k->progress, "creating namespace %s", k->ns);
-            if (kubectl(NULL, NULL, TL_K8S_KUBECTL_TIMEOUT_MS, &cr, "create", "namespace",
+            if (tl_kubectl(NULL, NULL, TL_K8S_KUBECTL_TIMEOUT_MS, &cr, "create", "namespace",
                         k->ns, (char *)NULL) != 0 && strstr(cr.err, "AlreadyExists") == NULL) {
                 snprintf(err, errlen, "kubectl create namespace %s: %s", k->ns, cr.err);
                 tl_proc_out_free(&cr);
@@ -436,94 +341,20 @@ static int apply(struct tl_target *t, char *err, size_t errlen)
     return rc;
 }
 
-/* Start `kubectl port-forward svc/NAME :80`; its stdout (a temp file, so
- * that its per-connection lines never fill a pipe) says the local port. */
+/* Start `kubectl port-forward svc/NAME :80`: base is its local address. */
 static int port_forward(struct tl_target *t, long deadline, char *base, size_t baselen,
                         char *err, size_t errlen)
 {
     struct k8s *k = t->priv;
-    char svc[80], tmpl[] = "/tmp/turbolift-pf-XXXXXX", remote[16];
-    const char *argv[TL_KUBECTL_PREFIX_MAX + 8];
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    size_t n;
-    int fd;
+    char svc[80];
+    int port;
 
     snprintf(svc, sizeof svc, "svc/%s", k->name);
-    snprintf(remote, sizeof remote, ":%d", TL_K8S_SERVICE_PORT);
-    fd = mkostemp(tmpl, O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", tmpl, strerror(errno));
+    if (tl_kubectl_port_forward(k->ns, svc, TL_K8S_SERVICE_PORT, deadline, &k->pf, &port,
+                                err, errlen) != 0)
         return -1;
-    }
-    unlink(tmpl);
-    n = tl_kubectl_argv(argv);
-    argv[n++] = "-n";
-    argv[n++] = k->ns;
-    argv[n++] = "port-forward";
-    argv[n++] = "--address";
-    argv[n++] = "127.0.0.1";
-    argv[n++] = svc;
-    argv[n++] = remote;
-    argv[n] = NULL;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd, 1);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    /* the caller's thread may block SIGTERM: port_forward_stop must be able
-     * to end the child */
-    posix_spawnattr_init(&attr);
-    tl_proc_child_signals(&attr);
-    errno = posix_spawnp(&k->pf_pid, argv[0], &fa, &attr, (char *const *)argv, environ);
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&fa);
-    if (errno != 0) {
-        snprintf(err, errlen, "cannot run %s port-forward: %s", argv[0], strerror(errno));
-        k->pf_pid = 0;
-        close(fd);
-        return -1;
-    }
-    k->pf_out = fd;
-    for (;;) {               /* bounded by the deadline */
-        char buf[512];
-        ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
-        const char *p;
-        int status;
-
-        if (got > 0) {
-            buf[got] = '\0';
-            p = strstr(buf, "Forwarding from 127.0.0.1:");
-            if (p != NULL && strchr(p, '\n') != NULL) {
-                snprintf(base, baselen, "http://127.0.0.1:%d", atoi(p + 26));
-                return 0;
-            }
-        }
-        if (waitpid(k->pf_pid, &status, WNOHANG) == k->pf_pid) {
-            k->pf_pid = 0;
-            snprintf(err, errlen, "kubectl port-forward %s exited (status %d)", svc,
-                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-            return -1;
-        }
-        if (tl_now_ms() > deadline) {
-            snprintf(err, errlen, "kubectl port-forward %s did not report a port in time", svc);
-            return -1;
-        }
-        tl_wait_ms(50);
-    }
-}
-
-static void port_forward_stop(struct k8s *k)
-{
-    int status;
-
-    if (k->pf_pid > 0) {
-        kill(k->pf_pid, SIGTERM);
-        while (waitpid(k->pf_pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        k->pf_pid = 0;
-    }
-    if (k->pf_out >= 0)
-        close(k->pf_out);
-    k->pf_out = -1;
+    snprintf(base, baselen, "http://127.0.0.1:%d", port);
+    return 0;
 }
 
 /* Where calls go: base URL in base. */
@@ -539,7 +370,7 @@ static int find_endpoint(struct tl_target *t, long deadline, char *base, size_t 
         return port_forward(t, deadline, base, baselen, err, errlen);
     if (strcmp(mode, "loadbalancer") == 0) {
         for (;;) {         /* bounded by the deadline */
-            if (kget(k, obj, "{.status.loadBalancer.ingress[0].ip}"
+            if (tl_kubectl_get(k->ns, obj, "{.status.loadBalancer.ingress[0].ip}"
                      "{.status.loadBalancer.ingress[0].hostname}", out, sizeof out,
                      TL_K8S_KUBECTL_TIMEOUT_MS, err, errlen) != 0)
                 return -1;
@@ -557,7 +388,7 @@ static int find_endpoint(struct tl_target *t, long deadline, char *base, size_t 
             tl_wait_ms(TL_K8S_POLL_MS);
         }
     }
-    if (kget(k, obj, "{.spec.ports[0].nodePort}", out, sizeof out,
+    if (tl_kubectl_get(k->ns, obj, "{.spec.ports[0].nodePort}", out, sizeof out,
              TL_K8S_KUBECTL_TIMEOUT_MS, err, errlen) != 0)
         return -1;
     if (atoi(out) <= 0) {
@@ -624,11 +455,11 @@ static int choose_token(struct tl_target *t, const char *secret, char *data, siz
 {
     struct k8s *k = t->priv;
 
-    if (kget(k, secret, "{.data.token}", data, datalen, TL_K8S_KUBECTL_TIMEOUT_MS,
+    if (tl_kubectl_get(k->ns, secret, "{.data.token}", data, datalen, TL_K8S_KUBECTL_TIMEOUT_MS,
              err, errlen) != 0)
         return -1;
     if (data[0] != '\0') {
-        if (b64_decode(data, k->token, sizeof k->token) != 0 || k->token[0] == '\0') {
+        if (tl_kubectl_b64_decode(data, k->token, sizeof k->token) != 0 || k->token[0] == '\0') {
             snprintf(err, errlen, "%s holds no usable token", secret);
             return -1;
         }
@@ -641,12 +472,105 @@ static int choose_token(struct tl_target *t, const char *secret, char *data, siz
     return new_token(k->token, sizeof k->token, err, errlen);
 }
 
+/* ------------------------------------------------------------------ */
+/* Holding the Deployment while the run lasts                           */
+
+static void reclaimed(const char *ns, const char *name, void *arg)
+{
+    (void)arg;
+    tl_log_info("reclaimed deployment/%s in namespace %s: the holds of its runs expired",
+                name, ns);
+}
+
+/* The first run to start in a namespace reclaims what dead runs left there
+ * (once per process and namespace: it lists every Deployment). */
+static void reclaim_once(const char *ns)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char done[8][64];
+    static unsigned ndone;
+    char err[512];
+    int first = 1;
+
+    pthread_mutex_lock(&lock);
+    for (unsigned i = 0; i < ndone; i++)
+        if (strcmp(done[i], ns) == 0)
+            first = 0;
+    if (first && ndone < 8)
+        snprintf(done[ndone++], sizeof done[0], "%s", ns);
+    pthread_mutex_unlock(&lock);
+    if (first && tl_lease_reclaim(ns, 0, reclaimed, NULL, err, sizeof err) < 0)
+        tl_log_warn("cannot reclaim expired deployments in namespace %s: %s", ns, err);
+}
+
+static void *renewer_main(void *arg)
+{
+    struct tl_target *t = arg;
+    struct k8s *k = t->priv;
+    long period_ms = (long)k->lease_s * 1000 / 3;
+    char err[512];
+
+    reclaim_once(k->ns);
+    pthread_mutex_lock(&k->renew_lock);
+    while (!k->renew_stop) {      /* ends when stop() asks */
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += period_ms / 1000;
+        ts.tv_nsec += (period_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!k->renew_stop &&
+               pthread_cond_timedwait(&k->renew_wake, &k->renew_lock, &ts) == 0)
+            ;                     /* woken early, not asked to stop: wait on */
+        if (k->renew_stop)
+            break;
+        pthread_mutex_unlock(&k->renew_lock);
+        if (tl_lease_hold(k->ns, k->name, k->lease_s, err, sizeof err) != 1)
+            tl_log_warn("%s: could not renew the hold on deployment/%s: %s",
+                        t->manifest->function, k->name, err[0] ? err : "it is gone");
+        err[0] = '\0';
+        pthread_mutex_lock(&k->renew_lock);
+    }
+    pthread_mutex_unlock(&k->renew_lock);
+    return NULL;
+}
+
+static void renewer_start(struct tl_target *t)
+{
+    struct k8s *k = t->priv;
+    sigset_t all, old;
+
+    /* Signals stay with the program's threads. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    k->renewing = pthread_create(&k->renewer, NULL, renewer_main, t) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!k->renewing)
+        tl_log_warn("%s: no thread to renew the hold on deployment/%s: another run may "
+                    "reclaim it after %d s", t->manifest->function, k->name, k->lease_s);
+}
+
+static void renewer_stop(struct k8s *k)
+{
+    if (!k->renewing)
+        return;
+    pthread_mutex_lock(&k->renew_lock);
+    k->renew_stop = 1;
+    pthread_cond_signal(&k->renew_wake);
+    pthread_mutex_unlock(&k->renew_lock);
+    pthread_join(k->renewer, NULL);
+    k->renewing = 0;
+}
+
 static int k8s_start(struct tl_target *t, char *err, size_t errlen)
 {
     struct k8s *k = t->priv;
     long t0 = tl_now_ms(), deadline = t0 + t->config->start_timeout_ms;
     char secret[80], data[256], base[256];
-    int ready, wanted, deleting;
+    int ready, wanted, deleting, held;
 
     t->slots = calloc(1, sizeof *t->slots);
     if (t->slots == NULL) {
@@ -659,6 +583,10 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
     if (choose_token(t, secret, data, sizeof data, err, errlen) != 0)
         return -1;
     t->token = k->token;
+    /* Hold before looking: a run that ends from now on sees us and leaves
+     * the Deployment (tl_lease.h). 0: nothing to hold yet. */
+    if ((held = tl_lease_hold(k->ns, k->name, k->lease_s, err, errlen)) < 0)
+        return -1;
 
     if (rollout_state(k, &ready, &wanted, &deleting, err, errlen) != 0)
         return -1;
@@ -688,9 +616,19 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
     } else {
         if (apply(t, err, errlen) != 0)
             return -1;
+        /* again: the Deployment may be new */
+        if ((held = tl_lease_hold(k->ns, k->name, k->lease_s, err, errlen)) < 0)
+            return -1;
         if (wait_rollout(t, deadline, err, errlen) != 0)
             return -1;
     }
+    if (held != 1 && tl_lease_hold(k->ns, k->name, k->lease_s, err, errlen) != 1) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "deployment/%s disappeared (deleted by someone else?)",
+                     k->name);
+        return -1;
+    }
+    renewer_start(t);
     if (find_endpoint(t, deadline, base, sizeof base, err, errlen) != 0)
         return -1;
     if (wait_endpoint(t, base, deadline, err, errlen) != 0)
@@ -710,7 +648,6 @@ static void k8s_failed(struct tl_target *t, struct tl_endpoint *ep)
 {
     struct k8s *k = t->priv;
     char base[256], err[512];
-    int status;
 
     /* A Service outlives its pods: Kubernetes replaces a dead one and the
      * next connection goes to a ready pod. Only our own port-forward
@@ -719,9 +656,8 @@ static void k8s_failed(struct tl_target *t, struct tl_endpoint *ep)
         return;
     pthread_mutex_lock(&k->lock);
     if (!k->stopped && atomic_load_explicit(&t->slots[0], memory_order_relaxed) == ep &&
-        k->pf_pid > 0 && waitpid(k->pf_pid, &status, WNOHANG) == k->pf_pid) {
-        k->pf_pid = 0;
-        port_forward_stop(k);
+        k->pf.pid > 0 && tl_kubectl_pf_exited(&k->pf)) {
+        tl_kubectl_pf_stop(&k->pf);
         if (k->pf_restarts++ < TL_K8S_PF_RESTARTS &&
             port_forward(t, tl_now_ms() + t->config->start_timeout_ms, base, sizeof base,
                          err, sizeof err) == 0 &&
@@ -738,8 +674,6 @@ static void k8s_failed(struct tl_target *t, struct tl_endpoint *ep)
 static void k8s_stop(struct tl_target *t)
 {
     struct k8s *k = t->priv;
-    struct tl_proc_out r;
-    char sel[200];
 
     if (k == NULL || getpid() != k->owner)
         return;            /* a forked child: the deployment is the parent's */
@@ -751,29 +685,32 @@ static void k8s_stop(struct tl_target *t)
     k->stopped = 1;
     if (t->slots != NULL)
         atomic_store_explicit(&t->slots[0], NULL, memory_order_release);
-    port_forward_stop(k);
-    if (k->deployed && t->config->keep) {
-        tl_log_progress(k->progress, "%s: keeping deployment/%s in namespace %s (keep); "
-                        "`turbolift down` deletes it", t->manifest->function, k->name, k->ns);
-    } else if (k->deployed) {
-        snprintf(sel, sizeof sel, TL_K8S_LABEL_NAME "=%s," TL_K8S_LABEL_MANAGED "=turbolift",
-                 k->name);
-        tl_log_progress(k->progress, "%s: deleting deployment/%s", t->manifest->function,
-                        k->name);
-        /* Not waiting for the pods: they drain on SIGTERM by themselves
-         * and the program's exit need not wait for it. But foreground
-         * cascading: the Deployment stays visible (being deleted) until
-         * its ReplicaSet and pods are gone, so that the next run of the
-         * same hash waits for them instead of applying a Deployment whose
-         * ReplicaSet (same name, same template) the garbage collector is
-         * still deleting, which would take the new pods with it. */
-        if (kubectl(k->ns, NULL, TL_K8S_KUBECTL_TIMEOUT_MS, &r, "delete",
-                    "deployment,service,secret,horizontalpodautoscaler", "-l", sel,
-                    "--ignore-not-found", "--wait=false", "--cascade=foreground",
-                    (char *)NULL) != 0)
-            tl_log_warn("%s: could not delete deployment/%s: %s (run `turbolift down`)",
-                        t->manifest->function, k->name, r.err);
-        tl_proc_out_free(&r);
+    tl_kubectl_pf_stop(&k->pf);
+    if (k->deployed) {
+        char why[600], err[1024];
+        int rc;
+
+        /* Not under k->lock: the renewer never takes it, and joining it
+         * can wait for one kubectl. */
+        pthread_mutex_unlock(&k->lock);
+        renewer_stop(k);
+        pthread_mutex_lock(&k->lock);
+        rc = tl_lease_release(k->ns, k->name, t->config->keep, why, sizeof why,
+                              err, sizeof err);
+        if (rc < 0)
+            tl_log_warn("%s: could not release deployment/%s: %s (run `turbolift down`, "
+                        "or `turbolift gc` after %d s)", t->manifest->function, k->name,
+                        err, k->lease_s);
+        else if (rc == 1)
+            tl_log_progress(k->progress, "%s: deleted deployment/%s", t->manifest->function,
+                            k->name);
+        else if (t->config->keep)
+            tl_log_progress(k->progress, "%s: keeping deployment/%s in namespace %s (keep); "
+                            "`turbolift down` deletes it", t->manifest->function, k->name,
+                            k->ns);
+        else
+            tl_log_progress(k->progress, "%s: leaving deployment/%s to the runs that still "
+                            "use it: %s", t->manifest->function, k->name, why);
     }
     pthread_mutex_unlock(&k->lock);
 }

@@ -2,14 +2,19 @@
 /*
  * turbolift_cli.c - the `turbolift` command: what the k8s target deployed.
  *
- *   turbolift status [-n NS | -A]          labelled deployments: function, hash,
- *                                          ready/replicas, age, endpoint
+ *   turbolift status [-n NS | -A] [--no-metrics]
+ *                                          per deployed function: hash, ready/
+ *                                          desired, HPA, calls and errors (each
+ *                                          pod's /metrics), image size, age,
+ *                                          endpoint, the runs that hold it
  *   turbolift logs FUNCTION [-n NS] [--tail N]   the service pods' logs
  *   turbolift down [-n NS | -A]            delete everything labelled
  *                                          app.kubernetes.io/managed-by=turbolift
  *   turbolift gc [--registry R] [--function F] [--dry-run]
- *                                          delete images no deployment uses:
- *                                          registry tags and local container images
+ *                                          delete deployments whose runs' holds
+ *                                          expired (tl_lease.h), then images no
+ *                                          deployment uses: registry tags and
+ *                                          local container images
  *
  * Everything goes through kubectl (KUBECONFIG, the current context or
  * TURBOLIFT_KUBE_CONTEXT) and the registry's HTTP API, as the runtime does.
@@ -22,12 +27,16 @@
 #include <strings.h>
 #include <time.h>
 
+#include "tl_buf.h"
+#include "tl_clock.h"
 #include "tl_config.h"
 #include "tl_env.h"
 #include "tl_image.h"
 #include "tl_k8s_yaml.h"
 #include "tl_kubectl.h"
+#include "tl_lease.h"
 #include "tl_proc.h"
+#include "tl_protocol.h"
 #include "tl_registry.h"
 
 #define KUBECTL_TIMEOUT_MS 120000
@@ -40,32 +49,18 @@ struct opts {
     int dry_run;
     const char *tail;
     const char *function;
+    int metrics;               /* status: ask each pod's /metrics */
 };
 
-/* argv for kubectl with context and namespace flags, then extra (NULL-ended). */
-static void kargs(const struct opts *o, const char **argv, size_t cap, const char *const *extra)
+/* The namespace argument of tl_kubectl_run for these options. */
+static const char *nsarg(const struct opts *o)
 {
-    size_t n = tl_kubectl_argv(argv);
-
-    for (size_t i = 0; extra[i] != NULL && n + 3 < cap; i++)
-        argv[n++] = extra[i];
-    /* After the subcommand: kubectl takes a flag it does not know as
-     * global (such as --all-namespaces) before it for a plugin's name. */
-    if (o->all) {
-        argv[n++] = "--all-namespaces";
-    } else {
-        argv[n++] = "-n";
-        argv[n++] = o->ns;
-    }
-    argv[n] = NULL;
+    return o->all ? TL_KUBECTL_ALL_NAMESPACES : o->ns;
 }
 
-static int kget(const struct opts *o, const char *const *extra, struct tl_proc_out *r)
+static int kget(const struct opts *o, const char *const *args, struct tl_proc_out *r)
 {
-    const char *argv[32];
-
-    kargs(o, argv, 32, extra);
-    if (tl_proc_run((char *const *)argv, NULL, 0, KUBECTL_TIMEOUT_MS, r) != 0) {
+    if (tl_kubectl_run(nsarg(o), NULL, KUBECTL_TIMEOUT_MS, args, r) != 0) {
         fprintf(stderr, "turbolift: kubectl: %s\n", r->err);
         return -1;
     }
@@ -123,36 +118,239 @@ static void endpoint_of(const char *services, const char *ns, const char *name,
     free(copy);
 }
 
+/* ---- status ------------------------------------------------------------ */
+
+/* The line of listing whose first two words are ns and name, or NULL. */
+static const char *line_of(const char *listing, const char *ns, const char *name)
+{
+    size_t nl = strlen(ns), ml = strlen(name);
+
+    for (const char *l = listing; l != NULL && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (strncmp(l, ns, nl) == 0 && l[nl] == ' ' && strncmp(l + nl + 1, name, ml) == 0 &&
+            l[nl + 1 + ml] == ' ')
+            return l + nl + ml + 2;
+    return NULL;
+}
+
+/* The word number i (0: the first) of the line at l, into out. */
+static void word(const char *l, int i, char *out, size_t len)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    if (l == NULL)
+        return;
+    for (; i > 0; i--) {
+        while (*l && *l != ' ' && *l != '\n')
+            l++;
+        if (*l != ' ')
+            return;
+        l++;
+    }
+    while (*l && *l != ' ' && *l != '\n' && n + 1 < len)
+        out[n++] = *l++;
+    out[n] = '\0';
+}
+
+static size_t on_metrics(char *p, size_t size, size_t n, void *arg)
+{
+    return tl_buf_append(arg, p, size * n, (size_t)4 << 20) == 0 ? size * n : 0;
+}
+
+/* The sum of every sample of metric (any labels) in Prometheus text. */
+static unsigned long long metric_sum(const char *text, const char *metric)
+{
+    size_t ml = strlen(metric);
+    unsigned long long sum = 0;
+
+    for (const char *l = text; l != NULL && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *v;
+
+        if (strncmp(l, metric, ml) != 0 || (l[ml] != '{' && l[ml] != ' '))
+            continue;
+        v = l[ml] == '{' ? strchr(l, '}') : l + ml;
+        if (v != NULL)
+            sum += strtoull(v + 1, NULL, 10);
+    }
+    return sum;
+}
+
+/*
+ * Calls and errors one pod has answered, from its /metrics, reached through
+ * `kubectl port-forward pod/NAME` (pods' addresses need not be reachable
+ * from here) with the call token the Secret holds. 0, or -1 with err.
+ */
+static int pod_counts(const char *ns, const char *pod, const char *token,
+                      unsigned long long *calls, unsigned long long *errors,
+                      char *err, size_t errlen)
+{
+    struct tl_kubectl_pf pf = { 0, -1 };
+    struct curl_slist *headers = NULL;
+    struct tl_buf body = { 0 };
+    char target[200], url[128], auth[300];
+    long status = 0;
+    int port, rc = -1;
+    CURL *h = NULL;
+
+    snprintf(target, sizeof target, "pod/%s", pod);
+    if (tl_kubectl_port_forward(ns, target, TL_PROTO_PORT, tl_now_ms() + 20000, &pf, &port,
+                                err, errlen) != 0)
+        return -1;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d" TL_PROTO_PATH_METRICS, port);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    h = curl_easy_init();
+    headers = curl_slist_append(NULL, auth);
+    if (h == NULL || headers == NULL) {
+        snprintf(err, errlen, "cannot create an HTTP request");
+        goto cleanup;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_metrics);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    if (curl_easy_perform(h) != CURLE_OK ||
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200 ||
+        body.data == NULL) {
+        snprintf(err, errlen, "GET %s of pod %s: %s", TL_PROTO_PATH_METRICS, pod,
+                 status ? "not 200" : "no answer");
+        if (status != 0)
+            snprintf(err, errlen, "GET %s of pod %s answered HTTP %ld", TL_PROTO_PATH_METRICS,
+                     pod, status);
+        goto cleanup;
+    }
+    *calls += metric_sum(body.data, "turbolift_calls_total");
+    *errors += metric_sum(body.data, "turbolift_call_errors_total");
+    rc = 0;
+cleanup:
+    curl_slist_free_all(headers);
+    if (h != NULL)
+        curl_easy_cleanup(h);
+    tl_buf_free(&body);
+    tl_kubectl_pf_stop(&pf);
+    return rc;
+}
+
+/* "CALLS ERRORS" of deployment name: summed over its running pods. */
+static void counts(const char *pods, const char *secrets, const char *ns, const char *name,
+                   char *calls_s, char *errors_s, size_t len)
+{
+    char data[512] = "", token[256], copy_ns[128];
+    unsigned long long calls = 0, errors = 0;
+    int scraped = 0, failed = 0;
+    const char *l;
+
+    snprintf(calls_s, len, "-");
+    snprintf(errors_s, len, "-");
+    word(line_of(secrets, ns, name), 0, data, sizeof data);
+    if (data[0] == '\0' || tl_kubectl_b64_decode(data, token, sizeof token) != 0)
+        return;
+    /* pods: "ns deployment pod phase" */
+    snprintf(copy_ns, sizeof copy_ns, "%s", ns);
+    for (l = pods; l != NULL && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        char pns[128], dep[128], pod[200], phase[32], err[512];
+
+        word(l, 0, pns, sizeof pns);
+        word(l, 1, dep, sizeof dep);
+        word(l, 2, pod, sizeof pod);
+        word(l, 3, phase, sizeof phase);
+        if (strcmp(pns, copy_ns) != 0 || strcmp(dep, name) != 0 || strcmp(phase, "Running") != 0)
+            continue;
+        if (pod_counts(ns, pod, token, &calls, &errors, err, sizeof err) == 0) {
+            scraped++;
+        } else {
+            failed++;
+            fprintf(stderr, "turbolift: %s\n", err);
+        }
+    }
+    if (scraped == 0)
+        return;
+    /* "+" : a pod could not be asked, so there are more than shown */
+    snprintf(calls_s, len, "%llu%s", calls, failed ? "+" : "");
+    snprintf(errors_s, len, "%llu%s", errors, failed ? "+" : "");
+}
+
+/* "cur%/target%(min-max)" of the HPA of name, "-" when it has none. */
+static void hpa_of(const char *hpas, const char *ns, const char *name, char *out, size_t len)
+{
+    const char *l = line_of(hpas, ns, name);
+    char cur[16], target[16], min[16], max[16];
+
+    if (l == NULL) {
+        snprintf(out, len, "-");
+        return;
+    }
+    /* "cur- target min max": current is empty until metrics arrive */
+    word(l, 0, cur, sizeof cur);
+    word(l, 1, target, sizeof target);
+    word(l, 2, min, sizeof min);
+    word(l, 3, max, sizeof max);
+    cur[strlen(cur) ? strlen(cur) - 1 : 0] = '\0';
+    snprintf(out, len, "%s%%/%s%%(%s-%s)", cur[0] ? cur : "?", target, min, max);
+}
+
+static void image_size(const char *annotations, char *out, size_t len)
+{
+    static const char key[] = "\"" TL_K8S_IMAGE_BYTES "\":\"";
+    const char *p = strstr(annotations, key);
+
+    if (p == NULL)
+        snprintf(out, len, "-");
+    else
+        snprintf(out, len, "%.1fMB", (double)strtoull(p + sizeof key - 1, NULL, 10) / 1e6);
+}
+
 static int cmd_status(const struct opts *o)
 {
     static const char *const deps[] = { "get", "deployments", "-l", MANAGED, "-o",
         "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name} "
         "{.metadata.labels.turbolift\\.dev/function} {.metadata.labels.turbolift\\.dev/hash} "
         "{.status.readyReplicas}/{.spec.replicas} {.metadata.creationTimestamp} "
-        "{.metadata.deletionTimestamp}-\n{end}", NULL };
+        "{.metadata.deletionTimestamp}- {.metadata.annotations}\n{end}", NULL };
     static const char *const svcs[] = { "get", "services", "-l", MANAGED, "-o",
         "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name} {.spec.type} "
         "{.spec.ports[0].nodePort}- {.status.loadBalancer.ingress[0].ip}-\n{end}", NULL };
-    struct tl_proc_out d, s;
+    static const char *const hpas[] = { "get", "horizontalpodautoscalers", "-l", MANAGED, "-o",
+        "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name} "
+        "{.status.currentMetrics[0].resource.current.averageUtilization}- "
+        "{.spec.metrics[0].resource.target.averageUtilization} {.spec.minReplicas} "
+        "{.spec.maxReplicas}\n{end}", NULL };
+    static const char *const pods[] = { "get", "pods", "-l", MANAGED, "-o",
+        "jsonpath={range .items[*]}{.metadata.namespace} "
+        "{.metadata.labels.app\\.kubernetes\\.io/name} {.metadata.name} {.status.phase}\n{end}",
+        NULL };
+    static const char *const secrets[] = { "get", "secrets", "-l", MANAGED, "-o",
+        "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name} {.data.token}\n{end}",
+        NULL };
+    struct tl_proc_out d, s = { 0 }, h = { 0 }, p = { 0 }, k = { 0 };
     char *save = NULL;
-    int rows = 0;
+    int rows = 0, rc = 1;
 
     if (kget(o, deps, &d) != 0)
         return 1;
-    if (kget(o, svcs, &s) != 0) {
-        tl_proc_out_free(&d);
-        return 1;
-    }
-    printf("%-20s %-16s %-7s %-5s %-16s %s\n", "FUNCTION", "HASH", "READY", "AGE",
-           "NAMESPACE", "ENDPOINT");
+    if (kget(o, svcs, &s) != 0 || kget(o, hpas, &h) != 0 ||
+        (o->metrics && (kget(o, pods, &p) != 0 || kget(o, secrets, &k) != 0)))
+        goto cleanup;
+    printf("%-16s %-16s %-5s %-16s %-7s %-6s %-7s %-4s %-16s %-26s %s\n", "FUNCTION", "HASH",
+           "READY", "HPA", "CALLS", "ERRORS", "IMAGE", "AGE", "NAMESPACE", "ENDPOINT",
+           "HELD BY");
     for (char *l = strtok_r(d.out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         char ns[128], name[128], fn[128], hash[64], ready[32], ts[64], a[32], ep[256];
-        char gone[64];
+        char gone[64], hpa[64], calls[32] = "-", errors[32] = "-", img[32];
+        struct tl_lease_info li;
+        const char *ann;
 
-        /* the last word is "-" unless the deployment is being deleted */
+        /* the 7th word is "-" unless the deployment is being deleted; the
+         * annotations (JSON, no spaces) follow */
         if (sscanf(l, "%127s %127s %127s %63s %31s %63s %63s", ns, name, fn, hash, ready, ts,
                    gone) != 7)
             continue;
+        ann = l;
+        for (int w = 0; w < 7 && ann != NULL; w++)
+            ann = strchr(ann + (w ? 1 : 0), ' ');
+        ann = ann != NULL ? ann + 1 : "";
         if (ready[0] == '/') {                 /* "/2": none ready yet */
             memmove(ready + 1, ready, strlen(ready) + 1);
             ready[0] = '0';
@@ -161,14 +359,27 @@ static int cmd_status(const struct opts *o)
         endpoint_of(s.out, ns, name, ep, sizeof ep);
         if (strcmp(gone, "-") != 0)
             snprintf(ep, sizeof ep, "(being deleted)");
-        printf("%-20s %-16s %-7s %-5s %-16s %s\n", fn, hash, ready, a, ns, ep);
+        hpa_of(h.out, ns, name, hpa, sizeof hpa);
+        if (o->metrics)
+            counts(p.out, k.out, ns, name, calls, errors, sizeof calls);
+        image_size(ann, img, sizeof img);
+        tl_lease_parse(ann, (long)time(NULL), NULL, &li);
+        printf("%-16s %-16s %-5s %-16s %-7s %-6s %-7s %-4s %-16s %-26s %s%s%s\n", fn, hash,
+               ready, hpa, calls, errors, img, a, ns, ep, li.live ? li.holders : "-",
+               li.keep ? " (kept)" : "",
+               !li.live && li.expired ? " (holds expired: gc reclaims it)" : "");
         rows++;
     }
     if (rows == 0)
         printf("(nothing deployed by turbolift in %s)\n", o->all ? "any namespace" : o->ns);
+    rc = 0;
+cleanup:
     tl_proc_out_free(&d);
     tl_proc_out_free(&s);
-    return 0;
+    tl_proc_out_free(&h);
+    tl_proc_out_free(&p);
+    tl_proc_out_free(&k);
+    return rc;
 }
 
 static int cmd_logs(const struct opts *o)
@@ -176,13 +387,11 @@ static int cmd_logs(const struct opts *o)
     char sel[256], tail[32];
     const char *extra[] = { "logs", "-l", sel, "--prefix", "--all-containers",
                             "--max-log-requests=20", tail, NULL };
-    const char *argv[32];
     int status;
 
     snprintf(sel, sizeof sel, MANAGED "," TL_K8S_LABEL_FUNCTION "=%s", o->function);
     snprintf(tail, sizeof tail, "--tail=%s", o->tail ? o->tail : "100");
-    kargs(o, argv, 32, extra);
-    if (tl_proc_run_inherit((char *const *)argv, KUBECTL_TIMEOUT_MS, &status) != 0) {
+    if (tl_kubectl_inherit(nsarg(o), KUBECTL_TIMEOUT_MS, extra, &status) != 0) {
         fprintf(stderr, "turbolift: kubectl logs for %s failed (status %d)\n", o->function,
                 status);
         return 1;
@@ -262,6 +471,18 @@ static int repo_is(const char *ref, const char *colon, const char *fn)
            strncasecmp(colon - fl, fn, fl) == 0 && strncmp(colon - fl - 10, "turbolift/", 10) == 0;
 }
 
+static void would_reclaim(const char *ns, const char *name, void *arg)
+{
+    (void)arg;
+    printf("would delete deployment/%s in %s (the holds of its runs expired)\n", name, ns);
+}
+
+static void did_reclaim(const char *ns, const char *name, void *arg)
+{
+    (void)arg;
+    printf("deleted deployment/%s in %s (the holds of its runs expired)\n", name, ns);
+}
+
 static int cmd_gc(const struct opts *o)
 {
     static const char *const hashes[] = { "get", "deployments", "-l", MANAGED, "-o",
@@ -275,6 +496,13 @@ static int cmd_gc(const struct opts *o)
     long status;
 
     all.all = 1;
+    /* 0. Deployments whose runs all died (their holds expired), in every
+     *    namespace: first, so that their images count as unused below. */
+    if (tl_lease_reclaim(TL_KUBECTL_ALL_NAMESPACES, o->dry_run, o->dry_run ? would_reclaim
+                         : did_reclaim, NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "turbolift: %s\n", err);
+        failures++;
+    }
     if (kget(&all, hashes, &r) != 0)
         return 1;     /* without the list of images in use, delete nothing */
     inuse = r.out;
@@ -371,7 +599,7 @@ static int cmd_gc(const struct opts *o)
 
 static void usage(FILE *f)
 {
-    fputs("usage: turbolift status [-n NAMESPACE | -A]\n"
+    fputs("usage: turbolift status [-n NAMESPACE | -A] [--no-metrics]\n"
           "       turbolift logs FUNCTION [-n NAMESPACE] [--tail N]\n"
           "       turbolift down [-n NAMESPACE | -A]\n"
           "       turbolift gc [--registry HOST:PORT] [--function FUNCTION] [--dry-run]\n"
@@ -382,7 +610,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    struct opts o = { 0 };
+    struct opts o = { .metrics = 1 };
     const char *cmd;
 
     o.ns = tl_env("TURBOLIFT_NAMESPACE", "default");
@@ -401,6 +629,8 @@ int main(int argc, char **argv)
             o.all = 1;
         else if (strcmp(a, "--registry") == 0 && i + 1 < argc)
             o.registry = argv[++i];
+        else if (strcmp(a, "--no-metrics") == 0)
+            o.metrics = 0;
         else if (strcmp(a, "--dry-run") == 0)
             o.dry_run = 1;
         else if (strcmp(a, "--function") == 0 && i + 1 < argc)

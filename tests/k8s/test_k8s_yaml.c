@@ -155,6 +155,7 @@ static void test_manifests(void)
         .memory_request = "64Mi", .memory_limit = "256Mi",
         .grace_seconds = 30,
         .drain_seconds = 25,
+        .image_bytes = 10234567,             /* digits: must stay a string */
     };
     yaml_document_t *d;
     char *yaml = NULL, err[256];
@@ -180,6 +181,8 @@ static void test_manifests(void)
     CHECK_STR(d, "metadata.namespace", "team-a");
     check_labels(d, "metadata.labels", s.name);
     check_labels(d, "spec.template.metadata.labels", s.name);
+    CHECK_STR(d, "metadata.annotations.turbolift.dev/image-bytes", "10234567");
+    CHECK_QUOTED(d, "metadata.annotations.turbolift.dev/image-bytes");
     CHECK_STR(d, "spec.replicas", "2");
     CHECK_PLAIN(d, "spec.replicas");
     CHECK_STR(d, "spec.selector.matchLabels.app.kubernetes.io/name", s.name);
@@ -348,8 +351,27 @@ static void test_config(void)
     unlink(path);
 }
 
+/* The one list of quantity suffixes: values for the k8s target's
+ * request-versus-limit choice, -1 for what the config loader rejects. */
+static void test_quantity(void)
+{
+    CHECK(tl_config_quantity("250m", 0) == 0.25);
+    CHECK(tl_config_quantity("2", 0) == 2.0);
+    CHECK(tl_config_quantity("1.5", 0) == 1.5);
+    CHECK(tl_config_quantity("64Mi", 1) == 64.0 * 1048576);
+    CHECK(tl_config_quantity("1Gi", 1) == 1073741824.0);
+    CHECK(tl_config_quantity("5G", 1) == 5e9);
+    CHECK(tl_config_quantity("300", 1) == 300.0);
+    CHECK(tl_config_quantity("64Mi", 0) < 0);     /* no memory suffix on a cpu */
+    CHECK(tl_config_quantity("250m", 1) < 0);     /* nor millis on memory      */
+    CHECK(tl_config_quantity("lots", 0) < 0);
+    CHECK(tl_config_quantity("1.", 1) < 0);
+    CHECK(tl_config_quantity("", 1) < 0);
+}
+
 int main(void)
 {
+    test_quantity();
     test_manifests();
     test_names();
     test_config();
