@@ -21,6 +21,22 @@
 #define TURBOLIFT(target)
 #endif
 
+/*
+ * TURBOLIFT_STATIC on a global or static variable: "the service may use its
+ * own copy; the initial value is fine". The plugin then neither sends the
+ * variable's value with each call (captured globals, docs/remote.md) nor
+ * warns where the service writes it (a per-worker cache or counter). On the
+ * declaration of a C library function with hidden state (rand, strtok,
+ * ...) it silences the warning about that function.
+ *
+ *   static TURBOLIFT_STATIC double cache[1024];
+ */
+#ifdef __TURBOLIFT__
+#define TURBOLIFT_STATIC __attribute__((turbolift_static))
+#else
+#define TURBOLIFT_STATIC
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -31,9 +47,13 @@ extern "C" {
  */
 void turbolift_shutdown(void);
 
-/* Entry point of the stub the plugin inserts; see docs/abi.md, section 3. */
+/* Entry points of the stub the plugin inserts; see docs/abi.md, section 3.
+ * captured[i] is the address of the i-th captured global. */
 int __turbolift_call(const char *descriptor, void **state,
                      void *const *args, void *result);
+int __turbolift_call_captured(const char *descriptor, void **state,
+                              void *const *args, void *result,
+                              void *const *captured);
 
 #ifdef __cplusplus
 }

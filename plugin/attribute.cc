@@ -104,8 +104,35 @@ static tree tl_handle_attribute(tree *node, tree name, tree args, int flags ATTR
 
 static struct attribute_spec tl_attribute;
 
+/* turbolift_static (TURBOLIFT_STATIC): "the service's own copy is fine" on a
+ * variable with static storage, or on a C library function with hidden
+ * state; read by capture.cc. */
+static tree tl_handle_static_attribute(tree *node, tree name, tree args ATTRIBUTE_UNUSED,
+				       int flags ATTRIBUTE_UNUSED, bool *no_add_attrs)
+{
+	tree decl = *node;
+
+	if ((TREE_CODE(decl) == VAR_DECL && (TREE_STATIC(decl) || DECL_EXTERNAL(decl))) ||
+	    TREE_CODE(decl) == FUNCTION_DECL)
+		return NULL_TREE;
+	*no_add_attrs = true;
+	error_at(DECL_P(decl) ? DECL_SOURCE_LOCATION(decl) : input_location,
+		 "turbolift: %qE applies to global and static variables (and to C library "
+		 "functions with hidden state) only", name);
+	return NULL_TREE;
+}
+
+static struct attribute_spec tl_static_attribute;
+
 void tl_register_attributes(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
 {
+	tl_static_attribute.name = "turbolift_static";
+	tl_static_attribute.min_length = 0;
+	tl_static_attribute.max_length = 0;
+	tl_static_attribute.decl_required = true;
+	tl_static_attribute.handler = tl_handle_static_attribute;
+	register_attribute(&tl_static_attribute);
+
 	/* Member by member, so that a GCC with another field order cannot
 	 * shift them (the kernel's gcc-plugins do the same). */
 	tl_attribute.name = "turbolift";

@@ -2,7 +2,8 @@
 /*
  * emit.cc - step 6: write the service and tell the stub where it is.
  *
- *   <outdir>/<function>-<hash>/service.c       the slice plus dispatcher
+ *   <outdir>/<function>-<hash>/service.c       the slice plus the dispatcher
+ *                                              (docs/abi.md, section 4)
  *   <outdir>/<function>-<hash>/turbolift.yaml  the manifest (docs/abi.md, section 5)
  *   <outdir>/<function>-<hash>/service.o       compiled now, so a service that
  *                                              does not build fails the user's build
@@ -22,6 +23,7 @@
 #include "diagnostic-core.h"
 #include <yaml.h>
 #include <sys/stat.h>
+#include "tl_abi.h"
 
 /* Options that shape the generated code: language, optimisation, target. */
 static bool tl_codegen_option(const char *text)
@@ -72,6 +74,65 @@ static uint64_t tl_fnv1a(uint64_t h, const char *data, size_t len)
 	return h;
 }
 
+/* ---- the dispatcher: how the service calls the function ----------------- */
+
+/* Appended to the slice: the entry table the runtime's service main()
+ * looks for, and a typed call of the function. Captured globals come after
+ * the arguments in the args array (docs/abi.md, section 1); they are
+ * installed, and the function run, under one lock, so that concurrent
+ * calls on one worker each see their own caller's values. */
+static bool tl_emit_dispatcher(struct tl_strbuf *out, struct tl_tagged *tagged)
+{
+	tree fndecl = tagged->decl;
+	tree ret = TREE_TYPE(TREE_TYPE(fndecl));
+	location_t loc = DECL_SOURCE_LOCATION(fndecl);
+	const char *name = IDENTIFIER_POINTER(DECL_NAME(fndecl));
+	unsigned nparams = list_length(DECL_ARGUMENTS(fndecl)), i;
+	tree parm;
+
+	tl_buf_puts(out, "\n#line 1 \"<turbolift dispatcher>\"\n"
+		    "struct tl_service_entry { "
+		    TL_ABI_STRINGIZE(TL_ABI_SERVICE_ENTRY_FIELDS) " };\n\n");
+	if (tagged->capture_count)
+		tl_buf_puts(out, "void " TL_ABI_CAPTURE_LOCK "(void);\n"
+			    "void " TL_ABI_CAPTURE_UNLOCK "(void);\n\n");
+	tl_buf_printf(out, "static void tl_dispatch_%s(void *const *tl_args, void *tl_result)\n{\n",
+		      name);
+	if (tagged->capture_count)
+		tl_buf_puts(out, "\t" TL_ABI_CAPTURE_LOCK "();\n");
+	for (i = 0; i < tagged->capture_count; i++) {
+		const char *var = IDENTIFIER_POINTER(DECL_NAME(tagged->captures[i].var));
+
+		tl_buf_printf(out, "\t__builtin_memcpy((void *)&%s, tl_args[%u], sizeof(%s));\n",
+			      var, nparams + i, var);
+	}
+	tl_buf_puts(out, "\t");
+	if (VOID_TYPE_P(ret)) {
+		tl_buf_puts(out, "(void)tl_result;\n\t");
+	} else {
+		tl_buf_puts(out, "*(");
+		if (!tl_spell_type(out, ret, loc))
+			return false;
+		tl_buf_puts(out, " *)tl_result = ");
+	}
+	tl_buf_printf(out, "%s(", name);
+	for (parm = DECL_ARGUMENTS(fndecl), i = 0; parm; parm = DECL_CHAIN(parm), i++) {
+		tl_buf_puts(out, i ? ", *(" : "*(");
+		if (!tl_spell_type(out, TREE_TYPE(parm), DECL_SOURCE_LOCATION(parm)))
+			return false;
+		tl_buf_printf(out, " *)tl_args[%u]", i);
+	}
+	tl_buf_puts(out, ");\n");
+	if (tagged->capture_count)
+		tl_buf_puts(out, "\t" TL_ABI_CAPTURE_UNLOCK "();\n");
+	tl_buf_puts(out, "}\n\n");
+	tl_buf_printf(out, "const struct tl_service_entry " TL_ABI_SERVICE_ENTRIES "[] = {\n"
+		      "\t{ \"%s\", \"%s\", tl_dispatch_%s },\n};\n"
+		      "const unsigned " TL_ABI_SERVICE_ENTRY_COUNT " = 1;\n",
+		      name, tagged->signature, name);
+	return true;
+}
+
 /* ---- manifest, emitted with libyaml -------------------------------------- */
 
 static bool tl_yaml_scalar(yaml_emitter_t *em, const char *value, bool quoted)
@@ -105,6 +166,39 @@ static bool tl_yaml_list(yaml_emitter_t *em, const char *key, vec<const char *> 
 	return yaml_emitter_emit(em, &ev);
 }
 
+/* captured: one line per variable, {name, type, source} */
+static bool tl_yaml_captured(yaml_emitter_t *em, struct tl_tagged *tagged)
+{
+	yaml_event_t ev;
+	unsigned i;
+
+	if (!tl_yaml_scalar(em, TL_ABI_MAN_CAPTURED, false))
+		return false;
+	yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+					     tagged->capture_count ? YAML_BLOCK_SEQUENCE_STYLE
+								   : YAML_FLOW_SEQUENCE_STYLE);
+	if (!yaml_emitter_emit(em, &ev))
+		return false;
+	for (i = 0; i < tagged->capture_count; i++) {
+		tree var = tagged->captures[i].var;
+		expanded_location at = expand_location(DECL_SOURCE_LOCATION(var));
+		char *where = xasprintf("%s:%d", at.file ? at.file : "", at.line);
+		bool ok;
+
+		yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_FLOW_MAPPING_STYLE);
+		ok = yaml_emitter_emit(em, &ev) &&
+		     tl_yaml_pair(em, "name", IDENTIFIER_POINTER(DECL_NAME(var))) &&
+		     tl_yaml_pair(em, "type", tagged->captures[i].type) &&
+		     tl_yaml_pair(em, "source", where);
+		free(where);
+		yaml_mapping_end_event_initialize(&ev);
+		if (!ok || !yaml_emitter_emit(em, &ev))
+			return false;
+	}
+	yaml_sequence_end_event_initialize(&ev);
+	return yaml_emitter_emit(em, &ev);
+}
+
 static int tl_yaml_write(void *data, unsigned char *buffer, size_t size)
 {
 	tl_buf_append((struct tl_strbuf *)data, (const char *)buffer, size);
@@ -118,7 +212,7 @@ static bool tl_write_manifest(const char *path, struct tl_tagged *tagged, const 
 	struct tl_strbuf text = { NULL, 0, 0 };
 	yaml_emitter_t em;
 	yaml_event_t ev;
-	char line_text[32];
+	char line_text[32], version_text[16];
 	bool ok;
 
 	snprintf(line_text, sizeof(line_text), "%d", line);
@@ -131,19 +225,23 @@ static bool tl_write_manifest(const char *path, struct tl_tagged *tagged, const 
 	ok = ok && yaml_emitter_emit(&em, &ev);
 	yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
 	ok = ok && yaml_emitter_emit(&em, &ev);
-	ok = ok && tl_yaml_scalar(&em, "turbolift", false) && tl_yaml_scalar(&em, "1", false);
-	ok = ok && tl_yaml_pair(&em, "function", IDENTIFIER_POINTER(DECL_NAME(tagged->decl)));
-	ok = ok && tl_yaml_pair(&em, "target", tagged->target);
-	ok = ok && tl_yaml_pair(&em, "signature", tagged->signature);
-	ok = ok && tl_yaml_pair(&em, "hash", hash);
-	ok = ok && tl_yaml_pair(&em, "source", source);
-	ok = ok && tl_yaml_scalar(&em, "line", false) && tl_yaml_scalar(&em, line_text, false);
-	ok = ok && tl_yaml_pair(&em, "compiler", getenv("COLLECT_GCC") ? getenv("COLLECT_GCC") : "gcc");
-	ok = ok && tl_yaml_list(&em, "compile_flags", flags);
-	ok = ok && tl_yaml_list(&em, "link_flags", link_flags);
-	ok = ok && tl_yaml_pair(&em, "service_source", "service.c");
-	ok = ok && tl_yaml_pair(&em, "service_object", "service.o");
-	ok = ok && tl_yaml_list(&em, "external_symbols", externals);
+	snprintf(version_text, sizeof(version_text), "%d", TL_ABI_MANIFEST_VERSION);
+	ok = ok && tl_yaml_scalar(&em, TL_ABI_MAN_VERSION, false) &&
+	     tl_yaml_scalar(&em, version_text, false);
+	ok = ok && tl_yaml_pair(&em, TL_ABI_MAN_FUNCTION, IDENTIFIER_POINTER(DECL_NAME(tagged->decl)));
+	ok = ok && tl_yaml_pair(&em, TL_ABI_MAN_TARGET, tagged->target);
+	ok = ok && tl_yaml_pair(&em, TL_ABI_MAN_SIGNATURE, tagged->signature);
+	ok = ok && tl_yaml_pair(&em, TL_ABI_MAN_HASH, hash);
+	ok = ok && tl_yaml_pair(&em, TL_ABI_MAN_SOURCE, source);
+	ok = ok && tl_yaml_scalar(&em, TL_ABI_MAN_LINE, false) && tl_yaml_scalar(&em, line_text, false);
+	ok = ok && tl_yaml_pair(&em, TL_ABI_MAN_COMPILER,
+				getenv("COLLECT_GCC") ? getenv("COLLECT_GCC") : "gcc");
+	ok = ok && tl_yaml_list(&em, TL_ABI_MAN_COMPILE_FLAGS, flags);
+	ok = ok && tl_yaml_list(&em, TL_ABI_MAN_LINK_FLAGS, link_flags);
+	ok = ok && tl_yaml_pair(&em, TL_ABI_MAN_SERVICE_SOURCE, "service.c");
+	ok = ok && tl_yaml_pair(&em, TL_ABI_MAN_SERVICE_OBJECT, "service.o");
+	ok = ok && tl_yaml_list(&em, TL_ABI_MAN_EXTERNAL_SYMBOLS, externals);
+	ok = ok && tl_yaml_captured(&em, tagged);
 	yaml_mapping_end_event_initialize(&ev);
 	ok = ok && yaml_emitter_emit(&em, &ev);
 	yaml_document_end_event_initialize(&ev, 1);
@@ -210,8 +308,9 @@ static char *tl_absolute(const char *path)
 }
 
 bool tl_emit_service(struct tl_tagged *tagged, struct tl_reach *reach,
-		     const struct tl_strbuf *service)
+		     const struct tl_strbuf *slice)
 {
+	struct tl_strbuf text = { NULL, 0, 0 }, *service = &text;
 	const char *name = IDENTIFIER_POINTER(DECL_NAME(tagged->decl));
 	vec<const char *> flags = tl_compile_flags();
 	vec<const char *> link_flags = vNULL;
@@ -226,7 +325,15 @@ bool tl_emit_service(struct tl_tagged *tagged, struct tl_reach *reach,
 	bool ok = false;
 	struct stat st;
 
-	/* 1. the content hash names the folder */
+	/* 1. the slice and its dispatcher; the content hash names the folder */
+	tl_buf_append(&text, slice->data, slice->len);
+	if (!tl_emit_dispatcher(&text, tagged)) {
+		tl_buf_free(&text);
+		flags.release();
+		free(outdir);
+		free(source);
+		return false;
+	}
 	h = tl_fnv1a(h, service->data, service->len);
 	for (i = 0; i < flags.length(); i++)
 		h = tl_fnv1a(h, flags[i], strlen(flags[i]) + 1);
@@ -267,14 +374,17 @@ bool tl_emit_service(struct tl_tagged *tagged, struct tl_reach *reach,
 
 	/* 3. the descriptor the stub hands to the runtime */
 	if (ok) {
-		descriptor = xasprintf("version=1\nfunction=%s\ntarget=%s\nsignature=%s\n"
-				       "hash=%s\nservice_dir=%s\nsource=%s:%d\n",
-				       name, tagged->target, tagged->signature, hash, dir,
-				       source, where.line);
+		descriptor = xasprintf(TL_ABI_DESC_VERSION "=%d\n" TL_ABI_DESC_FUNCTION "=%s\n"
+				       TL_ABI_DESC_TARGET "=%s\n" TL_ABI_DESC_SIGNATURE "=%s\n"
+				       TL_ABI_DESC_HASH "=%s\n" TL_ABI_DESC_SERVICE_DIR "=%s\n"
+				       TL_ABI_DESC_SOURCE "=%s:%d\n",
+				       TL_ABI_DESCRIPTOR_VERSION, name, tagged->target,
+				       tagged->signature, hash, dir, source, where.line);
 		DECL_INITIAL(tagged->descriptor_var) =
 			fold_convert(tl_const_char_pointer(),
 				     build_string_literal(strlen(descriptor) + 1, descriptor));
 		free(descriptor);
+		tl_fill_captures(tagged);
 	}
 
 	flags.release();
@@ -284,5 +394,6 @@ bool tl_emit_service(struct tl_tagged *tagged, struct tl_reach *reach,
 	free(dir);
 	free(outdir);
 	free(source);
+	tl_buf_free(&text);
 	return ok;
 }

@@ -13,6 +13,10 @@
 #include "stor-layout.h"
 #include "diagnostic-core.h"
 
+/* Set while the type of a captured global is spelled: a char pointer field
+ * is then a string ('s'), as a char pointer global is (capture.cc). */
+static bool tl_sig_capture;
+
 /* A value that is copied whole: scalar, struct, or (inside a struct) array. */
 static bool tl_sig_value(struct tl_strbuf *b, tree type, location_t loc, tree fndecl,
 			 const char *what, bool in_struct)
@@ -69,6 +73,13 @@ static bool tl_sig_value(struct tl_strbuf *b, tree type, location_t loc, tree fn
 					 "a count with %<__attribute__((access(read_only, N, M)))%>",
 					 what, fndecl, field, type);
 				return false;
+			}
+			if (TREE_CODE(TREE_TYPE(field)) == POINTER_TYPE && tl_sig_capture &&
+			    TYPE_MAIN_VARIANT(TREE_TYPE(TREE_TYPE(field))) == char_type_node) {
+				tl_buf_printf(b, "%s%d=s", first ? "" : ",",
+					      (int)int_byte_position(field));
+				first = false;
+				continue;
 			}
 			if (TREE_CODE(TREE_TYPE(field)) == POINTER_TYPE) {
 				error_at(loc, "turbolift: %s of %qD: pointer field %qD of %qT cannot "
@@ -220,6 +231,36 @@ char *tl_derive_signature(tree fndecl)
 		return NULL;
 	}
 	return b.data;
+}
+
+/* The type of a captured global (docs/abi.md, section 1): a value as for a
+ * parameter, or a fixed array, or a char pointer, sent as the string it
+ * points at (also as a struct field or array element). Errors are reported
+ * at the variable's line; false when it cannot be carried. */
+bool tl_capture_type(struct tl_strbuf *out, tree var, tree fndecl)
+{
+	tree type = TREE_TYPE(var);
+	bool ok;
+	char *what = concat("the captured global '", IDENTIFIER_POINTER(DECL_NAME(var)), "'", NULL);
+	tl_sig_capture = true;
+	if (TREE_CODE(type) == POINTER_TYPE &&
+	    TYPE_MAIN_VARIANT(TREE_TYPE(type)) == char_type_node) {
+		tl_buf_puts(out, "s");
+		ok = true;
+	} else if (TREE_CODE(type) == ARRAY_TYPE &&
+		   TREE_CODE(TREE_TYPE(type)) == POINTER_TYPE &&
+		   TYPE_MAIN_VARIANT(TREE_TYPE(TREE_TYPE(type))) == char_type_node &&
+		   TYPE_DOMAIN(type) && TYPE_MAX_VALUE(TYPE_DOMAIN(type)) &&
+		   tree_fits_uhwi_p(TYPE_MAX_VALUE(TYPE_DOMAIN(type)))) {
+		tl_buf_printf(out, "[" HOST_WIDE_INT_PRINT_UNSIGNED "]s",
+			      tree_to_uhwi(TYPE_MAX_VALUE(TYPE_DOMAIN(type))) + 1);
+		ok = true;
+	} else {
+		ok = tl_sig_value(out, type, DECL_SOURCE_LOCATION(var), fndecl, what, true);
+	}
+	tl_sig_capture = false;
+	free(what);
+	return ok;
 }
 
 /* Spell a (checked) parameter or return type as C for the dispatcher. */

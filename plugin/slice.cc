@@ -17,7 +17,7 @@
  * adds file-scope names the kept text still mentions but the front end has
  * folded away (a static const read as a constant, an operand of sizeof), so
  * the service always compiles. #line directives keep diagnostics pointing at
- * the user's files. A generated dispatcher (docs/abi.md, section 4) ends it.
+ * the user's files. emit.cc appends the dispatcher (docs/abi.md, section 4).
  */
 #include "tl_plugin.h"
 #include "options.h"
@@ -556,46 +556,6 @@ static void tl_emit_range(struct tl_lexer *lx, struct tl_strbuf *out, unsigned f
 	tl_buf_puts(out, "\n");
 }
 
-static bool tl_emit_dispatcher(struct tl_strbuf *out, struct tl_tagged *tagged)
-{
-	tree fndecl = tagged->decl;
-	tree ret = TREE_TYPE(TREE_TYPE(fndecl));
-	location_t loc = DECL_SOURCE_LOCATION(fndecl);
-	const char *name = IDENTIFIER_POINTER(DECL_NAME(fndecl));
-	tree parm;
-	unsigned i;
-
-	tl_buf_puts(out, "\n#line 1 \"<turbolift dispatcher>\"\n"
-		    "struct tl_service_entry {\n"
-		    "\tconst char *name;\n"
-		    "\tconst char *signature;\n"
-		    "\tvoid (*call)(void *const *args, void *result);\n"
-		    "};\n\n");
-	tl_buf_printf(out, "static void tl_dispatch_%s(void *const *tl_args, void *tl_result)\n{\n\t",
-		      name);
-	if (VOID_TYPE_P(ret)) {
-		tl_buf_puts(out, "(void)tl_result;\n\t");
-	} else {
-		tl_buf_puts(out, "*(");
-		if (!tl_spell_type(out, ret, loc))
-			return false;
-		tl_buf_puts(out, " *)tl_result = ");
-	}
-	tl_buf_printf(out, "%s(", name);
-	for (parm = DECL_ARGUMENTS(fndecl), i = 0; parm; parm = DECL_CHAIN(parm), i++) {
-		tl_buf_puts(out, i ? ", *(" : "*(");
-		if (!tl_spell_type(out, TREE_TYPE(parm), DECL_SOURCE_LOCATION(parm)))
-			return false;
-		tl_buf_printf(out, " *)tl_args[%u]", i);
-	}
-	tl_buf_puts(out, ");\n}\n\n");
-	tl_buf_printf(out, "const struct tl_service_entry tl_service_entries[] = {\n"
-		      "\t{ \"%s\", \"%s\", tl_dispatch_%s },\n};\n"
-		      "const unsigned tl_service_entry_count = 1;\n",
-		      name, tagged->signature, name);
-	return true;
-}
-
 bool tl_slice_service(const struct tl_strbuf *preprocessed, struct tl_tagged *tagged,
 		      struct tl_reach *reach, struct tl_strbuf *service)
 {
@@ -651,5 +611,5 @@ bool tl_slice_service(const struct tl_strbuf *preprocessed, struct tl_tagged *ta
 	lx.tokens.release();
 	lx.chunks.release();
 	lx.files.release();
-	return tl_emit_dispatcher(service, tagged);
+	return true;	/* emit.cc appends the dispatcher */
 }

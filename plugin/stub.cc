@@ -10,12 +10,16 @@
  *	T tl_arg_i = param_i; ...
  *	void *tl_args[] = { &tl_arg_0, ... };
  *	R tl_result;
- *	if (__turbolift_call(descriptor, &state, tl_args, &tl_result) == 0)
+ *	if (__turbolift_call_captured(descriptor, &state, tl_args, &tl_result,
+ *				      captured) == 0)
  *		return tl_result;
  *	<the original body, for in-process execution>
  *
  * The descriptor is a static pointer whose initializer is filled in once the
  * service exists and its hash is known (emit.cc); docs/abi.md, section 3.
+ * So is captured, a static pointer to the table of the addresses of the
+ * globals whose values travel with each call (capture.cc): which ones is
+ * known only once the whole file is parsed, after this prologue is built.
  * Built as GENERIC right after parsing, so the gimplifier does the rest.
  */
 #include "tl_plugin.h"
@@ -26,6 +30,12 @@
 #include "fold-const.h"
 #include "tree-iterator.h"
 #include "diagnostic-core.h"
+#include "tl_abi.h"
+
+static tree tl_void_const_ptr_ptr(void)
+{
+	return build_pointer_type(build_qualified_type(ptr_type_node, TYPE_QUAL_CONST));
+}
 
 static tree tl_runtime_entry(void)
 {
@@ -37,10 +47,10 @@ static tree tl_runtime_entry(void)
 	fntype = build_function_type_list(integer_type_node,
 					  tl_const_char_pointer(),
 					  build_pointer_type(ptr_type_node),
-					  build_pointer_type(build_qualified_type(ptr_type_node,
-										  TYPE_QUAL_CONST)),
-					  ptr_type_node, NULL_TREE);
-	entry = build_fn_decl("__turbolift_call", fntype);
+					  tl_void_const_ptr_ptr(),
+					  ptr_type_node,
+					  tl_void_const_ptr_ptr(), NULL_TREE);
+	entry = build_fn_decl(TL_ABI_CALL_CAPTURED, fntype);
 	return entry;
 }
 
@@ -97,6 +107,7 @@ void tl_insert_stub(struct tl_tagged *tagged)
 	/* 1. the two statics the runtime needs: descriptor and state slot */
 	tagged->descriptor_var = tl_static_variable(loc, tl_const_char_pointer(), "descriptor", fndecl);
 	tagged->state_var = tl_static_variable(loc, ptr_type_node, "state", fndecl);
+	tagged->captures_var = tl_static_variable(loc, tl_void_const_ptr_ptr(), "captures", fndecl);
 
 	/* 2. copy each argument and point the argument array at the copies */
 	if (count) {
@@ -132,9 +143,10 @@ void tl_insert_stub(struct tl_tagged *tagged)
 				      fold_convert(TREE_TYPE(res), result)));
 	}
 
-	/* 4. if (__turbolift_call(...) == 0) return result; */
-	call = build_call_expr_loc(loc, tl_runtime_entry(), 4, tagged->descriptor_var,
-				   build_fold_addr_expr(tagged->state_var), args_ptr, result_ptr);
+	/* 4. if (__turbolift_call_captured(...) == 0) return result; */
+	call = build_call_expr_loc(loc, tl_runtime_entry(), 5, tagged->descriptor_var,
+				   build_fold_addr_expr(tagged->state_var), args_ptr, result_ptr,
+				   tagged->captures_var);
 	append_to_statement_list(build3_loc(loc, COND_EXPR, void_type_node,
 					    build2(EQ_EXPR, boolean_type_node, call,
 						   integer_zero_node),
@@ -151,4 +163,55 @@ void tl_insert_stub(struct tl_tagged *tagged)
 		DECL_CHAIN(last) = BIND_EXPR_VARS(body);
 		BIND_EXPR_VARS(body) = vars;
 	}
+}
+
+/* Point the stub's captures variable at a table of the captured globals'
+ * addresses, in signature order. Runs at the emit step, when the call
+ * graph is built: the table is analysed as a new variable (so its
+ * references keep the globals and mark their addresses as escaping into
+ * the runtime call), and the captures variable gets a reference to it. */
+void tl_fill_captures(struct tl_tagged *tagged)
+{
+	const char *fn = IDENTIFIER_POINTER(DECL_NAME(tagged->decl));
+	location_t loc = DECL_SOURCE_LOCATION(tagged->decl);
+	vec<constructor_elt, va_gc> *elts = NULL;
+	tree type, table, ctor;
+	varpool_node *node, *holder;
+	unsigned i;
+
+	if (!tagged->captures_var || !tagged->capture_count)
+		return;
+	type = build_array_type_nelts(ptr_type_node, tagged->capture_count);
+	for (i = 0; i < tagged->capture_count; i++) {
+		tree var = tagged->captures[i].var;
+
+		TREE_ADDRESSABLE(var) = 1;
+		CONSTRUCTOR_APPEND_ELT(elts, size_int(i),
+				       fold_convert(ptr_type_node, build_fold_addr_expr(var)));
+	}
+	ctor = build_constructor(type, elts);
+	TREE_CONSTANT(ctor) = 1;
+	TREE_STATIC(ctor) = 1;
+
+	table = build_decl(loc, VAR_DECL,
+			   get_identifier(ACONCAT(("__turbolift_captured_", fn, NULL))), type);
+	SET_DECL_ASSEMBLER_NAME(table, get_identifier(ACONCAT(("__turbolift.captured.", fn, NULL))));
+	TREE_STATIC(table) = 1;
+	TREE_PUBLIC(table) = 0;
+	TREE_READONLY(table) = 1;
+	TREE_USED(table) = 1;
+	TREE_ADDRESSABLE(table) = 1;
+	DECL_ARTIFICIAL(table) = 1;
+	DECL_IGNORED_P(table) = 1;
+	DECL_INITIAL(table) = ctor;
+	varpool_node::finalize_decl(table);
+	node = varpool_node::get_create(table);
+	if (!node->analyzed)
+		node->analyze();
+
+	DECL_INITIAL(tagged->captures_var) =
+		fold_convert(TREE_TYPE(tagged->captures_var), build_fold_addr_expr(table));
+	holder = varpool_node::get(tagged->captures_var);
+	if (holder)
+		holder->create_reference(node, IPA_REF_ADDR);
 }

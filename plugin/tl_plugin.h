@@ -28,6 +28,17 @@ struct tl_tagged {
 	char *signature;	/* docs/abi.md, section 1; NULL until derived      */
 	tree descriptor_var;	/* static const char *: filled in by emit step     */
 	tree state_var;		/* static void *: the runtime's per-function slot  */
+	tree captures_var;	/* static void *const *: the captured globals'     */
+				/* addresses, filled in by the emit step (stub.cc) */
+	struct tl_capture *captures;	/* captured globals (capture.cc)   */
+	unsigned capture_count;
+};
+
+/* A global the service reads and the program may change: its value is sent
+ * with each call (docs/remote.md). */
+struct tl_capture {
+	tree var;		/* the VAR_DECL                                    */
+	char *type;		/* its signature type (docs/abi.md, section 1)     */
 };
 
 struct tl_strbuf {
@@ -38,6 +49,8 @@ struct tl_strbuf {
 /* Options and collected facts, owned by turbolift_plugin.cc. */
 extern enum tl_build_mode tl_build_mode_option;
 extern const char *tl_outdir;
+extern bool tl_verbose;		/* -fplugin-arg-turbolift-verbose */
+extern bool tl_werror;		/* -fplugin-arg-turbolift-werror  */
 extern struct tl_tagged *tl_tagged_functions;
 extern unsigned tl_tagged_count;
 /* Names (IDENTIFIER_NODEs) of file-scope variables defined in this TU and of
@@ -53,9 +66,11 @@ struct tl_tagged *tl_find_tagged(tree decl);
 /* Step 2: signature and type checks (signature.cc). */
 char *tl_derive_signature(tree fndecl);
 bool tl_spell_type(struct tl_strbuf *out, tree type, location_t loc);
+bool tl_capture_type(struct tl_strbuf *out, tree var, tree fndecl);
 
 /* Step 3: the prologue that calls the runtime (stub.cc). */
 void tl_insert_stub(struct tl_tagged *tagged);
+void tl_fill_captures(struct tl_tagged *tagged);
 
 /* Step 4: reachability over the call graph (reach.cc). */
 struct tl_reach {
@@ -64,6 +79,11 @@ struct tl_reach {
 	struct tl_strbuf externals;	/* '\n'-separated undefined symbol names   */
 };
 bool tl_compute_reach(struct tl_tagged *tagged, struct tl_reach *reach);
+
+/* Step 4b: globals the slice reads (captured) and writes (warned), and the C
+ * library's hidden state it reaches (capture.cc). Appends the captured
+ * globals to tagged->signature after ';'. */
+bool tl_check_globals(struct tl_tagged *tagged);
 
 /* Step 5: the service translation unit (slice.cc). */
 bool tl_read_preprocessed(struct tl_strbuf *out);

@@ -14,9 +14,11 @@
  *   2. signature.cc  check parameter/return types, derive the signature string
  *   3. stub.cc       insert the runtime-call prologue (while parsing, GENERIC)
  *   4. reach.cc      walk the call graph from each tagged function
- *   5. slice.cc      cut the reachable slice out of the preprocessed TU, add a dispatcher
- *   6. emit.cc       hash, write service.c + turbolift.yaml, compile service.o,
- *                    fill the stub's descriptor
+ *      capture.cc    globals the slice reads (captured: sent with each call)
+ *                    and writes (warned), hidden C library state it reaches
+ *   5. slice.cc      cut the reachable slice out of the preprocessed TU
+ *   6. emit.cc       add the dispatcher, hash, write service.c + turbolift.yaml,
+ *                    compile service.o, fill the stub's descriptor
  *
  * Options:
  *   -fplugin-arg-turbolift-mode=distributed|off
@@ -25,6 +27,10 @@
  *   -fplugin-arg-turbolift-outdir=DIR
  *        where <function>-<hash>/ service folders go
  *        (default: $TURBOLIFT_OUTDIR, else ${XDG_CACHE_HOME:-~/.cache}/turbolift/src).
+ *   -fplugin-arg-turbolift-verbose
+ *        a note per captured global (docs/remote.md).
+ *   -fplugin-arg-turbolift-werror
+ *        writes to globals and hidden C library state in a slice are errors.
  *
  * Example:
  *   gcc -fplugin=./turbolift.so -O2 -c price.c
@@ -47,6 +53,8 @@ int plugin_is_GPL_compatible = 1;
 
 enum tl_build_mode tl_build_mode_option = TL_BUILD_DISTRIBUTED;
 const char *tl_outdir;
+bool tl_verbose;
+bool tl_werror;
 struct tl_tagged *tl_tagged_functions;
 unsigned tl_tagged_count;
 hash_set<tree> *tl_defined_variables;
@@ -56,7 +64,9 @@ static struct plugin_info turbolift_plugin_info;
 static const char turbolift_plugin_help[] =
 	"Turbolift: run tagged C functions as services.\n"
 	"  -fplugin-arg-turbolift-mode=distributed|off\n"
-	"  -fplugin-arg-turbolift-outdir=DIR\n";
+	"  -fplugin-arg-turbolift-outdir=DIR\n"
+	"  -fplugin-arg-turbolift-verbose\n"
+	"  -fplugin-arg-turbolift-werror\n";
 
 /* __TURBOLIFT__ must exist for the preprocessor, also under -E (which runs no
  * compilation callback), so define it when GCC asks plugins for pragmas. */
@@ -135,7 +145,7 @@ static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data A
 		if (!preprocessed.data && !tl_read_preprocessed(&preprocessed))
 			break;
 		reach = new struct tl_reach();
-		if (tl_compute_reach(t, reach) &&
+		if (tl_compute_reach(t, reach) && tl_check_globals(t) &&
 		    tl_slice_service(&preprocessed, t, reach, &service))
 			tl_emit_service(t, reach, &service);
 		tl_buf_free(&service);
@@ -159,9 +169,13 @@ static bool tl_parse_arguments(struct plugin_name_args *info)
 			tl_build_mode_option = TL_BUILD_OFF;
 		} else if (!strcmp(key, "outdir") && value && *value) {
 			tl_outdir = xstrdup(value);
+		} else if (!strcmp(key, "verbose") && !value) {
+			tl_verbose = true;
+		} else if (!strcmp(key, "werror") && !value) {
+			tl_werror = true;
 		} else {
 			error("turbolift: unknown plugin argument %<-fplugin-arg-%s-%s%s%s%>; "
-			      "expected mode=distributed|off or outdir=DIR",
+			      "expected mode=distributed|off, outdir=DIR, verbose or werror",
 			      info->base_name, key, value ? "=" : "", value ? value : "");
 			return false;
 		}

@@ -40,12 +40,14 @@
 
 #include <turbolift.h>
 
+#include "tl_abi.h"
 #include "tl_client.h"
 #include "tl_codec.h"
 #include "tl_config.h"
 #include "tl_env.h"
 #include "tl_log.h"
 #include "tl_manifest.h"
+#include "tl_sig.h"
 #include "tl_target.h"
 
 struct tl_fn {
@@ -69,6 +71,8 @@ struct tl_fn {
  * allocates nothing once the buffer has grown to size. */
 struct tl_scratch {
     msgpack_sbuffer sb;
+    void **all;                     /* arguments, then captured globals  */
+    unsigned all_cap;
     uint64_t rng;
     unsigned home;                  /* preferred slot, see tl_client_pick */
 };
@@ -101,12 +105,12 @@ int tl_descriptor_parse(const char *text, struct tl_descriptor *out,
                         char *err, size_t errlen)
 {
     static const struct { const char *key; size_t off; } fields[] = {
-        { "function",    offsetof(struct tl_descriptor, function) },
-        { "target",      offsetof(struct tl_descriptor, target) },
-        { "signature",   offsetof(struct tl_descriptor, signature) },
-        { "hash",        offsetof(struct tl_descriptor, hash) },
-        { "service_dir", offsetof(struct tl_descriptor, service_dir) },
-        { "source",      offsetof(struct tl_descriptor, source) },
+        { TL_ABI_DESC_FUNCTION,    offsetof(struct tl_descriptor, function) },
+        { TL_ABI_DESC_TARGET,      offsetof(struct tl_descriptor, target) },
+        { TL_ABI_DESC_SIGNATURE,   offsetof(struct tl_descriptor, signature) },
+        { TL_ABI_DESC_HASH,        offsetof(struct tl_descriptor, hash) },
+        { TL_ABI_DESC_SERVICE_DIR, offsetof(struct tl_descriptor, service_dir) },
+        { TL_ABI_DESC_SOURCE,      offsetof(struct tl_descriptor, source) },
     };
     const char *line = text;
     unsigned lineno = 0;
@@ -127,7 +131,8 @@ int tl_descriptor_parse(const char *text, struct tl_descriptor *out,
             goto fail;
         }
         klen = (size_t)(eq - line);
-        if (klen == 7 && memcmp(line, "version", 7) == 0) {
+        if (klen == strlen(TL_ABI_DESC_VERSION) &&
+            memcmp(line, TL_ABI_DESC_VERSION, klen) == 0) {
             out->version = atoi(eq + 1);
             goto next;
         }
@@ -145,14 +150,15 @@ int tl_descriptor_parse(const char *text, struct tl_descriptor *out,
 next:
         line = nl ? nl + 1 : NULL;
     }
-    if (out->version != 1) {
+    if (out->version != TL_ABI_DESCRIPTOR_VERSION) {
         snprintf(err, errlen, "descriptor version %d is not supported (this runtime "
-                 "reads 1): rebuild with a matching plugin", out->version);
+                 "reads %d): rebuild with a matching plugin", out->version,
+                 TL_ABI_DESCRIPTOR_VERSION);
         goto fail;
     }
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         char **f = (char **)((char *)out + fields[i].off);
-        if (strcmp(fields[i].key, "source") != 0 && (*f == NULL || **f == '\0')) {
+        if (strcmp(fields[i].key, TL_ABI_DESC_SOURCE) != 0 && (*f == NULL || **f == '\0')) {
             snprintf(err, errlen, "descriptor of %s has no %s",
                      out->function ? out->function : "a function", fields[i].key);
             goto fail;
@@ -173,6 +179,7 @@ static void scratch_free(void *p)
 
     if (s != NULL) {
         msgpack_sbuffer_destroy(&s->sb);
+        free(s->all);
         free(s);
     }
 }
@@ -367,8 +374,44 @@ static long backoff(struct tl_scratch *s, long base, unsigned attempt)
     return b / 2 + (b > 1 ? (long)(s->rng % (uint64_t)(b / 2 + 1)) : 0);
 }
 
-static int remote_call(struct tl_fn *fn, void *const *args, void *result)
+/* The codec reads the arguments and then the captured globals through one
+ * array (docs/abi.md, section 1): args[0..n) then captured[0..k). The
+ * globals are read here, on the calling thread, when the call is made. */
+static int with_captures(struct tl_fn *fn, struct tl_scratch *s, void *const *args,
+                         void *const *captured, void *const **all,
+                         char *err, size_t errlen)
 {
+    unsigned k = fn->sig->capture_count, n = fn->sig->param_count - k;
+
+    *all = args;                    /* NULL for a function without parameters */
+    if (k == 0)
+        return 0;
+    if (captured == NULL) {
+        snprintf(err, errlen, "the signature captures %u global(s) but the stub "
+                 "sent none: the object was built by an older plugin; rebuild it", k);
+        return -1;
+    }
+    if (s->all_cap < n + k) {
+        void **grown = realloc(s->all, (n + k) * sizeof *grown);
+        if (grown == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        s->all = grown;
+        s->all_cap = n + k;
+    }
+    for (unsigned i = 0; i < n; i++)
+        s->all[i] = args[i];
+    for (unsigned i = 0; i < k; i++)
+        s->all[n + i] = captured[i];
+    *all = (void *const *)s->all;
+    return 0;
+}
+
+static int remote_call(struct tl_fn *fn, void *const *args, void *result,
+                       void *const *captured)
+{
+    void *const *all;
     struct tl_client_opts opts = { fn->cfg.connect_timeout_ms, 0,
                                    fn->target.token ? fn->target.token : fn->cfg.token };
     struct tl_endpoint *ep = NULL, *avoid = NULL;
@@ -382,7 +425,8 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result)
     if (s == NULL)
         return fail_policy(fn, "out of memory");
     msgpack_sbuffer_clear(&s->sb);
-    if (tl_encode_request(fn->sig, args, &s->sb, reason, sizeof reason) != 0)
+    if (with_captures(fn, s, args, captured, &all, reason, sizeof reason) != 0 ||
+        tl_encode_request(fn->sig, all, &s->sb, reason, sizeof reason) != 0)
         return fail_policy(fn, reason);
 
     unsigned attempt, sent = 0;
@@ -456,6 +500,13 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result)
 int __turbolift_call(const char *descriptor, void **state,
                      void *const *args, void *result)
 {
+    return __turbolift_call_captured(descriptor, state, args, result, NULL);
+}
+
+int __turbolift_call_captured(const char *descriptor, void **state,
+                              void *const *args, void *result,
+                              void *const *captured)
+{
     struct tl_fn *fn;
 
     pthread_once(&call_once, call_init_once);
@@ -476,7 +527,7 @@ int __turbolift_call(const char *descriptor, void **state,
     }
     if (fn->broken)
         return fail_policy(fn, fn->reason);
-    return remote_call(fn, args, result);
+    return remote_call(fn, args, result, captured);
 }
 
 void turbolift_shutdown(void)

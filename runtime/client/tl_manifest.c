@@ -18,6 +18,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "tl_abi.h"
 #include "tl_log.h"
 #include "tl_yaml_read.h"
 
@@ -154,19 +155,20 @@ static int read_pairs(struct mctx *c, yaml_node_t *root, struct tl_manifest *m)
             return fail(c, k, "?", "keys must be strings");
         key = (const char *)k->data.scalar.value;
 
-        if (strcmp(key, "turbolift") == 0)             rc = get_int(c, v, key, &m->version);
-        else if (strcmp(key, "function") == 0)         rc = get_string(c, v, key, &m->function);
-        else if (strcmp(key, "target") == 0)           rc = get_string(c, v, key, &m->target);
-        else if (strcmp(key, "signature") == 0)        rc = get_string(c, v, key, &m->signature);
-        else if (strcmp(key, "hash") == 0)             rc = get_string(c, v, key, &m->hash);
-        else if (strcmp(key, "source") == 0)           rc = get_string(c, v, key, &m->source);
-        else if (strcmp(key, "line") == 0)             rc = get_int(c, v, key, &m->line);
-        else if (strcmp(key, "compiler") == 0)         rc = get_string(c, v, key, &m->compiler);
-        else if (strcmp(key, "compile_flags") == 0)    rc = get_strlist(c, v, key, &m->compile_flags);
-        else if (strcmp(key, "link_flags") == 0)       rc = get_strlist(c, v, key, &m->link_flags);
-        else if (strcmp(key, "service_source") == 0)   rc = get_string(c, v, key, &m->service_source);
-        else if (strcmp(key, "service_object") == 0)   rc = get_string(c, v, key, &m->service_object);
-        else if (strcmp(key, "external_symbols") == 0) rc = get_strlist(c, v, key, &m->external_symbols);
+        if (strcmp(key, TL_ABI_MAN_VERSION) == 0)             rc = get_int(c, v, key, &m->version);
+        else if (strcmp(key, TL_ABI_MAN_FUNCTION) == 0)         rc = get_string(c, v, key, &m->function);
+        else if (strcmp(key, TL_ABI_MAN_TARGET) == 0)           rc = get_string(c, v, key, &m->target);
+        else if (strcmp(key, TL_ABI_MAN_SIGNATURE) == 0)        rc = get_string(c, v, key, &m->signature);
+        else if (strcmp(key, TL_ABI_MAN_HASH) == 0)             rc = get_string(c, v, key, &m->hash);
+        else if (strcmp(key, TL_ABI_MAN_SOURCE) == 0)           rc = get_string(c, v, key, &m->source);
+        else if (strcmp(key, TL_ABI_MAN_LINE) == 0)             rc = get_int(c, v, key, &m->line);
+        else if (strcmp(key, TL_ABI_MAN_COMPILER) == 0)         rc = get_string(c, v, key, &m->compiler);
+        else if (strcmp(key, TL_ABI_MAN_COMPILE_FLAGS) == 0)    rc = get_strlist(c, v, key, &m->compile_flags);
+        else if (strcmp(key, TL_ABI_MAN_LINK_FLAGS) == 0)       rc = get_strlist(c, v, key, &m->link_flags);
+        else if (strcmp(key, TL_ABI_MAN_SERVICE_SOURCE) == 0)   rc = get_string(c, v, key, &m->service_source);
+        else if (strcmp(key, TL_ABI_MAN_SERVICE_OBJECT) == 0)   rc = get_string(c, v, key, &m->service_object);
+        else if (strcmp(key, TL_ABI_MAN_EXTERNAL_SYMBOLS) == 0) rc = get_strlist(c, v, key, &m->external_symbols);
+        else if (strcmp(key, TL_ABI_MAN_CAPTURED) == 0)         rc = 0;  /* for people: the signature says it */
         else {
             /* The plugin may add keys in a later version 1 manifest; "turbolift:"
              * is what gates incompatible changes. So: tolerate, but say so. */
@@ -183,12 +185,12 @@ static int read_pairs(struct mctx *c, yaml_node_t *root, struct tl_manifest *m)
 static int check_required(struct mctx *c, yaml_node_t *root, struct tl_manifest *m)
 {
     static const struct { const char *key; size_t off; } req[] = {
-        { "function",       offsetof(struct tl_manifest, function) },
-        { "target",         offsetof(struct tl_manifest, target) },
-        { "signature",      offsetof(struct tl_manifest, signature) },
-        { "hash",           offsetof(struct tl_manifest, hash) },
-        { "compiler",       offsetof(struct tl_manifest, compiler) },
-        { "service_object", offsetof(struct tl_manifest, service_object) },
+        { TL_ABI_MAN_FUNCTION,       offsetof(struct tl_manifest, function) },
+        { TL_ABI_MAN_TARGET,         offsetof(struct tl_manifest, target) },
+        { TL_ABI_MAN_SIGNATURE,      offsetof(struct tl_manifest, signature) },
+        { TL_ABI_MAN_HASH,           offsetof(struct tl_manifest, hash) },
+        { TL_ABI_MAN_COMPILER,       offsetof(struct tl_manifest, compiler) },
+        { TL_ABI_MAN_SERVICE_OBJECT, offsetof(struct tl_manifest, service_object) },
     };
 
     if (m->version == 0)

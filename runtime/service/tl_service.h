@@ -16,14 +16,10 @@
 
 #include <stddef.h>
 
-/* One extracted function, as the generated dispatcher defines it
- * (docs/abi.md, section 4). The layout must stay identical to the one the
- * plugin writes into service.c. */
-struct tl_service_entry {
-    const char *name;           /* the <function> of the URL               */
-    const char *signature;      /* docs/abi.md, section 1                  */
-    void (*call)(void *const *args, void *result);
-};
+/* struct tl_service_entry: one extracted function, as the generated
+ * dispatcher defines it (docs/abi.md, section 4); the plugin spells it into
+ * service.c from the same macro. */
+#include "tl_abi.h"
 
 #define TL_SERVICE_DEFAULT_PORT 8080u
 #define TL_SERVICE_DEFAULT_MAX_REQUEST ((size_t)64 << 20)
