@@ -2,24 +2,25 @@
 # After `meson install`, a user builds with the installed pkg-config file
 # alone: the plugin, header, runtime and service library come from the
 # prefix, and nothing of a build tree is needed (it is deleted first).
-# usage: install.sh SOURCE_ROOT
+# Each program has its own plugin output and service cache, runs with the
+# abort policy under tests/support/reaper, and must show that a worker of
+# its own answered every tagged function (tests/lib.sh: dist, remote_proven).
+# usage: install.sh SOURCE_ROOT REAPER
 set -u
-src=$1
-export LC_ALL=C
-work=$(mktemp -d)
-trap 'pkill -KILL -f -- "$work/" 2>/dev/null; rm -rf "$work"' EXIT
-export XDG_CACHE_HOME=$work/cache TURBOLIFT_OUTDIR=$work/out TURBOLIFT_LOG=warn
-unset TURBOLIFT_MODE TURBOLIFT_TARGET PKG_CONFIG_PATH
-passed=0 failed=0
-check() { local what=$1; shift; if "$@"; then echo "ok   $what"; passed=$((passed + 1)); else echo "FAIL $what"; failed=$((failed + 1)); fi; }
+src=$1 reaper=$2
+. "$src/tests/lib.sh" installed
+make_work
+on_exit() { pkill -KILL -f -- "$work/" 2>/dev/null; }
+export TURBOLIFT_LOG=warn
+unset TURBOLIFT_MODE TURBOLIFT_TARGET PKG_CONFIG_PATH TURBOLIFT_ON_FAILURE XDG_CACHE_HOME TURBOLIFT_OUTDIR
 
 if meson setup "$work/build" "$src" --prefix="$work/prefix" >"$work/setup.log" 2>&1 &&
    meson compile -C "$work/build" >"$work/compile.log" 2>&1 &&
    meson install -C "$work/build" >"$work/install.log" 2>&1; then
-	echo "ok   meson install into a fresh prefix"; passed=$((passed + 1))
+	pass "meson install into a fresh prefix"
 else
-	echo "FAIL meson install"; tail -20 "$work"/*.log
-	echo "$passed passed, 1 failed"; exit 1
+	fail "meson install"; tail -20 "$work"/*.log
+	finish
 fi
 rm -rf "$work/build"
 
@@ -27,14 +28,33 @@ pcdir=$(dirname "$(find "$work/prefix" -name turbolift.pc | head -n1)")
 check "turbolift.pc installed" test -f "$pcdir/turbolift.pc"
 flags=$(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs turbolift)
 check "its flags name the installed plugin" bash -c "echo '$flags' | grep -q -- '-fplugin=$work/prefix/.*turbolift.so'"
-gcc -O2 -I"$src/include" "$src/examples/vectors.c" -lm -o "$work/plain" && "$work/plain" >"$work/plain.out"
-check "an example builds with the installed flags" \
-	gcc -O2 "$src/examples/vectors.c" $flags -lm -o "$work/installed"
-"$work/installed" >"$work/installed.out" 2>"$work/installed.err"
-check "and prints what the plain build prints" cmp -s "$work/plain.out" "$work/installed.out"
-check "with every call answered" bash -c "! grep -q failed '$work/installed.err'"
-check "by services linked from the installed libturbolift-service.a" \
-	bash -c "ls '$work'/cache/turbolift/bin/*/service >/dev/null"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+# name | sources | extra flags (realworld tags one function "k8s": local here)
+export TURBOLIFT_TARGET=local
+programs=(
+	"vectors|$src/examples/vectors.c|-lm"
+	"realworld|$src/tests/e2e/fixtures/realworld.c $src/tests/e2e/fixtures/other_tu.c|"
+)
+for entry in "${programs[@]}"; do
+	IFS='|' read -r name sources extra <<<"$entry"
+	p=$work/$name
+	mkdir -p "$p"
+	gcc -O2 -I"$src/include" $sources $extra -o "$p/plain" && "$p/plain" >"$p/plain.out" 2>"$p/plain.err"
+	if ! TURBOLIFT_OUTDIR=$p/out gcc -O2 $sources $flags $extra -o "$p/installed" 2>"$p/build.err"; then
+		fail "$name builds with the installed flags"; cat "$p/build.err"; continue
+	fi
+	pass "$name builds with the installed flags"
+	dist "$p" "$p/installed.out" "$p/installed.err" "$p/installed"
+	status=$?
+	check "$name prints what the plain build prints" cmp -s "$p/plain.out" "$p/installed.out"
+	if why=$(remote_proven "$p" "$p/installed.err"); then
+		pass "$name: every tagged function answered by a worker of this run, linked from the installed libturbolift-service.a"
+	else
+		fail "$name: not proven remote: $why"
+	fi
+	check "$name stopped and reaped its workers before it exited (status $status)" test "$status" -eq 0
+done
+check "realworld: the body ran in a worker, not in the program" \
+	grep -q 'answered by another process' "$work/realworld/installed.err"
+
+finish

@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+# tests/lib.sh - the one shell library of the script suites (plugin, e2e,
+# cluster, k8s): ok/FAIL bookkeeping that ends in "SUITE: N passed, N
+# failed", the skip rule, a scratch folder, and the one bounded wait.
+#
+# usage (sourced, after `set -u` or `set -uo pipefail`):
+#   . "$src/tests/lib.sh" SUITE
+#
+#   pass WHAT / fail WHAT        count and print "ok   WHAT" / "FAIL WHAT"
+#   check WHAT COMMAND...        pass or fail on COMMAND's status
+#   log TEXT                     "[SUITE] TEXT"
+#   finish                       print the closing line and exit: 0 when
+#                                nothing failed and something passed
+#   skip_or_fail REASON          exit 77 (meson: skipped), or fail in CI
+#                                (CI=true): a machine that cannot run a
+#                                suite is an error there
+#   make_work                    $work := a new scratch folder, removed at
+#                                exit after the optional on_exit function ran
+#   wait_for SECONDS COMMAND...  run COMMAND every 0.1 s until it succeeds;
+#                                1 when it still fails after about SECONDS
+#                                (a bound for a failure, never a timing check)
+#   dist, remote_proven          a distributed run, and its proof (below)
+export LC_ALL=C      # GCC quotes with ' and tools sort bytes in the C locale
+tl_suite=${1:-test}
+passed=0 failed=0
+
+log() { printf '[%s] %s\n' "$tl_suite" "$*"; }
+pass() { passed=$((passed + 1)); echo "ok   $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+check() {
+	local what=$1; shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+finish() {
+	echo "$tl_suite: $passed passed, $failed failed"
+	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] && exit 0
+	exit 1
+}
+skip_or_fail() {
+	if [ "${CI:-}" = true ]; then
+		log "cannot run in CI: $1"
+		fail "preconditions"
+		finish
+	fi
+	log "SKIP: $1"
+	exit 77
+}
+tl_lib_cleanup() {
+	if declare -F on_exit >/dev/null; then on_exit; fi
+	[ -n "${work:-}" ] && rm -rf "$work"
+}
+make_work() {
+	work=$(mktemp -d)
+	trap tl_lib_cleanup EXIT
+}
+wait_for() {
+	local tries=$(($1 * 10)); shift
+	until "$@"; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# Distributed runs (tests/e2e): a program's folder DIR holds its plugin
+# output (DIR/out) and its service cache (DIR/cache).
+# dist DIR OUT ERR PROGRAM ARGS...: run PROGRAM distributed, under
+# $reaper (tests/support/reaper: status 125 when a process it started
+# outlived it), with the abort policy and the debug log; PROGRAM's status.
+dist() {
+	local dir=$1 out=$2 err=$3; shift 3
+	XDG_CACHE_HOME=$dir/cache TURBOLIFT_OUTDIR=$dir/out TURBOLIFT_ON_FAILURE=abort \
+		TURBOLIFT_LOG=debug "$reaper" "$@" >"$out" 2>"$err"
+}
+
+# remote_proven DIR ERR: every tagged function with a manifest in DIR/out
+# was answered (200) by a worker that this run started, whose service was
+# linked into DIR/cache; no call failed. Prints what is wrong.
+remote_proven() {
+	local dir=$1 err=$2 fn pid pids answered fns
+	pids=$(sed -n 's/^turbolift: debug: [A-Za-z_0-9]*: worker \([0-9]*\) listening on .*/\1/p' "$err" | sort -u)
+	[ -n "$pids" ] || { echo "no worker started"; return 1; }
+	fns=$(sed -n 's/^function: *"\{0,1\}\([A-Za-z_0-9]*\)"\{0,1\} *$/\1/p' "$dir"/out/*/turbolift.yaml | sort -u)
+	[ -n "$fns" ] || { echo "no manifest in $dir/out"; return 1; }
+	for fn in $fns; do
+		answered=$(sed -n "s/^turbolift: debug: $fn: answered 200 in pid \([0-9]*\)\$/\1/p" "$err" | sort -u)
+		[ -n "$answered" ] || { echo "$fn: no call answered by a worker"; return 1; }
+		for pid in $answered; do
+			grep -qx "$pid" <<<"$pids" || { echo "$fn: answered by pid $pid, not a worker of this run"; return 1; }
+		done
+		ls "$dir"/cache/turbolift/bin/"$fn"-*/service >/dev/null 2>&1 ||
+			{ echo "$fn: no service binary in $dir/cache"; return 1; }
+	done
+	if grep -E '^turbolift: (error|warning): |answered [45][0-9][0-9]: ' "$err"; then
+		echo "a call failed or was refused"; return 1
+	fi
+}
