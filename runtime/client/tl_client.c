@@ -34,6 +34,8 @@
 /* The attempt deadline when derived: this many times the endpoint's recent
  * slowest reply, and never less than the floor (a scheduler hiccup on a
  * loaded machine must not look like a stuck worker). */
+/* Bodies above this many bytes are sent with "Expect: 100-continue". */
+#define TL_EXPECT_BODY ((size_t)1 << 20)
 #define TL_ATTEMPT_FACTOR 10
 #define TL_ATTEMPT_FLOOR_MS 250
 #define TL_PROBE_MAX_MS 1000             /* how long /healthz may take      */
@@ -43,6 +45,7 @@ struct tl_conn {
     uint64_t used;              /* LRU stamp                                */
     CURL *h;
     struct curl_slist *headers;
+    struct curl_slist *headers_big; /* bodies above TL_EXPECT_BODY          */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -52,6 +55,7 @@ struct tl_thread {
     uint64_t clock;
     struct tl_buf reply;        /* reused across calls: emptied, not freed  */
     int overflow;
+    CURL *receiving;            /* the handle whose reply on_body collects  */
     CURLM *multi;               /* runs this thread's calls; owns the
                                    connection cache                          */
 };
@@ -72,6 +76,7 @@ static void conn_drop(struct tl_conn *c)
     if (c->h)
         curl_easy_cleanup(c->h);
     curl_slist_free_all(c->headers);
+    curl_slist_free_all(c->headers_big);
     memset(c, 0, sizeof *c);
 }
 
@@ -182,13 +187,51 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 {
     struct tl_thread *t = user;
     size_t n = size * nmemb;
+    curl_off_t length = -1;
 
     if (n > TL_MAX_REPLY - t->reply.len) {
         t->overflow = 1;
         return 0;            /* makes curl fail the transfer */
     }
+    /* A reply of known length goes into one buffer of that size, instead
+     * of one grown by doubling (the buffer is the thread's, kept for the
+     * next call). */
+    if (t->reply.len == 0 && t->receiving != NULL &&
+        curl_easy_getinfo(t->receiving, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+                          &length) == CURLE_OK &&
+        length > 0 && (size_t)length < TL_MAX_REPLY &&
+        (size_t)length + 1 > t->reply.cap) {
+        char *grown = realloc(t->reply.data, (size_t)length + 1);
+        if (grown != NULL) {
+            t->reply.data = grown;
+            t->reply.cap = (size_t)length + 1;
+        }
+    }
     /* 0 makes curl fail the transfer too; the limit only caps growth. */
     return tl_buf_append(&t->reply, data, n, TL_MAX_REPLY + 1) == 0 ? n : 0;
+}
+
+/* The headers of every call: content type, token, and the Expect line. */
+static struct curl_slist *request_headers(const char *token, const char *expect)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/msgpack");
+    struct curl_slist *next;
+
+    if (h && token) {
+        char auth[512];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        next = curl_slist_append(h, auth);
+        if (next == NULL)
+            curl_slist_free_all(h);
+        h = next;
+    }
+    if (h) {
+        next = curl_slist_append(h, expect);
+        if (next == NULL)
+            curl_slist_free_all(h);
+        h = next;
+    }
+    return h;
 }
 
 /* The handle for this endpoint in this thread, set up once. */
@@ -196,7 +239,6 @@ static struct tl_conn *conn_get(struct tl_thread *t, const struct tl_endpoint *e
                                 const struct tl_client_opts *opts)
 {
     struct tl_conn *c = NULL, *lru = &t->conns[0];
-    struct curl_slist *h;
 
     for (unsigned i = 0; i < TL_CONN_CACHE; i++) {
         if (t->conns[i].id == ep->id) {
@@ -212,20 +254,18 @@ static struct tl_conn *conn_get(struct tl_thread *t, const struct tl_endpoint *e
     c->h = curl_easy_init();
     if (c->h == NULL)
         return NULL;
-    h = curl_slist_append(NULL, "Content-Type: application/msgpack");
-    /* Without this, curl waits for "100 Continue" before sending a body
-     * above 1 KiB: one extra round trip per call. */
-    if (h) h = curl_slist_append(h, "Expect:");
-    if (h && opts->token) {
-        char auth[512];
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", opts->token);
-        h = curl_slist_append(h, auth);
-    }
-    if (h == NULL) {
+    /* Without "Expect:", curl waits for "100 Continue" before sending a
+     * body above 1 KiB: one extra round trip per call. A big body asks
+     * first on purpose: a service that refuses it from its headers (413
+     * too large, 503 no memory now) says so before the body is sent,
+     * instead of resetting the connection under it; above TL_EXPECT_BODY
+     * the round trip costs next to nothing. */
+    c->headers = request_headers(opts->token, "Expect:");
+    c->headers_big = request_headers(opts->token, "Expect: 100-continue");
+    if (c->headers == NULL || c->headers_big == NULL) {
         conn_drop(c);
         return NULL;
     }
-    c->headers = h;
     curl_easy_setopt(c->h, CURLOPT_URL, ep->url);
     curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(c->h, CURLOPT_POST, 1L);
@@ -383,6 +423,9 @@ int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
     t->reply.len = 0;
     t->overflow = 0;
     c->errbuf[0] = '\0';
+    t->receiving = c->h;
+    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, len > TL_EXPECT_BODY ? c->headers_big
+                                                                  : c->headers);
     curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, opts->connect_timeout_ms);

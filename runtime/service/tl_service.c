@@ -47,7 +47,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #define TL_CALL_PREFIX "/v1/call/"
 #define TL_MAX_NAME 256
@@ -88,6 +87,7 @@ struct tl_service {
     unsigned function_count;
     char *token;                /* NULL: no check                          */
     size_t max_request_bytes;
+    struct tl_budget budget;    /* memory of all calls in flight (WIRE)   */
     unsigned port;
     atomic_int draining;
     _Atomic unsigned in_flight;
@@ -103,6 +103,11 @@ struct tl_request {
     size_t capacity;
     int too_large;              /* the body passed the limit: discard it   */
     size_t discarded;
+    unsigned refusal;           /* 413/503 from the memory budget: the body
+                                 * is discarded and this is the answer     */
+    size_t body_held;           /* budget bytes held for the body          */
+    size_t reply_held;          /* budget bytes held for the reply, until
+                                 * MHD is done with it                     */
 };
 
 /* request_slot value for GET endpoints: answered on MHD's second call, once
@@ -120,6 +125,7 @@ int tl_service_options_from_env(struct tl_service_options *opts,
     unsigned long long max_request = TL_SERVICE_DEFAULT_MAX_REQUEST;
     unsigned long long drain_s = TL_SERVICE_DEFAULT_DRAIN_MS / 1000;
     unsigned long long connections = TL_SERVICE_DEFAULT_CONNECTIONS;
+    unsigned long long max_memory = TL_SERVICE_DEFAULT_MAX_MEMORY;
     const char *bind = tl_env("TURBOLIFT_BIND", "127.0.0.1");
 
     if (tl_env_number("TURBOLIFT_PORT", 0, 65535, &port, err, errlen) < 0 ||
@@ -131,6 +137,12 @@ int tl_service_options_from_env(struct tl_service_options *opts,
         return -1;
     if (tl_log_check_env(err, errlen) != 0 || tl_codec_check_env(err, errlen) != 0)
         return -1;
+    if (max_memory < tl_codec_alloc_limit())
+        max_memory = tl_codec_alloc_limit();
+    if (tl_env_number("TURBOLIFT_MAX_MEMORY", tl_codec_alloc_limit(), SIZE_MAX,
+                      &max_memory, err, errlen) < 0)
+        return -1;
+    opts->max_memory_bytes = (size_t)max_memory;
     opts->bind_address = bind;
     opts->port = (unsigned)port;
     opts->max_request_bytes = (size_t)max_request;
@@ -498,6 +510,8 @@ static enum MHD_Result tl_begin(struct tl_service *service,
     struct tl_request *request;
     const char *length;
     const char *name;
+    size_t body_size = 0;
+    int sized = 0;
 
     if (strncmp(url, TL_CALL_PREFIX, strlen(TL_CALL_PREFIX)) != 0) {
         int get = tl_method_is(method, MHD_HTTP_METHOD_GET) ||
@@ -543,6 +557,18 @@ static enum MHD_Result tl_begin(struct tl_service *service,
                                 "the limit of %zu (TURBOLIFT_MAX_REQUEST)",
                                 declared, service->max_request_bytes);
         }
+        if (errno == 0 && end != length && declared >= tl_codec_alloc_limit()) {
+            tl_count_call(fn, 413, 0, 0, 0);
+            return tl_send_text(service, connection, 413, MHD_HTTP_HEADER_CONNECTION,
+                                "close", "request body of %llu bytes leaves no memory "
+                                "for the call within the limit of %zu bytes per call "
+                                "(TURBOLIFT_MAX_ALLOC)", declared,
+                                tl_codec_alloc_limit());
+        }
+        if (errno == 0 && end != length) {
+            body_size = (size_t)declared;
+            sized = 1;
+        }
     }
 
     /* Count the call before looking at the drain flag: a drain sets the
@@ -562,6 +588,31 @@ static enum MHD_Result tl_begin(struct tl_service *service,
     }
     request->service = service;
     request->function = fn;
+    /* A body of known size is read into one buffer of that size, taken
+     * from the memory budget before a byte of it is read. */
+    if (sized && tl_budget_take(&service->budget, body_size) < 0) {
+        atomic_fetch_sub(&service->in_flight, 1);
+        free(request);
+        tl_count_call(fn, 503, 0, 0, 0);
+        return tl_send_text(service, connection, 503, MHD_HTTP_HEADER_CONNECTION,
+                            "close", "the service's memory budget of %zu bytes "
+                            "(TURBOLIFT_MAX_MEMORY) is taken by the calls in "
+                            "flight; a body of %zu bytes does not fit now, retry",
+                            service->budget.limit, body_size);
+    }
+    if (sized) {
+        request->body_held = body_size;
+        request->body = malloc(body_size ? body_size : 1);
+        request->capacity = body_size;
+        if (request->body == NULL) {
+            tl_budget_give(&service->budget, body_size);
+            atomic_fetch_sub(&service->in_flight, 1);
+            free(request);
+            return tl_send_text(service, connection, 503, MHD_HTTP_HEADER_CONNECTION,
+                                "close", "out of memory for a body of %zu bytes",
+                                body_size);
+        }
+    }
     *request_slot = request;
     return MHD_YES;
 }
@@ -570,17 +621,25 @@ static enum MHD_Result tl_begin(struct tl_service *service,
  * is enforced here. MHD accepts no response in the middle of a body, so an
  * oversized one is read and dropped and answered 413 at its end; one more
  * limit's worth at most, then the connection is simply closed. */
+/* Drop the body read so far and its budget; the rest is discarded. */
+static void tl_drop_body(struct tl_request *request, unsigned refusal)
+{
+    request->too_large = 1;
+    request->refusal = refusal;
+    free(request->body);
+    request->body = NULL;
+    request->capacity = 0;
+    tl_budget_give(&request->service->budget, request->body_held);
+    request->body_held = 0;
+}
+
 static enum MHD_Result tl_append(struct tl_request *request,
                                  const char *data, size_t size)
 {
     struct tl_service *service = request->service;
 
-    if (!request->too_large && size > service->max_request_bytes - request->size) {
-        request->too_large = 1;
-        free(request->body);
-        request->body = NULL;
-        request->capacity = 0;
-    }
+    if (!request->too_large && size > service->max_request_bytes - request->size)
+        tl_drop_body(request, 0);
     if (request->too_large) {
         request->discarded += size;
         if (request->discarded > service->max_request_bytes) {
@@ -597,6 +656,20 @@ static enum MHD_Result tl_append(struct tl_request *request,
         while (grown < request->size + size)
             grown = grown > service->max_request_bytes / 2 ? service->max_request_bytes
                                                            : grown * 2;
+        /* A chunked body takes its memory from the budget as it grows. */
+        if (grown >= tl_codec_alloc_limit()) {
+            tl_drop_body(request, 413);
+            request->discarded += size;
+            return MHD_YES;
+        }
+        if (grown > request->body_held &&
+            tl_budget_take(&service->budget, grown - request->body_held) < 0) {
+            tl_drop_body(request, 503);
+            request->discarded += size;
+            return MHD_YES;
+        }
+        if (grown > request->body_held)
+            request->body_held = grown;
         body = realloc(request->body, grown);
         if (body == NULL) {
             tl_log_error("out of memory for a body of %zu bytes", grown);
@@ -608,6 +681,39 @@ static enum MHD_Result tl_append(struct tl_request *request,
     memcpy(request->body + request->size, data, size);
     request->size += size;
     return MHD_YES;
+}
+
+/* Take the reply's bound (tl_reply_bound) from the call's limit and the
+ * service's budget, on top of what the request already holds; called
+ * before the function runs and again after it (strings it set may have
+ * grown the bound). 413 when one call may not have that much, 503 when
+ * the budget is taken by other calls. */
+static int tl_reserve_reply(struct tl_request *request, const struct tl_frame *frame,
+                            char *err, size_t errlen, unsigned *status)
+{
+    struct tl_service *service = request->service;
+    size_t bound = tl_reply_bound(request->function->sig, frame);
+    size_t held = tl_frame_memory(frame), limit = tl_codec_alloc_limit();
+
+    if (bound <= request->reply_held)
+        return 0;
+    if (held > limit || bound > limit - held) {
+        *status = 413;
+        snprintf(err, errlen, "the call holds %zu bytes and its reply would take "
+                 "up to %zu more, over the limit of %zu bytes per call "
+                 "(TURBOLIFT_MAX_ALLOC)", held, bound, limit);
+        return -1;
+    }
+    if (tl_budget_take(&service->budget, bound - request->reply_held) < 0) {
+        *status = 503;
+        snprintf(err, errlen, "the service's memory budget of %zu bytes "
+                 "(TURBOLIFT_MAX_MEMORY) is taken by the calls in flight; "
+                 "a reply of up to %zu bytes does not fit now, retry",
+                 service->budget.limit, bound);
+        return -1;
+    }
+    request->reply_held = bound;
+    return 0;
 }
 
 /* The whole body is in: decode, run the function, encode the reply. */
@@ -623,8 +729,19 @@ static enum MHD_Result tl_finish(struct tl_request *request,
     char err[512];
     char *reply_data;
     size_t reply_size;
+    unsigned status = 400;
     enum MHD_Result queued;
 
+    if (request->too_large && request->refusal != 0) {
+        tl_count_call(fn, request->refusal, request->size + request->discarded, 0, 0);
+        return tl_send_text(service, connection, request->refusal,
+                            MHD_HTTP_HEADER_CONNECTION, "close", "%s",
+                            request->refusal == 413
+                            ? "the request body leaves no memory for the call "
+                              "within the limit per call (TURBOLIFT_MAX_ALLOC)"
+                            : "the service's memory budget (TURBOLIFT_MAX_MEMORY) "
+                              "is taken by the calls in flight; retry");
+    }
     if (request->too_large) {
         tl_count_call(fn, 413, request->size + request->discarded, 0, 0);
         return tl_send_text(service, connection, 413, MHD_HTTP_HEADER_CONNECTION,
@@ -633,14 +750,35 @@ static enum MHD_Result tl_finish(struct tl_request *request,
                             service->max_request_bytes);
     }
     msgpack_sbuffer_init(&reply);
-    if (tl_decode_request(fn->sig, request->body, request->size, &frame,
-                          err, sizeof err) < 0) {
-        tl_count_call(fn, 400, request->size, 0, tl_now_ns() - start + 1);
-        return tl_send_text(service, connection, 400, NULL, NULL,
-                            "bad request for %s(%s): %s", fn->entry->name,
-                            fn->entry->signature, err);
+    if (tl_decode_request_in(fn->sig, request->body, request->size, request->size,
+                             &service->budget, &frame, &status, err, sizeof err) < 0) {
+        tl_count_call(fn, status, request->size, 0, tl_now_ns() - start + 1);
+        return tl_send_text(service, connection, status, NULL, NULL,
+                            "%s for %s(%s): %s", status == 400 ? "bad request"
+                            : status == 413 ? "too much memory" : "no memory now",
+                            fn->entry->name, fn->entry->signature, err);
+    }
+    /* The frame holds its own copy of everything: the body can go, so that
+     * a call of a P-byte array holds about 2 x P at any moment. */
+    free(request->body);
+    request->body = NULL;
+    tl_budget_give(&service->budget, request->body_held);
+    request->body_held = 0;
+    /* The reply's size is bounded before the call runs, from the buffers
+     * it will send back: a call whose reply cannot fit is refused unrun. */
+    if (tl_reserve_reply(request, frame, err, sizeof err, &status) < 0) {
+        tl_frame_free(frame);
+        tl_count_call(fn, status, request->size, 0, tl_now_ns() - start + 1);
+        return tl_send_text(service, connection, status, NULL, NULL, "%s: %s",
+                            fn->entry->name, err);
     }
     fn->entry->call(tl_frame_args(frame), tl_frame_result(frame));
+    if (tl_reserve_reply(request, frame, err, sizeof err, &status) < 0) {
+        tl_frame_free(frame);
+        tl_count_call(fn, status, request->size, 0, tl_now_ns() - start + 1);
+        return tl_send_text(service, connection, status, NULL, NULL, "%s: after "
+                            "the call: %s", fn->entry->name, err);
+    }
     if (tl_encode_reply(fn->sig, frame, &reply, err, sizeof err) < 0) {
         tl_frame_free(frame);
         msgpack_sbuffer_destroy(&reply);
@@ -661,9 +799,6 @@ static enum MHD_Result tl_finish(struct tl_request *request,
     }
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/msgpack");
     tl_count_call(fn, 200, request->size, reply_size, tl_now_ns() - start + 1);
-    /* Which process answered: tests/e2e matches this pid with the client's
-     * "worker N listening" line. */
-    tl_log_debug("%s: answered 200 in pid %ld", fn->entry->name, (long)getpid());
     queued = tl_send(service, connection, 200, response);
     return queued;
 }
@@ -709,6 +844,8 @@ static void tl_completed(void *cls, struct MHD_Connection *connection,
                      request->function->entry->name, (int)why);
     atomic_fetch_sub(&request->service->in_flight, 1);
     free(request->body);
+    /* The reply buffer goes with MHD's response, which is done with it. */
+    tl_budget_give(&request->service->budget, request->body_held + request->reply_held);
     free(request);
     *request_slot = NULL;
 }
@@ -773,6 +910,10 @@ int tl_service_start(const struct tl_service_entry *entries, unsigned count,
     }
     service->max_request_bytes = opts->max_request_bytes ? opts->max_request_bytes
                                                          : TL_SERVICE_DEFAULT_MAX_REQUEST;
+    service->budget.limit = opts->max_memory_bytes ? opts->max_memory_bytes
+                                                   : TL_SERVICE_DEFAULT_MAX_MEMORY;
+    if (service->budget.limit < tl_codec_alloc_limit())
+        service->budget.limit = tl_codec_alloc_limit();
 
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;

@@ -22,7 +22,9 @@
 #include "tl_abi.h"
 
 #define TL_SERVICE_DEFAULT_PORT 8080u
-#define TL_SERVICE_DEFAULT_MAX_REQUEST ((size_t)64 << 20)
+#define TL_SERVICE_DEFAULT_MAX_REQUEST ((size_t)128 << 20)
+/* What all calls in flight may hold together (docs/abi.md, "Limits"). */
+#define TL_SERVICE_DEFAULT_MAX_MEMORY ((size_t)1 << 30)
 #define TL_SERVICE_DEFAULT_DRAIN_MS 25000u
 #define TL_SERVICE_DEFAULT_CONNECTIONS 512u
 
@@ -30,6 +32,8 @@ struct tl_service_options {
     const char *bind_address;   /* numeric IPv4 or IPv6 address            */
     unsigned port;              /* 0: any free port, see tl_service_port() */
     size_t max_request_bytes;   /* larger bodies get 413                   */
+    size_t max_memory_bytes;    /* all calls in flight; over it 503; 0 is
+                                 * the default                             */
     const char *token;          /* NULL or "": no Authorization check      */
     unsigned drain_timeout_ms;  /* how long main() lets calls finish       */
     unsigned max_connections;   /* concurrent connections (and threads)    */
@@ -39,7 +43,9 @@ struct tl_service_options {
  * Fill opts with the defaults, overridden by the environment:
  *   TURBOLIFT_BIND           bind address        (127.0.0.1)
  *   TURBOLIFT_PORT           port                (8080)
- *   TURBOLIFT_MAX_REQUEST    bytes               (67108864)
+ *   TURBOLIFT_MAX_REQUEST    bytes               (134217728)
+ *   TURBOLIFT_MAX_MEMORY     bytes, all calls    (1073741824, at least
+ *                                                 TURBOLIFT_MAX_ALLOC)
  *   TURBOLIFT_TOKEN          bearer token        (none)
  *   TURBOLIFT_DRAIN_TIMEOUT  seconds             (25)
  *   TURBOLIFT_MAX_CONNECTIONS                    (512)

@@ -1222,10 +1222,12 @@ static int tl_unpack_whole(msgpack_unpacked *msg, const char *data, size_t len,
     if (tl_check_structure((const unsigned char *)data, len, objects, what,
                            err, errlen) < 0)
         return -1;
-    if (*objects > alloc_limit / sizeof(msgpack_object))
-        return tl_fail(err, errlen, "the %s has %zu msgpack objects, more than %zu "
-                       "bytes of memory allow (TURBOLIFT_MAX_ALLOC)", what, *objects,
-                       alloc_limit);
+    if (*objects > alloc_limit / sizeof(msgpack_object)) {
+        *objects = SIZE_MAX;    /* tells the caller it was the limit */
+        return tl_fail(err, errlen, "the %s has so many msgpack objects that "
+                       "parsing it would take more than the %zu bytes of memory "
+                       "left to the call (TURBOLIFT_MAX_ALLOC)", what, alloc_limit);
+    }
     switch (msgpack_unpack_next(msg, data, len, &offset)) {
     case MSGPACK_UNPACK_SUCCESS:
         if (offset != len)
@@ -1387,8 +1389,11 @@ int tl_decode_request_in(const struct tl_sig *sig, const char *data, size_t len,
     }
     /* msgpack-c's objects count against the frame's memory limit too. */
     if (tl_unpack_whole(&msg, data, len, "request", limit - charged, &objects,
-                        err, errlen) < 0)
+                        err, errlen) < 0) {
+        if (objects == SIZE_MAX)
+            refusal = 413;
         goto done;
+    }
     if (msg.data.type != MSGPACK_OBJECT_ARRAY) {
         tl_fail(err, errlen, "the request must be an array of the arguments, got %s",
                 tl_object_name(&msg.data));
