@@ -19,6 +19,17 @@
  * 100 times longer) ran at about 1000/s this way against 520-700/s with a
  * 2-thread epoll pool; trivial calls ran at 32-35k/s against 24-34k/s.
  *
+ * Connections that have not shown the token cannot lock callers out
+ * (issue 12): every connection is tracked from accept to close, and one
+ * that has carried a request with the right token is "trusted". Untrusted
+ * ones (idle, slow to send their headers, refused with 401) are cut -
+ * shutdown() on their socket, which MHD's thread for it then sees as the
+ * peer closing - when they are older than TL_UNTRUSTED_MS, or, oldest
+ * first, when a new connection would pass max_connections. MHD's own
+ * limit sits TL_CONNECTION_HEADROOM above ours, so that it still accepts
+ * the connection that makes room. Trusted connections are never cut: a
+ * caller's keep-alive connection stays its own.
+ *
  * The service never trusts a request: bodies are bounded (413), the codec
  * bounds every allocation a body can cause, and every failure is answered
  * with a status and a text/plain message.
@@ -45,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -57,6 +69,10 @@
  * buffer means fewer handler calls while a big body arrives. */
 #define TL_CONNECTION_MEMORY ((size_t)128 << 10)
 #define TL_IDLE_TIMEOUT_S 300u
+/* How long a connection may go without a request that carries the token
+ * (headers trickled a byte at a time included). */
+#define TL_UNTRUSTED_MS 10000
+#define TL_CONNECTION_HEADROOM 64u
 
 /* HTTP statuses the metrics distinguish; anything else counts as "other". */
 static const unsigned tl_statuses[] = { 200, 400, 401, 404, 405, 413, 500, 503 };
@@ -81,8 +97,23 @@ struct tl_service_function {
     _Atomic uint64_t duration_count;
 };
 
+/* One open connection, from MHD's notify-connection callback; a list
+ * ordered by age, under tl_service.connections_lock. */
+struct tl_connection {
+    int fd;
+    long since_ms;
+    atomic_int trusted;         /* carried the right token once            */
+    int cut;                    /* shutdown() done, close pending          */
+    struct tl_connection *prev, *next;
+};
+
 struct tl_service {
     struct MHD_Daemon *daemon;
+    pthread_mutex_t connections_lock;
+    struct tl_connection *oldest, *newest;
+    unsigned open_connections;  /* in the list and not cut                 */
+    unsigned max_connections;
+    _Atomic uint64_t connections_cut;
     struct tl_service_function *functions;
     unsigned function_count;
     char *token;                /* NULL: no check                          */
@@ -400,6 +431,11 @@ static void tl_write_metrics(const struct tl_service *service, FILE *out)
             fprintf(out, "turbolift_http_responses_total{code=\"other\"} %llu\n",
                     (unsigned long long)n);
     }
+    fprintf(out, "# HELP turbolift_connections_cut_total Connections closed because "
+            "they went without the token too long or made room for another.\n"
+            "# TYPE turbolift_connections_cut_total counter\n"
+            "turbolift_connections_cut_total %llu\n",
+            (unsigned long long)atomic_load(&service->connections_cut));
     fprintf(out, "# HELP turbolift_draining 1 once the service stopped taking calls."
             "\n# TYPE turbolift_draining gauge\nturbolift_draining %d\n",
             atomic_load(&service->draining) ? 1 : 0);
@@ -464,6 +500,94 @@ static int tl_authorized(const struct tl_service *service,
     return tl_token_matches(service->token, header, strlen(header));
 }
 
+/* The connection showed the token: it is never cut from now on. */
+static void tl_trust(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct tl_connection *c = info != NULL ? info->socket_context : NULL;
+
+    if (c != NULL)
+        atomic_store(&c->trusted, 1);
+}
+
+/* Cut c: MHD's thread for it reads end-of-file and closes it. The fd is
+ * still open: MHD closes it only after telling us (tl_notify_connection),
+ * and we hold the lock. */
+static void tl_cut(struct tl_service *service, struct tl_connection *c)
+{
+    shutdown(c->fd, SHUT_RDWR);
+    c->cut = 1;
+    service->open_connections--;
+    atomic_fetch_add(&service->connections_cut, 1);
+}
+
+/* Cut untrusted connections: every one older than TL_UNTRUSTED_MS, then
+ * the oldest ones while more than max_connections are open. Called with
+ * the lock held when a connection arrives. */
+static void tl_make_room(struct tl_service *service)
+{
+    long old = tl_now_ms() - TL_UNTRUSTED_MS;
+
+    for (struct tl_connection *c = service->oldest; c != NULL; c = c->next) {
+        int full = service->open_connections > service->max_connections;
+
+        if (c->since_ms > old && !full)
+            break;             /* younger ones follow, and there is room */
+        if (!c->cut && !atomic_load(&c->trusted))
+            tl_cut(service, c);
+    }
+}
+
+static void tl_notify_connection(void *cls, struct MHD_Connection *connection,
+                                 void **socket_context,
+                                 enum MHD_ConnectionNotificationCode code)
+{
+    struct tl_service *service = cls;
+    struct tl_connection *c = *socket_context;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        c = calloc(1, sizeof *c);
+        if (c == NULL || info == NULL) {
+            free(c);           /* untracked: MHD's own limits still hold */
+            return;
+        }
+        c->fd = info->connect_fd;
+        c->since_ms = tl_now_ms();
+        pthread_mutex_lock(&service->connections_lock);
+        c->prev = service->newest;
+        if (service->newest != NULL)
+            service->newest->next = c;
+        else
+            service->oldest = c;
+        service->newest = c;
+        service->open_connections++;
+        tl_make_room(service);
+        pthread_mutex_unlock(&service->connections_lock);
+        *socket_context = c;
+        return;
+    }
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&service->connections_lock);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        service->oldest = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    else
+        service->newest = c->prev;
+    if (!c->cut)
+        service->open_connections--;
+    pthread_mutex_unlock(&service->connections_lock);
+    free(c);
+    *socket_context = NULL;
+}
+
 static struct tl_service_function *tl_find_function(struct tl_service *service,
                                                     const char *name)
 {
@@ -496,6 +620,8 @@ static enum MHD_Result tl_answer_get(struct tl_service *service,
         return tl_send_text(service, connection, 401, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                             "Bearer", "missing or wrong bearer token "
                             "(Authorization: Bearer <TURBOLIFT_TOKEN>)");
+    if (service->token != NULL)
+        tl_trust(connection);
     return tl_send_metrics(service, connection);
 }
 
@@ -539,6 +665,8 @@ static enum MHD_Result tl_begin(struct tl_service *service,
         return tl_send_text(service, connection, 401, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                             "Bearer", "missing or wrong bearer token "
                             "(Authorization: Bearer <TURBOLIFT_TOKEN>)");
+    /* Without a token every caller is equal: a call earns the trust. */
+    tl_trust(connection);
     fn = tl_find_function(service, name);
     if (fn == NULL)
         return tl_send_text(service, connection, 404, NULL, NULL,
@@ -875,6 +1003,7 @@ static void tl_service_free(struct tl_service *service)
         tl_sig_free(service->functions[i].sig);
     free(service->functions);
     free(service->token);
+    pthread_mutex_destroy(&service->connections_lock);
     free(service);
 }
 
@@ -893,6 +1022,9 @@ int tl_service_start(const struct tl_service_entry *entries, unsigned count,
     service = calloc(1, sizeof *service);
     if (service == NULL)
         goto out_of_memory;
+    pthread_mutex_init(&service->connections_lock, NULL);
+    service->max_connections = opts->max_connections ? opts->max_connections
+                                                     : TL_SERVICE_DEFAULT_CONNECTIONS;
     service->functions = calloc(count ? count : 1, sizeof *service->functions);
     if (service->functions == NULL)
         goto out_of_memory;
@@ -942,9 +1074,8 @@ int tl_service_start(const struct tl_service_entry *entries, unsigned count,
         MHD_OPTION_EXTERNAL_LOGGER, tl_mhd_log, NULL,   /* must come first */
         MHD_OPTION_SOCK_ADDR, address->ai_addr,
         MHD_OPTION_NOTIFY_COMPLETED, tl_completed, service,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(opts->max_connections ?
-                                                opts->max_connections :
-                                                TL_SERVICE_DEFAULT_CONNECTIONS),
+        MHD_OPTION_NOTIFY_CONNECTION, tl_notify_connection, service,
+        MHD_OPTION_CONNECTION_LIMIT, service->max_connections + TL_CONNECTION_HEADROOM,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, TL_CONNECTION_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, TL_IDLE_TIMEOUT_S,
         MHD_OPTION_END);

@@ -4,7 +4,8 @@
  * ephemeral port with a hand-written service table, spoken to with libcurl.
  * Covers the probes, /metrics, real calls, every error status with its
  * message, the token, keep-alive clients on many threads, garbage on the
- * socket, and draining.
+ * socket, callers with the token served while 600 connections without it
+ * are open, and draining.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -18,6 +19,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -421,6 +423,130 @@ static void test_token(void)
     port = saved_port;
 }
 
+/* ---- connections without the token (issue 12, item 3) ---- */
+
+#define IDLE_CONNECTIONS 600
+
+static int connect_port(unsigned p)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)p);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The value of a metric line "name value" in text, or -1. */
+static double metric(const char *text, const char *name)
+{
+    const char *at = strstr(text, name);
+    size_t len = strlen(name);
+
+    /* Not the "# HELP name ..." line: the one that starts with name. */
+    while (at != NULL && (at == text || at[-1] != '\n' || at[len] != ' '))
+        at = strstr(at + 1, name);
+    return at != NULL ? strtod(at + len + 1, NULL) : -1;
+}
+
+/*
+ * 600 connections that never show the token (more than the service's 512
+ * slots): silent ones and ones that trickle header lines, while others
+ * are refused 401. Callers with the token are answered all along: on a
+ * keep-alive connection made before the flood (which stays the same
+ * connection) and on new ones.
+ */
+static void test_idle_connections(void)
+{
+    struct tl_service_options opts = { .bind_address = "127.0.0.1", .port = 0,
+                                       .token = "s3cret-token" };
+    static const char partial[] = "POST /v1/call/add HTTP/1.1\r\nHost: x\r\n";
+    static const char tokenless[] = "POST /v1/call/add HTTP/1.1\r\nHost: x\r\n"
+        "Content-Length: 3\r\n\r\n\x92\x01\x02";
+    struct tl_service *service;
+    unsigned saved_port = port;
+    struct rlimit nofile;
+    int fds[IDLE_CONNECTIONS], opened = 0, answered = 0;
+    long reused = -1;
+    double sum = 0;
+    struct reply r;
+    char err[256];
+    CURL *kept;
+
+    /* Both ends of every connection live in this process. */
+    REQUIRE(getrlimit(RLIMIT_NOFILE, &nofile) == 0);
+    if (nofile.rlim_cur < 4 * IDLE_CONNECTIONS) {
+        nofile.rlim_cur = nofile.rlim_max < 4 * IDLE_CONNECTIONS ? nofile.rlim_max
+                                                                 : 4 * IDLE_CONNECTIONS;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    REQUIRE(getrlimit(RLIMIT_NOFILE, &nofile) == 0);
+    REQUIRE(nofile.rlim_cur >= 2 * IDLE_CONNECTIONS + 100);
+
+    REQUIRE(tl_service_start(tl_service_entries, tl_service_entry_count, &opts,
+                             &service, err, sizeof err) == 0);
+    port = tl_service_port(service);
+    kept = curl_easy_init();
+    REQUIRE(kept != NULL);
+    CHECK(call_remote_add(kept, 1, 2, &sum, "Bearer s3cret-token") == 0 && sum == 3);
+
+    for (int i = 0; i < IDLE_CONNECTIONS; i++) {
+        fds[i] = connect_port(port);
+        if (fds[i] < 0)
+            break;
+        opened++;
+        if (i % 2 == 1 && write(fds[i], partial, sizeof partial - 1) < 0)
+            CHECK(0);
+    }
+    /* And calls without the token, which the service answers 401 and
+     * closes (their bodies are not read). */
+    for (int i = 0; i < 50; i++) {
+        int fd = connect_port(port);
+        char buf[512];
+
+        REQUIRE(fd >= 0);
+        CHECK(write(fd, tokenless, sizeof tokenless - 1) == sizeof tokenless - 1);
+        CHECK(read(fd, buf, sizeof buf) > 12 && memcmp(buf, "HTTP/1.1 401", 12) == 0);
+        close(fd);
+    }
+    CHECK_MSG(opened == IDLE_CONNECTIONS, "only %d connections opened", opened);
+
+    /* The keep-alive connection from before is still ours... */
+    for (int i = 0; i < 20; i++)
+        answered += call_remote_add(kept, i, 1, &sum, "Bearer s3cret-token") == 0 &&
+                    sum == i + 1;
+    curl_easy_getinfo(kept, CURLINFO_NUM_CONNECTS, &reused);
+    CHECK_MSG(reused == 0, "the caller's keep-alive connection was cut");
+    /* ...and new callers get in. */
+    for (int i = 0; i < 20; i++)
+        answered += call_remote_add(NULL, i, 2, &sum, "Bearer s3cret-token") == 0 &&
+                    sum == i + 2;
+    CHECK_MSG(answered == 40, "%d of 40 calls with the token answered", answered);
+
+    /* Trickling headers keeps no connection past TL_UNTRUSTED_MS either,
+     * but that takes 10 s; the cut counter shows room was made. */
+    CHECK(http("GET", "/metrics", NULL, 0, "Bearer s3cret-token", &r) == 0 &&
+          r.status == 200);
+    CHECK_MSG(r.body && metric(r.body, "turbolift_connections_cut_total") >=
+              IDLE_CONNECTIONS - TL_SERVICE_DEFAULT_CONNECTIONS,
+              "cut: %g", r.body ? metric(r.body, "turbolift_connections_cut_total") : -1);
+    reply_free(&r);
+
+    for (int i = 0; i < opened; i++)
+        close(fds[i]);
+    curl_easy_cleanup(kept);
+    tl_service_stop(service);
+    port = saved_port;
+}
+
 /* ---- drain ---- */
 
 static void *slow_call(void *arg)
@@ -495,9 +621,22 @@ static void test_bad_tables(void)
                            &service, err, sizeof err) == -1);
     CHECK_MSG(strstr(err, "not a numeric") != NULL, "%s", err);
     opts.bind_address = "::1";   /* IPv6 works where the host has it */
-    if (tl_service_start(tl_service_entries, tl_service_entry_count, &opts,
-                         &service, err, sizeof err) == 0)
-        tl_service_stop(service);
+    {
+        struct sockaddr_in6 v6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+        int s6 = socket(AF_INET6, SOCK_STREAM, 0);
+        int host_has_v6 = s6 >= 0 && bind(s6, (struct sockaddr *)&v6, sizeof v6) == 0;
+        int started;
+
+        if (s6 >= 0)
+            close(s6);
+        started = tl_service_start(tl_service_entries, tl_service_entry_count, &opts,
+                                   &service, err, sizeof err);
+        CHECK_MSG(started == (host_has_v6 ? 0 : -1), "bind ::1: %s", err);
+        if (started == 0) {
+            CHECK(tl_service_port(service) > 0);
+            tl_service_stop(service);
+        }
+    }
 
     /* options from the environment */
     struct tl_service_options env_opts;
@@ -548,6 +687,7 @@ int main(void)
     test_concurrency();
     test_metrics();
     test_token();
+    test_idle_connections();
     test_drain(service);
     tl_service_stop(service);
 
