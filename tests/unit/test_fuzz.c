@@ -5,8 +5,17 @@
  * count or length), then mutated (bit flips, interesting bytes, truncation,
  * insertion), plus pure random bytes, are fed to tl_decode_request. The
  * service side must answer every one with success or a message, never a
- * crash; what decodes is encoded as a reply, which is mutated and fed to
- * tl_decode_reply as well. Signature strings are mutated and parsed too.
+ * crash. What decodes must also keep these properties:
+ *   - canonical: the decoded arguments, encoded as a client would
+ *     (tl_encode_request), decode again, and that encoding is a fixed
+ *     point (encode(decode(encode(x))) == encode(x), byte for byte), so
+ *     both decodings hold the same values;
+ *   - within the signature: a pointer argument is NULL exactly when the
+ *     request sent nil, and a length that says data follows never comes
+ *     with a NULL pointer;
+ * and is encoded as a reply, which must decode; mutated replies either
+ * decode or fail with a message and leave the caller's memory (result and
+ * out buffers) untouched. Signature strings are mutated and parsed too.
  *
  * Fixed seed and bounded counts, so a failure reproduces. Run under
  * -Db_sanitize=address,undefined to catch memory errors as well as crashes.
@@ -243,7 +252,98 @@ static int reply_has_strings(const struct tl_sig *sig)
     return 0;
 }
 
-static unsigned long decoded, refused, replies_checked;
+static unsigned long decoded, refused, replies_checked, replies_refused;
+
+/* The value of integer argument i (a buffer's count), as a long long. */
+static long long int_arg(const struct tl_sig *sig, void *const *args, unsigned i)
+{
+    const struct tl_type *t = sig->params[i].type;
+    const void *p = args[i];
+
+    if (t->kind == TL_KIND_INT) {
+        switch (t->size) {
+        case 1: return *(const int8_t *)p;
+        case 2: return *(const int16_t *)p;
+        case 4: return *(const int32_t *)p;
+        default: return *(const int64_t *)p;
+        }
+    }
+    switch (t->size) {
+    case 1: return *(const uint8_t *)p;
+    case 2: return *(const uint16_t *)p;
+    case 4: return *(const uint32_t *)p;
+    default: return (long long)(*(const uint64_t *)p & INT64_MAX);
+    }
+}
+
+/* Bytes of caller memory behind out parameter i (0 when NULL). */
+static size_t out_bytes(const struct tl_sig *sig, void *const *args, unsigned i)
+{
+    const struct tl_param *param = &sig->params[i];
+    void *ptr = *(void *const *)args[i];
+    long long n;
+
+    if (ptr == NULL)
+        return 0;
+    if (param->kind != TL_PARAM_BUFFER)
+        return param->type->size;
+    n = int_arg(sig, args, param->len_index);
+    return n > 0 ? (size_t)n * param->type->size : 0;
+}
+
+/* Pointers NULL exactly where the request sent nil; a positive count
+ * never with a NULL pointer. */
+static void check_pointers(const struct tl_sig *sig, const char *data, size_t len,
+                           struct tl_frame *frame)
+{
+    void *const *args = tl_frame_args(frame);
+    msgpack_unpacked msg;
+    size_t off = 0;
+
+    msgpack_unpacked_init(&msg);
+    REQUIRE(msgpack_unpack_next(&msg, data, len, &off) == MSGPACK_UNPACK_SUCCESS);
+    REQUIRE(msg.data.type == MSGPACK_OBJECT_ARRAY);
+    for (unsigned i = 0; i < sig->param_count && i < msg.data.via.array.size; i++) {
+        const struct tl_param *param = &sig->params[i];
+        void *ptr;
+        int sent_nil = msg.data.via.array.ptr[i].type == MSGPACK_OBJECT_NIL;
+
+        if (param->kind == TL_PARAM_VALUE)
+            continue;
+        ptr = *(void *const *)args[i];
+        CHECK_MSG((ptr == NULL) == sent_nil, "%s: argument %u: pointer %s, sent %s",
+                  "request", i, ptr ? "set" : "NULL", sent_nil ? "nil" : "data");
+        if (param->kind == TL_PARAM_BUFFER && int_arg(sig, args, param->len_index) > 0)
+            CHECK_MSG(ptr != NULL || sent_nil, "argument %u: count %lld with a NULL pointer",
+                      i, int_arg(sig, args, param->len_index));
+    }
+    msgpack_unpacked_destroy(&msg);
+}
+
+/* encode(decoded) decodes, and encoding that again gives the same bytes. */
+static void check_canonical(const struct tl_sig *sig, struct tl_frame *frame)
+{
+    msgpack_sbuffer once, twice;
+    struct tl_frame *again = NULL;
+    char err[512];
+
+    msgpack_sbuffer_init(&once);
+    msgpack_sbuffer_init(&twice);
+    CHECK_MSG(tl_encode_request(sig, tl_frame_args(frame), &once, err, sizeof err) == 0,
+              "re-encoding what decoded: %s", err);
+    CHECK_MSG(tl_decode_request(sig, once.data, once.size, &again, err, sizeof err) == 0,
+              "decoding the canonical encoding: %s", err);
+    if (again != NULL) {
+        CHECK_MSG(tl_encode_request(sig, tl_frame_args(again), &twice, err, sizeof err) == 0,
+                  "%s", err);
+        CHECK_MSG(once.size == twice.size && memcmp(once.data, twice.data, once.size) == 0,
+                  "encode(decode(encode(x))) differs from encode(x) (%zu, %zu bytes)",
+                  once.size, twice.size);
+        tl_frame_free(again);
+    }
+    msgpack_sbuffer_destroy(&once);
+    msgpack_sbuffer_destroy(&twice);
+}
 
 static void feed(const struct tl_sig *sig, const char *data, size_t len)
 {
@@ -258,6 +358,8 @@ static void feed(const struct tl_sig *sig, const char *data, size_t len)
         return;
     }
     decoded++;
+    check_pointers(sig, data, len, frame);
+    check_canonical(sig, frame);
     msgpack_sbuffer_init(&reply);
     /* No function runs: the result is the frame's zeroed memory. */
     CHECK_MSG(tl_encode_reply(sig, frame, &reply, err, sizeof err) == 0, "%s", err);
@@ -266,12 +368,44 @@ static void feed(const struct tl_sig *sig, const char *data, size_t len)
         CHECK_MSG(tl_decode_reply(sig, reply.data, reply.size, tl_frame_args(frame),
                                   result, err, sizeof err) == 0, "%s", err);
         for (int i = 0; i < 4 && reply.size > 0; i++) {
-            char copy[4096];
+            char copy[4096], before[4096];
             size_t n = reply.size < sizeof copy ? reply.size : sizeof copy;
+            size_t rsize = tl_sig_result_size(sig), used = 0;
+            void *const *args = tl_frame_args(frame);
+
             memcpy(copy, reply.data, n);
             mutate(copy, &n, sizeof copy);
-            (void)tl_decode_reply(sig, copy, n, tl_frame_args(frame), result, err,
-                                  sizeof err);
+            /* what the caller's memory holds before this reply */
+            if (result != NULL && rsize <= sizeof before) {
+                memcpy(before, result, rsize);
+                used = rsize;
+            }
+            for (unsigned p = 0; p < sig->param_count; p++) {
+                size_t b = tl_param_is_out(&sig->params[p]) ? out_bytes(sig, args, p) : 0;
+                if (b > 0 && used + b <= sizeof before) {
+                    memcpy(before + used, *(void *const *)args[p], b);
+                    used += b;
+                }
+            }
+            err[0] = '\0';
+            if (tl_decode_reply(sig, copy, n, args, result, err, sizeof err) < 0) {
+                size_t at = 0;
+                CHECK(err[0] != '\0');
+                if (result != NULL && rsize <= sizeof before) {
+                    CHECK_MSG(memcmp(before, result, rsize) == 0,
+                              "a refused reply changed the result (%s)", err);
+                    at = rsize;
+                }
+                for (unsigned p = 0; p < sig->param_count; p++) {
+                    size_t b = tl_param_is_out(&sig->params[p]) ? out_bytes(sig, args, p) : 0;
+                    if (b > 0 && at + b <= used) {
+                        CHECK_MSG(memcmp(before + at, *(void *const *)args[p], b) == 0,
+                                  "a refused reply changed out argument %u (%s)", p, err);
+                        at += b;
+                    }
+                }
+                replies_refused++;
+            }
             replies_checked++;
         }
     }
@@ -339,10 +473,11 @@ int main(void)
         tl_sig_free(sig);
     }
     msgpack_sbuffer_destroy(&body);
-    printf("requests: %lu decoded, %lu refused; %lu mutated replies\n",
-           decoded, refused, replies_checked);
+    printf("requests: %lu decoded, %lu refused; %lu mutated replies, %lu refused\n",
+           decoded, refused, replies_checked, replies_refused);
     /* The generator must reach the decoder's success path, not only errors. */
     CHECK(decoded > SIGNATURE_COUNT * ROUNDS_PER_SIGNATURE / 10);
+    CHECK(replies_refused > 0 && replies_refused < replies_checked);
     fuzz_signature_text();
     return tl_check_status("test_fuzz");
 }

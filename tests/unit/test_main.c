@@ -123,6 +123,29 @@ static void *nap_thread(void *arg)
     return NULL;
 }
 
+/* --help prints the usage, every option and the environment it reads,
+ * and exits 0 (the exit status alone would pass for an empty text). */
+static void check_help(void)
+{
+    static const char *const words[] = { "usage:", "--port N", "--bind ADDR",
+        "--ready-fd FD", "--parent-pid PID", "TURBOLIFT_TOKEN", "TURBOLIFT_MAX_REQUEST",
+        "TURBOLIFT_DRAIN_TIMEOUT" };
+    char command[1024], text[4096];
+    size_t got = 0, r;
+    FILE *p;
+
+    snprintf(command, sizeof command, "'%s' --help 2>&1", service_bin);
+    p = popen(command, "r");
+    REQUIRE(p != NULL);
+    while (got < sizeof text - 1 && (r = fread(text + got, 1, sizeof text - 1 - got, p)) > 0)
+        got += r;
+    text[got] = '\0';
+    CHECK(pclose(p) == 0);
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        CHECK_MSG(strstr(text, words[i]) != NULL, "--help does not mention %s:\n%s",
+                  words[i], text);
+}
+
 static void test_command_line(void)
 {
     static const char *const bad_port[] = { "--port", "99999", NULL };
@@ -133,6 +156,7 @@ static void test_command_line(void)
     CHECK(wait_exit(spawn(service_bin, bad_port, NULL), 5000) == 1);
     CHECK(wait_exit(spawn(service_bin, unknown, NULL), 5000) == 1);
     CHECK(wait_exit(spawn(service_bin, help, NULL), 5000) == 0);
+    check_help();
     CHECK(wait_exit(spawn(service_bin, bad_bind, NULL), 5000) == 1);
     /* a signature the runtime cannot parse: refuse to start, status 2 */
     CHECK(wait_exit(spawn(bad_bin, NULL, NULL), 5000) == 2);
@@ -205,6 +229,7 @@ static void test_drain_bound(void)
     CHECK(wait_exit(pid, 5000) == 0);
     CHECK(tl_now_ms() - start < 3000);
     pthread_join(thread, NULL);
+    CHECK(nap.status == -1);                   /* cut off, never answered */
 }
 
 /* The local target passes its own pid; if it is SIGKILLed, no worker may
