@@ -17,9 +17,10 @@
  *
  * The descriptor is a static pointer whose initializer is filled in once the
  * service exists and its hash is known (emit.cc); docs/abi.md, section 3.
- * So is captured, a static pointer to the table of the addresses of the
- * globals whose values travel with each call (capture.cc): which ones is
- * known only once the whole file is parsed, after this prologue is built.
+ * captured is NULL here: which globals travel with each call (capture.cc)
+ * is known only once the whole file is parsed and the call graph built, so
+ * the emit step points it at a local table of their addresses, filled
+ * right before the call (tl_fill_captures).
  * Built as GENERIC right after parsing, so the gimplifier does the rest.
  */
 #include "tl_plugin.h"
@@ -29,6 +30,10 @@
 #include "toplev.h"
 #include "fold-const.h"
 #include "tree-iterator.h"
+#include "basic-block.h"
+#include "function.h"
+#include "gimple.h"
+#include "gimple-iterator.h"
 #include "diagnostic-core.h"
 #include "tl_abi.h"
 
@@ -107,7 +112,6 @@ void tl_insert_stub(struct tl_tagged *tagged)
 	/* 1. the two statics the runtime needs: descriptor and state slot */
 	tagged->descriptor_var = tl_static_variable(loc, tl_const_char_pointer(), "descriptor", fndecl);
 	tagged->state_var = tl_static_variable(loc, ptr_type_node, "state", fndecl);
-	tagged->captures_var = tl_static_variable(loc, tl_void_const_ptr_ptr(), "captures", fndecl);
 
 	/* 2. copy each argument and point the argument array at the copies */
 	if (count) {
@@ -146,7 +150,7 @@ void tl_insert_stub(struct tl_tagged *tagged)
 	/* 4. if (__turbolift_call_captured(...) == 0) return result; */
 	call = build_call_expr_loc(loc, tl_runtime_entry(), 5, tagged->descriptor_var,
 				   build_fold_addr_expr(tagged->state_var), args_ptr, result_ptr,
-				   tagged->captures_var);
+				   build_int_cst(tl_void_const_ptr_ptr(), 0));
 	append_to_statement_list(build3_loc(loc, COND_EXPR, void_type_node,
 					    build2(EQ_EXPR, boolean_type_node, call,
 						   integer_zero_node),
@@ -165,53 +169,64 @@ void tl_insert_stub(struct tl_tagged *tagged)
 	}
 }
 
-/* Point the stub's captures variable at a table of the captured globals'
- * addresses, in signature order. Runs at the emit step, when the call
- * graph is built: the table is analysed as a new variable (so its
- * references keep the globals and mark their addresses as escaping into
- * the runtime call), and the captures variable gets a reference to it. */
+/* Hand the runtime the captured globals' addresses: in the stub's call,
+ * now GIMPLE, replace the NULL captured argument by a local table filled
+ * right before the call,
+ *
+ *	tl_captured[i] = &global_i; ...
+ *	__turbolift_call_captured(..., &tl_captured);
+ *
+ * Computed at each call, on the calling thread, so that a thread-local's
+ * address is this thread's. The references make the globals' addresses
+ * escape into the call, so that no store to them is moved past it. */
 void tl_fill_captures(struct tl_tagged *tagged)
 {
-	const char *fn = IDENTIFIER_POINTER(DECL_NAME(tagged->decl));
-	location_t loc = DECL_SOURCE_LOCATION(tagged->decl);
-	vec<constructor_elt, va_gc> *elts = NULL;
-	tree type, table, ctor;
-	varpool_node *node, *holder;
+	tree fndecl = tagged->decl;
+	function *fun = DECL_STRUCT_FUNCTION(fndecl);
+	cgraph_node *node = cgraph_node::get(fndecl);
+	tree entry = tl_runtime_entry();
+	tree type, table, temp;
+	basic_block bb;
 	unsigned i;
 
-	if (!tagged->captures_var || !tagged->capture_count)
+	if (!tagged->capture_count || !fun || !fun->cfg || !node)
 		return;
-	type = build_array_type_nelts(ptr_type_node, tagged->capture_count);
-	for (i = 0; i < tagged->capture_count; i++) {
-		tree var = tagged->captures[i].var;
+	FOR_EACH_BB_FN(bb, fun) {
+		gimple_stmt_iterator gsi;
 
-		TREE_ADDRESSABLE(var) = 1;
-		CONSTRUCTOR_APPEND_ELT(elts, size_int(i),
-				       fold_convert(ptr_type_node, build_fold_addr_expr(var)));
+		for (gsi = gsi_start_bb(bb); !gsi_end_p(gsi); gsi_next(&gsi)) {
+			gimple *stmt = gsi_stmt(gsi);
+
+			if (!is_gimple_call(stmt) || gimple_call_fndecl(stmt) != entry)
+				continue;
+			type = build_array_type_nelts(ptr_type_node, tagged->capture_count);
+			table = build_decl(DECL_SOURCE_LOCATION(fndecl), VAR_DECL,
+					   get_identifier("tl_captured"), type);
+			temp = build_decl(DECL_SOURCE_LOCATION(fndecl), VAR_DECL,
+					  get_identifier("tl_captured_address"), ptr_type_node);
+			DECL_CONTEXT(table) = DECL_CONTEXT(temp) = fndecl;
+			DECL_ARTIFICIAL(table) = DECL_ARTIFICIAL(temp) = 1;
+			DECL_IGNORED_P(table) = DECL_IGNORED_P(temp) = 1;
+			TREE_USED(table) = TREE_USED(temp) = 1;
+			TREE_ADDRESSABLE(table) = 1;
+			add_local_decl(fun, table);
+			add_local_decl(fun, temp);
+			for (i = 0; i < tagged->capture_count; i++) {
+				tree var = tagged->captures[i].var;
+				tree slot = build4(ARRAY_REF, ptr_type_node, table, size_int(i),
+						   NULL_TREE, NULL_TREE);
+				gimple *take;
+
+				TREE_ADDRESSABLE(var) = 1;
+				take = gimple_build_assign(temp, build_fold_addr_expr_with_type(
+								   var, ptr_type_node));
+				gsi_insert_before(&gsi, take, GSI_SAME_STMT);
+				gsi_insert_before(&gsi, gimple_build_assign(slot, temp), GSI_SAME_STMT);
+				node->create_reference(varpool_node::get_create(var), IPA_REF_ADDR, take);
+			}
+			gimple_call_set_arg(stmt, 4, build_fold_addr_expr_with_type(
+							     table, tl_void_const_ptr_ptr()));
+			return;
+		}
 	}
-	ctor = build_constructor(type, elts);
-	TREE_CONSTANT(ctor) = 1;
-	TREE_STATIC(ctor) = 1;
-
-	table = build_decl(loc, VAR_DECL,
-			   get_identifier(ACONCAT(("__turbolift_captured_", fn, NULL))), type);
-	SET_DECL_ASSEMBLER_NAME(table, get_identifier(ACONCAT(("__turbolift.captured.", fn, NULL))));
-	TREE_STATIC(table) = 1;
-	TREE_PUBLIC(table) = 0;
-	TREE_READONLY(table) = 1;
-	TREE_USED(table) = 1;
-	TREE_ADDRESSABLE(table) = 1;
-	DECL_ARTIFICIAL(table) = 1;
-	DECL_IGNORED_P(table) = 1;
-	DECL_INITIAL(table) = ctor;
-	varpool_node::finalize_decl(table);
-	node = varpool_node::get_create(table);
-	if (!node->analyzed)
-		node->analyze();
-
-	DECL_INITIAL(tagged->captures_var) =
-		fold_convert(TREE_TYPE(tagged->captures_var), build_fold_addr_expr(table));
-	holder = varpool_node::get(tagged->captures_var);
-	if (holder)
-		holder->create_reference(node, IPA_REF_ADDR);
 }

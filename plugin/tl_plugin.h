@@ -28,8 +28,6 @@ struct tl_tagged {
 	char *signature;	/* docs/abi.md, section 1; NULL until derived      */
 	tree descriptor_var;	/* static const char *: filled in by emit step     */
 	tree state_var;		/* static void *: the runtime's per-function slot  */
-	tree captures_var;	/* static void *const *: the captured globals'     */
-				/* addresses, filled in by the emit step (stub.cc) */
 	struct tl_capture *captures;	/* captured globals (capture.cc)   */
 	unsigned capture_count;
 };
