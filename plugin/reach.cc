@@ -90,5 +90,17 @@ bool tl_compute_reach(struct tl_tagged *tagged, struct tl_reach *reach)
 			if (!seen.add(ref->referred))
 				work.safe_push(ref->referred);
 	}
+	/* -fplugin-arg-turbolift-verbose: this half's answer on its own, so
+	 * tests/plugin/reach.sh can check it apart from the service link's cut */
+	if (tl_verbose) {
+		for (hash_set<tree>::iterator it = reach->functions.begin();
+		     it != reach->functions.end(); ++it)
+			inform(DECL_SOURCE_LOCATION(tagged->decl), "turbolift: %qD reaches function %qs",
+			       tagged->decl, IDENTIFIER_POINTER(*it));
+		for (hash_set<tree>::iterator it = reach->variables.begin();
+		     it != reach->variables.end(); ++it)
+			inform(DECL_SOURCE_LOCATION(tagged->decl), "turbolift: %qD reaches global %qs",
+			       tagged->decl, IDENTIFIER_POINTER(*it));
+	}
 	return true;
 }
