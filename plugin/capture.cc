@@ -300,23 +300,36 @@ static void tl_check_body(struct tl_tagged *tagged, tl_parents *parent, cgraph_n
 	}
 }
 
+static int tl_by_declaration(const void *a, const void *b)
+{
+	unsigned x = DECL_UID((*(varpool_node *const *)a)->decl);
+	unsigned y = DECL_UID((*(varpool_node *const *)b)->decl);
+
+	return x < y ? -1 : x > y;
+}
+
 bool tl_check_globals(struct tl_tagged *tagged)
 {
 	tl_parents parent;
 	auto_vec<symtab_node *> order;
+	auto_vec<varpool_node *> wanted;
 	struct tl_strbuf sig = { NULL, 0, 0 };
 	bool ok = true;
 	unsigned i;
 
 	tl_walk(tagged, &parent, &order);
 
-	/* 1. captured globals, in the order the walk meets them */
+	/* 1. captured globals, in the order of their declarations */
 	for (i = 0; i < order.length(); i++) {
 		varpool_node *var = dyn_cast<varpool_node *>(order[i]);
 
-		if (var && tl_wants_capture(var, &parent) && !tl_capture(tagged, var, &sig))
-			ok = false;
+		if (var && tl_wants_capture(var, &parent))
+			wanted.safe_push(var);
 	}
+	wanted.qsort(tl_by_declaration);
+	for (i = 0; i < wanted.length(); i++)
+		if (!tl_capture(tagged, wanted[i], &sig))
+			ok = false;
 
 	/* 2. writes and hidden state, in every body of the slice */
 	for (i = 0; i < order.length(); i++) {
