@@ -147,10 +147,20 @@ struct tl_endpoint *tl_endpoint_publish(_Atomic(struct tl_endpoint *) *slot,
                                         struct tl_endpoint **retired,
                                         const char *base, const char *function)
 {
+    return tl_endpoint_publish_pinned(slot, retired, base, function, NULL);
+}
+
+struct tl_endpoint *tl_endpoint_publish_pinned(_Atomic(struct tl_endpoint *) *slot,
+                                               struct tl_endpoint **retired,
+                                               const char *base, const char *function,
+                                               const char *pin)
+{
     struct tl_endpoint *ep = tl_endpoint_new(base, function);
 
     if (ep == NULL)
         return NULL;
+    if (pin != NULL && (ep->pin = strdup(pin)) == NULL)
+        return NULL;           /* the endpoint leaks: out of memory anyway */
     ep->next = *retired;       /* owned by the list, from the start */
     *retired = ep;
     atomic_store_explicit(slot, ep, memory_order_release);
@@ -234,6 +244,19 @@ static struct curl_slist *request_headers(const char *token, const char *expect)
     return h;
 }
 
+/* TLS for an https endpoint: exactly the pinned key. The chain and the
+ * name are not checked - the certificate is self-signed and the address
+ * may be a tunnel's - the pin is: only the holder of the private key can
+ * complete the handshake. */
+static void conn_tls(CURL *h, const char *pin)
+{
+    if (pin == NULL)
+        return;
+    curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, pin);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+}
+
 /* The handle for this endpoint in this thread, set up once. */
 static struct tl_conn *conn_get(struct tl_thread *t, const struct tl_endpoint *ep,
                                 const struct tl_client_opts *opts)
@@ -279,6 +302,7 @@ static struct tl_conn *conn_get(struct tl_thread *t, const struct tl_endpoint *e
     curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->h, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, c->errbuf);
+    conn_tls(c->h, ep->pin);
     c->id = ep->id;
     c->used = ++t->clock;
     return c;
@@ -321,7 +345,7 @@ static int worker_answers(const struct tl_endpoint *ep, long timeout_ms,
         snprintf(why, whylen, "out of memory");
         return 1;           /* cannot check: do not condemn the worker */
     }
-    status = tl_client_get_status(url, timeout_ms, why, whylen);
+    status = tl_client_get_status_pinned(url, ep->pin, timeout_ms, why, whylen);
     free(url);
     if (status != 0 && status != 200)
         snprintf(why, whylen, "GET /healthz answered %ld", status);
@@ -466,6 +490,12 @@ static size_t discard(char *data, size_t size, size_t nmemb, void *user)
 
 long tl_client_get_status(const char *url, long timeout_ms, char *err, size_t errlen)
 {
+    return tl_client_get_status_pinned(url, NULL, timeout_ms, err, errlen);
+}
+
+long tl_client_get_status_pinned(const char *url, const char *pin, long timeout_ms,
+                                 char *err, size_t errlen)
+{
     char errbuf[CURL_ERROR_SIZE] = "";
     long status = 0;
     CURLcode rc;
@@ -484,6 +514,7 @@ long tl_client_get_status(const char *url, long timeout_ms, char *err, size_t er
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    conn_tls(h, pin);
     rc = curl_easy_perform(h);
     if (rc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

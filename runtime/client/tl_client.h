@@ -21,7 +21,9 @@
  * a half-written URL.
  */
 struct tl_endpoint {
-    char *base;                 /* "http://127.0.0.1:PORT"                      */
+    char *base;                 /* "http://127.0.0.1:PORT" or "https://..."     */
+    char *pin;                  /* https: the only public key accepted
+                                   ("sha256//...", tl_tls.h); NULL: http       */
     char *url;                  /* base + "/v1/call/<function>"                 */
     uint64_t id;                /* unique in the process: keys cached handles   */
     atomic_uint inflight;       /* calls in progress: for least-in-flight       */
@@ -41,6 +43,11 @@ struct tl_endpoint *tl_endpoint_new(const char *base, const char *function);
 struct tl_endpoint *tl_endpoint_publish(_Atomic(struct tl_endpoint *) *slot,
                                         struct tl_endpoint **retired,
                                         const char *base, const char *function);
+/* The same for an https base whose services present the key of pin. */
+struct tl_endpoint *tl_endpoint_publish_pinned(_Atomic(struct tl_endpoint *) *slot,
+                                               struct tl_endpoint **retired,
+                                               const char *base, const char *function,
+                                               const char *pin);
 
 /* Per-call options. */
 struct tl_client_opts {
@@ -81,6 +88,9 @@ int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
 /* GET url with a fresh connection; returns the HTTP status or 0 when no
  * response came (reason in err). For readiness probes, not for calls. */
 long tl_client_get_status(const char *url, long timeout_ms, char *err, size_t errlen);
+/* The same for an https url whose server must present the key of pin. */
+long tl_client_get_status_pinned(const char *url, const char *pin, long timeout_ms,
+                                 char *err, size_t errlen);
 
 /*
  * Pick the endpoint for the next attempt among slots[0..n): the one with

@@ -54,6 +54,7 @@
 
 #include "tl_build.h"
 #include "tl_log.h"
+#include "tl_tls.h"
 
 extern char **environ;
 
@@ -77,6 +78,8 @@ struct local {
     char *binary;
     char **envp;               /* ours with TURBOLIFT_TOKEN set to the token */
     char token[65];            /* made here when none is configured        */
+    struct tl_tls_identity tls;  /* TURBOLIFT_TLS=1: the workers' certificate */
+    const char *pin;           /* tls.pin, or NULL: plain HTTP             */
     struct worker *w;
     unsigned restarts_left;
     int stopped;
@@ -359,12 +362,14 @@ static int collect_ports(struct local *l, unsigned first, unsigned n, long deadl
 }
 
 /* Poll GET /readyz until 200 or the deadline. */
-static int wait_ready(struct worker *w, long deadline, char *err, size_t errlen)
+static int wait_ready(const struct local *l, struct worker *w, long deadline,
+                      char *err, size_t errlen)
 {
     char url[64], why[128], last[256] = "no answer";
     long pause = 1;
 
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/readyz", w->port);
+    snprintf(url, sizeof url, "%s://127.0.0.1:%u/readyz", l->pin ? "https" : "http",
+             w->port);
     for (;;) {                /* bounded by the deadline */
         long left = deadline - tl_now_ms();
         long status;
@@ -374,7 +379,8 @@ static int wait_ready(struct worker *w, long deadline, char *err, size_t errlen)
                      (long)w->pid, w->port, last);
             return -1;
         }
-        status = tl_client_get_status(url, left < 1000 ? left : 1000, last, sizeof last);
+        status = tl_client_get_status_pinned(url, l->pin, left < 1000 ? left : 1000,
+                                             last, sizeof last);
         if (status == 200)
             return 0;
         if (status != 0)
@@ -478,14 +484,15 @@ static int start_workers(struct tl_target *t, unsigned first, unsigned n,
     if (collect_ports(l, first, n, deadline, err, errlen) != 0)
         goto fail;
     for (i = 0; i < n; i++)
-        if (wait_ready(&l->w[first + i], deadline, err, errlen) != 0)
+        if (wait_ready(l, &l->w[first + i], deadline, err, errlen) != 0)
             goto fail;
     for (i = 0; i < n; i++) {
         char base[64];
 
-        snprintf(base, sizeof base, "http://127.0.0.1:%u", l->w[first + i].port);
-        if (tl_endpoint_publish(&t->slots[first + i], &l->retired, base,
-                                t->manifest->function) == NULL) {
+        snprintf(base, sizeof base, "%s://127.0.0.1:%u", l->pin ? "https" : "http",
+                 l->w[first + i].port);
+        if (tl_endpoint_publish_pinned(&t->slots[first + i], &l->retired, base,
+                                       t->manifest->function, l->pin) == NULL) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
@@ -503,25 +510,35 @@ fail:
 /* The target interface                                                 */
 
 /*
- * The service reads its token from TURBOLIFT_TOKEN: our environment with
- * that one variable set to token (a copy of the pointers; the strings stay
- * environ's).
+ * The service reads its token from TURBOLIFT_TOKEN, and its certificate
+ * and key from TURBOLIFT_TLS_CERT and TURBOLIFT_TLS_KEY: our environment
+ * with those set to token and (when cert is not NULL) cert and key, and
+ * without them otherwise (a copy of the pointers; the other strings stay
+ * environ's). The environment of a process is readable by its user only.
  */
-static char **env_with_token(const char *token)
+static char **worker_env(const char *token, const char *cert, const char *key)
 {
+    static const char *const ours[] = { "TURBOLIFT_TOKEN=", "TURBOLIFT_TLS_CERT=",
+                                         "TURBOLIFT_TLS_KEY=" };
     size_t n = 0, k = 0;
     char **env;
 
     while (environ[n] != NULL)
         n++;
-    env = calloc(n + 2, sizeof *env);
+    env = calloc(n + 4, sizeof *env);
     if (env == NULL)
         return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "TURBOLIFT_TOKEN=", 16) != 0)
+    for (size_t i = 0; i < n; i++) {
+        int skip = 0;
+        for (size_t j = 0; j < sizeof ours / sizeof ours[0]; j++)
+            skip |= strncmp(environ[i], ours[j], strlen(ours[j])) == 0;
+        if (!skip)
             env[k++] = environ[i];
-    if (asprintf(&env[k], "TURBOLIFT_TOKEN=%s", token) < 0) {
-        free(env);
+    }
+    if (asprintf(&env[k++], "TURBOLIFT_TOKEN=%s", token) < 0 ||
+        (cert != NULL && (asprintf(&env[k++], "TURBOLIFT_TLS_CERT=%s", cert) < 0 ||
+                          asprintf(&env[k++], "TURBOLIFT_TLS_KEY=%s", key) < 0))) {
+        free(env);             /* out of memory: what was made leaks */
         return NULL;
     }
     return env;
@@ -575,7 +592,20 @@ static int local_prepare(struct tl_target *t, char *err, size_t errlen)
         token = l->token;
         t->token = l->token;
     }
-    l->envp = env_with_token(token);
+    /* TURBOLIFT_TLS=1: HTTPS to the workers, with a certificate made for
+     * this function and run, pinned (tl_tls.h). */
+    {
+        unsigned long long tls = 0;
+
+        if (tl_env_number("TURBOLIFT_TLS", 0, 1, &tls, err, errlen) != 0)
+            goto fail;
+        if (tls) {
+            if (tl_tls_make(&l->tls, err, errlen) != 0)
+                goto fail;
+            l->pin = l->tls.pin;
+        }
+    }
+    l->envp = worker_env(token, l->tls.cert_pem, l->tls.key_pem);
     if (l->envp == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -585,6 +615,7 @@ static int local_prepare(struct tl_target *t, char *err, size_t errlen)
     t->priv = l;
     return 0;
 fail:
+    tl_tls_identity_clear(&l->tls);
     free(l->binary);
     pthread_mutex_destroy(&l->lock);
     free(l);
@@ -660,7 +691,7 @@ static int worker_stuck(struct worker *w, const struct tl_endpoint *ep,
         return 1;
     }
     snprintf(url, sizeof url, "%.64s/healthz", ep->base);
-    status = tl_client_get_status(url, TL_HEALTH_MS, reason, sizeof reason);
+    status = tl_client_get_status_pinned(url, ep->pin, TL_HEALTH_MS, reason, sizeof reason);
     if (status == 200)
         return 0;
     if (status != 0)

@@ -180,6 +180,14 @@ int tl_service_options_from_env(struct tl_service_options *opts,
     opts->token = tl_env("TURBOLIFT_TOKEN", NULL);
     opts->drain_timeout_ms = (unsigned)drain_s * 1000;
     opts->max_connections = (unsigned)connections;
+    opts->tls_cert = tl_env("TURBOLIFT_TLS_CERT", NULL);
+    opts->tls_key = tl_env("TURBOLIFT_TLS_KEY", NULL);
+    if ((opts->tls_cert == NULL) != (opts->tls_key == NULL)) {
+        snprintf(err, errlen, "TURBOLIFT_TLS_CERT and TURBOLIFT_TLS_KEY go together: "
+                 "%s is set, %s is not", opts->tls_cert ? "the certificate" : "the key",
+                 opts->tls_cert ? "the key" : "the certificate");
+        return -1;
+    }
     return 0;
 }
 
@@ -1014,6 +1022,9 @@ int tl_service_start(const struct tl_service_entry *entries, unsigned count,
     struct tl_service *service = NULL;
     struct addrinfo hints, *address = NULL;
     const union MHD_DaemonInfo *info;
+    struct MHD_OptionItem tls[3] = { { MHD_OPTION_END, 0, NULL },
+                                     { MHD_OPTION_END, 0, NULL },
+                                     { MHD_OPTION_END, 0, NULL } };
     char port_text[16];
     unsigned flags;
     int rc;
@@ -1062,6 +1073,14 @@ int tl_service_start(const struct tl_service_entry *entries, unsigned count,
 
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
             MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* HTTPS: libmicrohttpd with GnuTLS, from the PEM texts in memory. */
+    if (opts->tls_cert != NULL && opts->tls_key != NULL) {
+        flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                          (void *)opts->tls_cert };
+        tls[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                          (void *)opts->tls_key };
+    }
     if (address->ai_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)address->ai_addr;
         /* "::" means every address: take IPv4 clients too, as 0.0.0.0
@@ -1075,6 +1094,7 @@ int tl_service_start(const struct tl_service_entry *entries, unsigned count,
         MHD_OPTION_SOCK_ADDR, address->ai_addr,
         MHD_OPTION_NOTIFY_COMPLETED, tl_completed, service,
         MHD_OPTION_NOTIFY_CONNECTION, tl_notify_connection, service,
+        MHD_OPTION_ARRAY, tls,
         MHD_OPTION_CONNECTION_LIMIT, service->max_connections + TL_CONNECTION_HEADROOM,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, TL_CONNECTION_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, TL_IDLE_TIMEOUT_S,
@@ -1082,13 +1102,14 @@ int tl_service_start(const struct tl_service_entry *entries, unsigned count,
     freeaddrinfo(address);
     if (service->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s port %u (in use, or no such "
-                 "local address?)", opts->bind_address, opts->port);
+                 "local address?%s)", opts->bind_address, opts->port,
+                 opts->tls_cert ? " or a TLS certificate or key GnuTLS refused" : "");
         goto fail;
     }
     info = MHD_get_daemon_info(service->daemon, MHD_DAEMON_INFO_BIND_PORT);
     service->port = info != NULL ? info->port : opts->port;
-    tl_log_info("serving %u function(s) on %s port %u", count, opts->bind_address,
-                service->port);
+    tl_log_info("serving %u function(s) on %s port %u (%s)", count, opts->bind_address,
+                service->port, opts->tls_cert ? "https" : "http");
     *out = service;
     return 0;
 

@@ -37,6 +37,8 @@ struct tl_service_options {
     const char *token;          /* NULL or "": no Authorization check      */
     unsigned drain_timeout_ms;  /* how long main() lets calls finish       */
     unsigned max_connections;   /* concurrent connections (and threads)    */
+    const char *tls_cert;       /* PEM: speak HTTPS with it; NULL: HTTP    */
+    const char *tls_key;        /* PEM, the certificate's key              */
 };
 
 /*
@@ -49,6 +51,7 @@ struct tl_service_options {
  *   TURBOLIFT_TOKEN          bearer token        (none)
  *   TURBOLIFT_DRAIN_TIMEOUT  seconds             (25)
  *   TURBOLIFT_MAX_CONNECTIONS                    (512)
+ *   TURBOLIFT_TLS_CERT, TURBOLIFT_TLS_KEY  PEM text: HTTPS (both or neither)
  * Returns -1 (with a message in err) when a variable holds a bad value.
  * The strings in opts point into the environment.
  */
