@@ -18,6 +18,7 @@
 /* CHECK, CHECK_MSG, REQUIRE and tl_check_status() are the unit tests' own;
  * deadlines and pauses are the runtime's (tl_now_ms, tl_wait_ms). */
 #include "../unit/tl_check.h"
+#include "tl_abi.h"
 #include "tl_clock.h"
 
 static inline void rt_write_file(const char *path, const char *text)
@@ -58,20 +59,21 @@ static inline const char *rt_service_dir(const char *dir, const char *function,
     snprintf(sdir, sizeof sdir, "%s/%s", dir, function);
     REQUIRE(mkdir(sdir, 0755) == 0 || errno == EEXIST);
     snprintf(path, sizeof path, "%s/turbolift.yaml", sdir);
+    /* the keys are tl_abi.h's, as the plugin's and the runtime's */
     snprintf(text, sizeof text,
-             "turbolift: 1\n"
-             "function: %s\n"
-             "target: local\n"
-             "signature: \"%s\"\n"
-             "hash: 0123456789abcdef\n"
-             "source: %s\n"
-             "line: 1\n"
-             "compiler: %s\n"
-             "compile_flags: [-O2]\n"
-             "link_flags: []\n"
-             "service_object: %s\n"
-             "external_symbols: []\n",
-             function, signature, __FILE__, cc, obj);
+             TL_ABI_MAN_VERSION ": %d\n"
+             TL_ABI_MAN_FUNCTION ": %s\n"
+             TL_ABI_MAN_TARGET ": local\n"
+             TL_ABI_MAN_SIGNATURE ": \"%s\"\n"
+             TL_ABI_MAN_HASH ": 0123456789abcdef\n"
+             TL_ABI_MAN_SOURCE ": %s\n"
+             TL_ABI_MAN_LINE ": 1\n"
+             TL_ABI_MAN_COMPILER ": %s\n"
+             TL_ABI_MAN_COMPILE_FLAGS ": [-O2]\n"
+             TL_ABI_MAN_LINK_FLAGS ": []\n"
+             TL_ABI_MAN_SERVICE_OBJECT ": %s\n"
+             TL_ABI_MAN_EXTERNAL_SYMBOLS ": []\n",
+             TL_ABI_MANIFEST_VERSION, function, signature, __FILE__, cc, obj);
     rt_write_file(path, text);
     return sdir;
 }
@@ -81,9 +83,11 @@ static inline const char *rt_descriptor(char *buf, size_t len, const char *sdir,
                                         const char *function, const char *signature)
 {
     snprintf(buf, len,
-             "version=1\nfunction=%s\ntarget=local\nsignature=%s\n"
-             "hash=0123456789abcdef\nservice_dir=%s\nsource=%s:%d\n",
-             function, signature, sdir, __FILE__, __LINE__);
+             TL_ABI_DESC_VERSION "=%d\n" TL_ABI_DESC_FUNCTION "=%s\n"
+             TL_ABI_DESC_TARGET "=local\n" TL_ABI_DESC_SIGNATURE "=%s\n"
+             TL_ABI_DESC_HASH "=0123456789abcdef\n" TL_ABI_DESC_SERVICE_DIR "=%s\n"
+             TL_ABI_DESC_SOURCE "=%s:%d\n",
+             TL_ABI_DESCRIPTOR_VERSION, function, signature, sdir, __FILE__, __LINE__);
     return buf;
 }
 

@@ -68,7 +68,7 @@ program issue "issue.c"
 check "issue: prints 6" grep -qx 6 "$work/issue/dist.out"
 check "issue: the worker logged the call (verbose was installed)" grep -qx 'scaled(2)' "$work/issue/dist.err"
 check "issue: signature carries the captures" \
-	grep -q '^signature: "f8(f8;i4,f8)"$' "$work"/issue/out/scaled-*/turbolift.yaml
+	grep -q '^signature: "f8(f8;f8,i4)"$' "$work"/issue/out/scaled-*/turbolift.yaml
 captured issue scaled scale f8
 captured issue scaled verbose i4
 
