@@ -190,12 +190,16 @@ static void secret(struct emit *m, const struct tl_k8s_spec *s)
     str(m, "stringData");
     map_begin(m);
     kv(m, "token", s->token);
+    if (s->tls_cert != NULL) {         /* the pods' HTTPS identity (tl_tls.h) */
+        kv(m, "tlscert", s->tls_cert);
+        kv(m, "tlskey", s->tls_key);
+    }
     map_end(m);
     doc_end(m);
 }
 
 static void probe(struct emit *m, const char *key, const char *path, int period,
-                  int failures)
+                  int failures, int https)
 {
     str(m, key);
     map_begin(m);
@@ -203,10 +207,29 @@ static void probe(struct emit *m, const char *key, const char *path, int period,
     map_begin(m);
     kv(m, "path", path);
     kv(m, "port", "http");
+    if (https)                         /* kubelet does not check the certificate */
+        kv(m, "scheme", "HTTPS");
     map_end(m);
     kvn(m, "periodSeconds", period);
     kvn(m, "timeoutSeconds", 2);
     kvn(m, "failureThreshold", failures);
+    map_end(m);
+}
+
+/* An environment variable from a key of the deployment's Secret. */
+static void env_secret(struct emit *m, const char *name, const char *secret,
+                       const char *key)
+{
+    map_begin(m);
+    kv(m, "name", name);
+    str(m, "valueFrom");
+    map_begin(m);
+    str(m, "secretKeyRef");
+    map_begin(m);
+    kv(m, "name", secret);
+    kv(m, "key", key);
+    map_end(m);
+    map_end(m);
     map_end(m);
 }
 
@@ -252,6 +275,10 @@ static void container(struct emit *m, const struct tl_k8s_spec *s)
     map_end(m);
     map_end(m);
     map_end(m);
+    if (s->tls_cert != NULL) {
+        env_secret(m, "TURBOLIFT_TLS_CERT", s->name, "tlscert");
+        env_secret(m, "TURBOLIFT_TLS_KEY", s->name, "tlskey");
+    }
     seq_end(m);
     str(m, "resources");
     map_begin(m);
@@ -268,8 +295,8 @@ static void container(struct emit *m, const struct tl_k8s_spec *s)
     map_end(m);
     /* Ready means "accepts calls": /readyz turns 503 while draining, so a
      * terminating pod leaves the Service before it stops answering. */
-    probe(m, "readinessProbe", TL_PROTO_PATH_READY, 1, 1);
-    probe(m, "livenessProbe", TL_PROTO_PATH_HEALTH, 10, 3);
+    probe(m, "readinessProbe", TL_PROTO_PATH_READY, 1, 1, s->tls_cert != NULL);
+    probe(m, "livenessProbe", TL_PROTO_PATH_HEALTH, 10, 3, s->tls_cert != NULL);
     str(m, "securityContext");
     map_begin(m);
     str(m, "allowPrivilegeEscalation");

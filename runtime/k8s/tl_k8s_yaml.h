@@ -36,6 +36,8 @@ struct tl_k8s_spec {
     const char *hash;          /* image tag / content hash                    */
     const char *image;         /* full reference the node pulls               */
     const char *token;         /* call token for the Secret                   */
+    const char *tls_cert;      /* PEM certificate and key for the Secret and  */
+    const char *tls_key;       /* the pods (HTTPS); NULL: plain HTTP          */
     const char *service_type;  /* "NodePort", "ClusterIP" or "LoadBalancer"   */
     int min_replicas;          /* Deployment replicas, HPA minimum (>= 1)     */
     int max_replicas;          /* HPA when larger than min_replicas           */

@@ -25,6 +25,12 @@
  * bytes of /dev/urandom. The
  * pods get it from the Secret (secretKeyRef), the client sends it as
  * "Authorization: Bearer" (tl_target.token).
+ *
+ * TLS (on unless TURBOLIFT_TLS=0): the Secret also holds a certificate and
+ * key made for the Deployment (tl_tls.h; read back with the token when the
+ * Deployment is reused), the pods read them from it and speak HTTPS only,
+ * and the client accepts exactly that certificate's key (a pinned
+ * endpoint), over a NodePort, a load balancer or a port-forward alike.
  */
 #define _GNU_SOURCE   /* CLOCK_MONOTONIC, pthread_condattr_setclock */
 #include "tl_target.h"
@@ -50,6 +56,7 @@
 #include "tl_log.h"
 #include "tl_proc.h"
 #include "tl_protocol.h"
+#include "tl_tls.h"
 
 #define TL_K8S_DEFAULT_REGISTRY "127.0.0.1:5000"  /* deploy/cluster's registry     */
 #define TL_K8S_IMAGE_TIMEOUT_MS 300000            /* floor for ldd + build + push  */
@@ -65,6 +72,7 @@ struct k8s {
     char *binary;
     struct tl_image img;
     char token[128];
+    struct tl_tls_identity tls;   /* the pods' certificate and key, or none  */
     int progress;                 /* stderr is a terminal: show every step     */
     int deployed;                 /* objects exist on the cluster (ours/reused) */
     int stopped;
@@ -285,6 +293,8 @@ static int apply(struct tl_target *t, char *err, size_t errlen)
     s.hash = k->img.tag;
     s.image = k->img.ref;
     s.token = k->token;
+    s.tls_cert = k->tls.cert_pem;
+    s.tls_key = k->tls.key_pem;
     s.service_type = strcmp(c->endpoint, "loadbalancer") == 0 ? "LoadBalancer"
                    : strcmp(c->endpoint, "port-forward") == 0 ? "ClusterIP" : "NodePort";
     /* Nothing would serve calls with zero replicas. */
@@ -353,7 +363,7 @@ static int port_forward(struct tl_target *t, long deadline, char *base, size_t b
     if (tl_kubectl_port_forward(k->ns, svc, TL_K8S_SERVICE_PORT, deadline, &k->pf, &port,
                                 err, errlen) != 0)
         return -1;
-    snprintf(base, baselen, "http://127.0.0.1:%d", port);
+    snprintf(base, baselen, "%s://127.0.0.1:%d", k->tls.cert_pem ? "https" : "http", port);
     return 0;
 }
 
@@ -375,8 +385,8 @@ static int find_endpoint(struct tl_target *t, long deadline, char *base, size_t 
                      TL_K8S_KUBECTL_TIMEOUT_MS, err, errlen) != 0)
                 return -1;
             if (out[0] != '\0') {
-                snprintf(base, baselen, strchr(out, ':') ? "http://[%s]:%d" : "http://%s:%d",
-                         out, TL_K8S_SERVICE_PORT);
+                snprintf(base, baselen, strchr(out, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
+                         k->tls.cert_pem ? "https" : "http", out, TL_K8S_SERVICE_PORT);
                 return 0;
             }
             if (tl_now_ms() + TL_K8S_POLL_MS > deadline) {
@@ -399,8 +409,8 @@ static int find_endpoint(struct tl_target *t, long deadline, char *base, size_t 
     {
         const char *host = tl_env("TURBOLIFT_NODE_ADDRESS", "127.0.0.1");
 
-        snprintf(base, baselen, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d",
-                 host, atoi(out));
+        snprintf(base, baselen, strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d",
+                 k->tls.cert_pem ? "https" : "http", host, atoi(out));
     }
     return 0;
 }
@@ -411,6 +421,8 @@ static int wait_endpoint(struct tl_target *t, const char *base, long deadline,
 {
     char url[300], last[256] = "no answer";
     long pause = 10;
+    const struct k8s *k = t->priv;
+    const char *pin = k->tls.cert_pem ? k->tls.pin : NULL;   /* https */
 
     snprintf(url, sizeof url, "%s/readyz", base);
     for (;;) {              /* bounded by the deadline */
@@ -421,7 +433,8 @@ static int wait_endpoint(struct tl_target *t, const char *base, long deadline,
             snprintf(err, errlen, "%s not ready in time: %s", url, last);
             return -1;
         }
-        status = tl_client_get_status(url, left < 2000 ? left : 2000, last, sizeof last);
+        status = tl_client_get_status_pinned(url, pin, left < 2000 ? left : 2000,
+                                             last, sizeof last);
         if (status == 200)
             return 0;
         if (status != 0)
@@ -437,8 +450,9 @@ static int publish(struct tl_target *t, const char *base, unsigned slot, char *e
 {
     struct k8s *k = t->priv;
 
-    if (tl_endpoint_publish(&t->slots[slot], &k->retired, base,
-                            t->manifest->function) == NULL) {
+    if (tl_endpoint_publish_pinned(&t->slots[slot], &k->retired, base,
+                                   t->manifest->function,
+                                   k->tls.cert_pem ? k->tls.pin : NULL) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -470,6 +484,50 @@ static int choose_token(struct tl_target *t, const char *secret, char *data, siz
         return 0;
     }
     return new_token(k->token, sizeof k->token, err, errlen);
+}
+
+/*
+ * The pods' certificate and key: the Secret's when it has a token (pods
+ * already started with them; none there means pods that speak plain
+ * HTTP), else new ones unless TURBOLIFT_TLS=0. The pin follows.
+ */
+static int choose_tls(struct tl_target *t, const char *secret, int have_secret,
+                      char *err, size_t errlen)
+{
+    struct k8s *k = t->priv;
+    unsigned long long on = 1;
+    char b64[8192];
+
+    tl_tls_identity_clear(&k->tls);
+    if (have_secret) {
+        const char *keys[2] = { "{.data.tlscert}", "{.data.tlskey}" };
+        char **pem[2] = { &k->tls.cert_pem, &k->tls.key_pem };
+
+        for (int i = 0; i < 2; i++) {
+            if (tl_kubectl_get(k->ns, secret, keys[i], b64, sizeof b64,
+                               TL_K8S_KUBECTL_TIMEOUT_MS, err, errlen) != 0)
+                goto fail;
+            if (b64[0] == '\0')
+                break;          /* an older Secret: its pods speak HTTP */
+            if ((*pem[i] = malloc(sizeof b64)) == NULL ||
+                tl_kubectl_b64_decode(b64, *pem[i], sizeof b64) != 0) {
+                snprintf(err, errlen, "%s holds no usable TLS %s", secret,
+                         i ? "key" : "certificate");
+                goto fail;
+            }
+        }
+        if (k->tls.cert_pem == NULL || k->tls.key_pem == NULL) {
+            tl_tls_identity_clear(&k->tls);
+            return 0;
+        }
+        return tl_tls_pin(k->tls.cert_pem, k->tls.pin, sizeof k->tls.pin, err, errlen);
+    }
+    if (tl_env_number("TURBOLIFT_TLS", 0, 1, &on, err, errlen) != 0)
+        return -1;
+    return on ? tl_tls_make(&k->tls, err, errlen) : 0;
+fail:
+    tl_tls_identity_clear(&k->tls);
+    return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -580,7 +638,8 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
     atomic_init(&t->slots[0], NULL);
 
     snprintf(secret, sizeof secret, "secret/%s", k->name);
-    if (choose_token(t, secret, data, sizeof data, err, errlen) != 0)
+    if (choose_token(t, secret, data, sizeof data, err, errlen) != 0 ||
+        choose_tls(t, secret, data[0] != '\0', err, errlen) != 0)
         return -1;
     t->token = k->token;
     /* Hold before looking: a run that ends from now on sees us and leaves
@@ -605,7 +664,8 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
                 return -1;
         }
         /* Its Secret went with it: the new pods get a new token. */
-        if (choose_token(t, secret, data, sizeof data, err, errlen) != 0)
+        if (choose_token(t, secret, data, sizeof data, err, errlen) != 0 ||
+            choose_tls(t, secret, data[0] != '\0', err, errlen) != 0)
             return -1;
     }
     if (data[0] != '\0' && wanted > 0 && ready > 0) {

@@ -38,6 +38,7 @@
 #include "tl_proc.h"
 #include "tl_protocol.h"
 #include "tl_registry.h"
+#include "tl_tls.h"
 
 #define KUBECTL_TIMEOUT_MS 120000
 #define MANAGED TL_K8S_LABEL_MANAGED "=turbolift"
@@ -180,7 +181,7 @@ static unsigned long long metric_sum(const char *text, const char *metric)
  * `kubectl port-forward pod/NAME` (pods' addresses need not be reachable
  * from here) with the call token the Secret holds. 0, or -1 with err.
  */
-static int pod_counts(const char *ns, const char *pod, const char *token,
+static int pod_counts(const char *ns, const char *pod, const char *token, const char *pin,
                       unsigned long long *calls, unsigned long long *errors,
                       char *err, size_t errlen)
 {
@@ -196,7 +197,9 @@ static int pod_counts(const char *ns, const char *pod, const char *token,
     if (tl_kubectl_port_forward(ns, target, TL_PROTO_PORT, tl_now_ms() + 20000, &pf, &port,
                                 err, errlen) != 0)
         return -1;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d" TL_PROTO_PATH_METRICS, port);
+    /* pin: the pods speak HTTPS with the Secret's certificate (tl_tls.h). */
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d" TL_PROTO_PATH_METRICS,
+             pin ? "https" : "http", port);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
     h = curl_easy_init();
     headers = curl_slist_append(NULL, auth);
@@ -211,6 +214,11 @@ static int pod_counts(const char *ns, const char *pod, const char *token,
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_metrics);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    if (pin != NULL) {
+        curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, pin);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     if (curl_easy_perform(h) != CURLE_OK ||
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200 ||
         body.data == NULL) {
@@ -238,6 +246,7 @@ static void counts(const char *pods, const char *secrets, const char *ns, const 
                    char *calls_s, char *errors_s, size_t len)
 {
     char data[512] = "", token[256], copy_ns[128];
+    char cert_b64[4096] = "", cert[4096], pin[TL_TLS_PIN_MAX] = "", why[256];
     unsigned long long calls = 0, errors = 0;
     int scraped = 0, failed = 0;
     const char *l;
@@ -246,6 +255,10 @@ static void counts(const char *pods, const char *secrets, const char *ns, const 
     snprintf(errors_s, len, "-");
     word(line_of(secrets, ns, name), 0, data, sizeof data);
     if (data[0] == '\0' || tl_kubectl_b64_decode(data, token, sizeof token) != 0)
+        return;
+    word(line_of(secrets, ns, name), 1, cert_b64, sizeof cert_b64);
+    if (cert_b64[0] != '\0' && (tl_kubectl_b64_decode(cert_b64, cert, sizeof cert) != 0 ||
+                                tl_tls_pin(cert, pin, sizeof pin, why, sizeof why) != 0))
         return;
     /* pods: "ns deployment pod phase" */
     snprintf(copy_ns, sizeof copy_ns, "%s", ns);
@@ -258,7 +271,8 @@ static void counts(const char *pods, const char *secrets, const char *ns, const 
         word(l, 3, phase, sizeof phase);
         if (strcmp(pns, copy_ns) != 0 || strcmp(dep, name) != 0 || strcmp(phase, "Running") != 0)
             continue;
-        if (pod_counts(ns, pod, token, &calls, &errors, err, sizeof err) == 0) {
+        if (pod_counts(ns, pod, token, pin[0] ? pin : NULL, &calls, &errors, err,
+                       sizeof err) == 0) {
             scraped++;
         } else {
             failed++;
@@ -322,7 +336,8 @@ static int cmd_status(const struct opts *o)
         "{.metadata.labels.app\\.kubernetes\\.io/name} {.metadata.name} {.status.phase}\n{end}",
         NULL };
     static const char *const secrets[] = { "get", "secrets", "-l", MANAGED, "-o",
-        "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name} {.data.token}\n{end}",
+        "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name} {.data.token} "
+        "{.data.tlscert}\n{end}",
         NULL };
     struct tl_proc_out d, s = { 0 }, h = { 0 }, p = { 0 }, k = { 0 };
     char *save = NULL;

@@ -181,14 +181,17 @@ if wait_for 400 has_waiting; then
     esac
     port=$(k get services -l "$SEL" -o jsonpath='{.items[0].spec.ports[0].nodePort}')
     printf '\x92\x01\x64' >"$work/body"       # msgpack [1, 100]
-    post() { curl -s -o "$work/resp" -w '%{http_code}' -X POST -H 'Content-Type: application/msgpack' \
-                 --data-binary @"$work/body" "$@" "http://127.0.0.1:$port/v1/call/kwork"; }
+    # The pods speak HTTPS only (issue 12: TLS on by default on k8s); -k:
+    # this checks the token, the runtime's client checks the pinned key.
+    post() { curl -s -k -o "$work/resp" -w '%{http_code}' -X POST -H 'Content-Type: application/msgpack' \
+                 --data-binary @"$work/body" "$@" "https://127.0.0.1:$port/v1/call/kwork"; }
     c1=$(post); c2=$(post -H 'Authorization: Bearer wrong')
-    r=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
-    if [ "$c1" = 401 ] && [ "$c2" = 401 ] && [ "$r" = 200 ]; then
-        ok "no token and a wrong token get 401; /readyz still 200"
+    r=$(curl -s -k -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port/readyz")
+    plain=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
+    if [ "$c1" = 401 ] && [ "$c2" = 401 ] && [ "$r" = 200 ] && [ "$plain" = 000 ]; then
+        ok "no token and a wrong token get 401; /readyz still 200; plain HTTP gets no answer"
     else
-        not_ok "token check: no token $c1, wrong token $c2, readyz $r"
+        not_ok "token check: no token $c1, wrong token $c2, readyz $r, plain http $plain"
     fi
     touch "$work/go"
     wait "$wpid"; rc=$?

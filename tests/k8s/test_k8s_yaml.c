@@ -254,6 +254,28 @@ static void test_manifests(void)
     CHECK_QUOTED(d, "stringData.token");
     free_all();
     free(yaml);
+
+    /* TLS (issue 12): certificate and key in the Secret and nowhere else,
+     * the pods read them from it, the probes speak HTTPS. */
+    s.tls_cert = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n";
+    s.tls_key = "-----BEGIN PRIVATE KEY-----\nMIGTtest\n-----END PRIVATE KEY-----\n";
+    REQUIRE(tl_k8s_manifests(&s, &yaml, &len, err, sizeof err) == 0);
+    parse_all(yaml, len);
+    REQUIRE((d = kind("Secret")) != NULL);
+    CHECK_STR(d, "stringData.tlscert", s.tls_cert);
+    CHECK_STR(d, "stringData.tlskey", s.tls_key);
+    REQUIRE((d = kind("Deployment")) != NULL);
+    CHECK_STR(d, "spec.template.spec.containers.0.env.4.name", "TURBOLIFT_TLS_CERT");
+    CHECK_STR(d, "spec.template.spec.containers.0.env.4.valueFrom.secretKeyRef.key", "tlscert");
+    CHECK_STR(d, "spec.template.spec.containers.0.env.5.name", "TURBOLIFT_TLS_KEY");
+    CHECK_STR(d, "spec.template.spec.containers.0.env.5.valueFrom.secretKeyRef.name", s.name);
+    CHECK_STR(d, "spec.template.spec.containers.0.env.5.valueFrom.secretKeyRef.key", "tlskey");
+    CHECK_STR(d, "spec.template.spec.containers.0.readinessProbe.httpGet.scheme", "HTTPS");
+    CHECK_STR(d, "spec.template.spec.containers.0.livenessProbe.httpGet.scheme", "HTTPS");
+    CHECK(strstr(yaml, "MIGTtest") != NULL &&
+          strstr(strstr(yaml, "MIGTtest") + 1, "MIGTtest") == NULL);
+    free_all();
+    free(yaml);
 }
 
 static void test_names(void)
