@@ -29,38 +29,38 @@ log() { printf '[%s] %s\n' "$tl_suite" "$*"; }
 pass() { passed=$((passed + 1)); echo "ok   $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
 check() {
-	local what=$1; shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
+    local what=$1; shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
 }
 finish() {
-	echo "$tl_suite: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] && exit 0
-	exit 1
+    echo "$tl_suite: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] && exit 0
+    exit 1
 }
 skip_or_fail() {
-	if [ "${CI:-}" = true ]; then
-		log "cannot run in CI: $1"
-		fail "preconditions"
-		finish
-	fi
-	log "SKIP: $1"
-	exit 77
+    if [ "${CI:-}" = true ]; then
+        log "cannot run in CI: $1"
+        fail "preconditions"
+        finish
+    fi
+    log "SKIP: $1"
+    exit 77
 }
 tl_lib_cleanup() {
-	if declare -F on_exit >/dev/null; then on_exit; fi
-	[ -n "${work:-}" ] && rm -rf "$work"
+    if declare -F on_exit >/dev/null; then on_exit; fi
+    [ -n "${work:-}" ] && rm -rf "$work"
 }
 make_work() {
-	work=$(mktemp -d)
-	trap tl_lib_cleanup EXIT
+    work=$(mktemp -d)
+    trap tl_lib_cleanup EXIT
 }
 wait_for() {
-	local tries=$(($1 * 10)); shift
-	until "$@"; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] || return 1
-		sleep 0.1
-	done
+    local tries=$(($1 * 10)); shift
+    until "$@"; do
+        tries=$((tries - 1))
+        [ "$tries" -gt 0 ] || return 1
+        sleep 0.1
+    done
 }
 
 # Distributed runs (tests/e2e): a program's folder DIR holds its plugin
@@ -69,30 +69,30 @@ wait_for() {
 # $reaper (tests/support/reaper: status 125 when a process it started
 # outlived it), with the abort policy and the debug log; PROGRAM's status.
 dist() {
-	local dir=$1 out=$2 err=$3; shift 3
-	XDG_CACHE_HOME=$dir/cache TURBOLIFT_OUTDIR=$dir/out TURBOLIFT_ON_FAILURE=abort \
-		TURBOLIFT_LOG=debug "$reaper" "$@" >"$out" 2>"$err"
+    local dir=$1 out=$2 err=$3; shift 3
+    XDG_CACHE_HOME=$dir/cache TURBOLIFT_OUTDIR=$dir/out TURBOLIFT_ON_FAILURE=abort \
+        TURBOLIFT_LOG=debug "$reaper" "$@" >"$out" 2>"$err"
 }
 
 # remote_proven DIR ERR: every tagged function with a manifest in DIR/out
 # was answered (200) by a worker that this run started, whose service was
 # linked into DIR/cache; no call failed. Prints what is wrong.
 remote_proven() {
-	local dir=$1 err=$2 fn pid pids answered fns
-	pids=$(sed -n 's/^turbolift: debug: [A-Za-z_0-9]*: worker \([0-9]*\) listening on .*/\1/p' "$err" | sort -u)
-	[ -n "$pids" ] || { echo "no worker started"; return 1; }
-	fns=$(sed -n 's/^function: *"\{0,1\}\([A-Za-z_0-9]*\)"\{0,1\} *$/\1/p' "$dir"/out/*/turbolift.yaml | sort -u)
-	[ -n "$fns" ] || { echo "no manifest in $dir/out"; return 1; }
-	for fn in $fns; do
-		answered=$(sed -n "s/^turbolift: debug: $fn: answered 200 in pid \([0-9]*\)\$/\1/p" "$err" | sort -u)
-		[ -n "$answered" ] || { echo "$fn: no call answered by a worker"; return 1; }
-		for pid in $answered; do
-			grep -qx "$pid" <<<"$pids" || { echo "$fn: answered by pid $pid, not a worker of this run"; return 1; }
-		done
-		ls "$dir"/cache/turbolift/bin/"$fn"-*/service >/dev/null 2>&1 ||
-			{ echo "$fn: no service binary in $dir/cache"; return 1; }
-	done
-	if grep -E '^turbolift: (error|warning): |answered [45][0-9][0-9]: ' "$err"; then
-		echo "a call failed or was refused"; return 1
-	fi
+    local dir=$1 err=$2 fn pid pids answered fns
+    pids=$(sed -n 's/^turbolift: debug: [A-Za-z_0-9]*: worker \([0-9]*\) listening on .*/\1/p' "$err" | sort -u)
+    [ -n "$pids" ] || { echo "no worker started"; return 1; }
+    fns=$(sed -n 's/^function: *"\{0,1\}\([A-Za-z_0-9]*\)"\{0,1\} *$/\1/p' "$dir"/out/*/turbolift.yaml | sort -u)
+    [ -n "$fns" ] || { echo "no manifest in $dir/out"; return 1; }
+    for fn in $fns; do
+        answered=$(sed -n "s/^turbolift: debug: $fn: answered 200 in pid \([0-9]*\)\$/\1/p" "$err" | sort -u)
+        [ -n "$answered" ] || { echo "$fn: no call answered by a worker"; return 1; }
+        for pid in $answered; do
+            grep -qx "$pid" <<<"$pids" || { echo "$fn: answered by pid $pid, not a worker of this run"; return 1; }
+        done
+        ls "$dir"/cache/turbolift/bin/"$fn"-*/service >/dev/null 2>&1 ||
+            { echo "$fn: no service binary in $dir/cache"; return 1; }
+    done
+    if grep -E '^turbolift: (error|warning): |answered [45][0-9][0-9]: ' "$err"; then
+        echo "a call failed or was refused"; return 1
+    fi
 }

@@ -17,10 +17,10 @@ unset TURBOLIFT_MODE TURBOLIFT_TARGET PKG_CONFIG_PATH TURBOLIFT_ON_FAILURE XDG_C
 if meson setup "$work/build" "$src" --prefix="$work/prefix" >"$work/setup.log" 2>&1 &&
    meson compile -C "$work/build" >"$work/compile.log" 2>&1 &&
    meson install -C "$work/build" >"$work/install.log" 2>&1; then
-	pass "meson install into a fresh prefix"
+    pass "meson install into a fresh prefix"
 else
-	fail "meson install"; tail -20 "$work"/*.log
-	finish
+    fail "meson install"; tail -20 "$work"/*.log
+    finish
 fi
 rm -rf "$work/build"
 
@@ -32,29 +32,29 @@ check "its flags name the installed plugin" bash -c "echo '$flags' | grep -q -- 
 # name | sources | extra flags (realworld tags one function "k8s": local here)
 export TURBOLIFT_TARGET=local
 programs=(
-	"vectors|$src/examples/vectors.c|-lm"
-	"realworld|$src/tests/e2e/fixtures/realworld.c $src/tests/e2e/fixtures/other_tu.c|"
+    "vectors|$src/examples/vectors.c|-lm"
+    "realworld|$src/tests/e2e/fixtures/realworld.c $src/tests/e2e/fixtures/other_tu.c|"
 )
 for entry in "${programs[@]}"; do
-	IFS='|' read -r name sources extra <<<"$entry"
-	p=$work/$name
-	mkdir -p "$p"
-	gcc -O2 -I"$src/include" $sources $extra -o "$p/plain" && "$p/plain" >"$p/plain.out" 2>"$p/plain.err"
-	if ! TURBOLIFT_OUTDIR=$p/out gcc -O2 $sources $flags $extra -o "$p/installed" 2>"$p/build.err"; then
-		fail "$name builds with the installed flags"; cat "$p/build.err"; continue
-	fi
-	pass "$name builds with the installed flags"
-	dist "$p" "$p/installed.out" "$p/installed.err" "$p/installed"
-	status=$?
-	check "$name prints what the plain build prints" cmp -s "$p/plain.out" "$p/installed.out"
-	if why=$(remote_proven "$p" "$p/installed.err"); then
-		pass "$name: every tagged function answered by a worker of this run, linked from the installed libturbolift-service.a"
-	else
-		fail "$name: not proven remote: $why"
-	fi
-	check "$name stopped and reaped its workers before it exited (status $status)" test "$status" -eq 0
+    IFS='|' read -r name sources extra <<<"$entry"
+    p=$work/$name
+    mkdir -p "$p"
+    gcc -O2 -I"$src/include" $sources $extra -o "$p/plain" && "$p/plain" >"$p/plain.out" 2>"$p/plain.err"
+    if ! TURBOLIFT_OUTDIR=$p/out gcc -O2 $sources $flags $extra -o "$p/installed" 2>"$p/build.err"; then
+        fail "$name builds with the installed flags"; cat "$p/build.err"; continue
+    fi
+    pass "$name builds with the installed flags"
+    dist "$p" "$p/installed.out" "$p/installed.err" "$p/installed"
+    status=$?
+    check "$name prints what the plain build prints" cmp -s "$p/plain.out" "$p/installed.out"
+    if why=$(remote_proven "$p" "$p/installed.err"); then
+        pass "$name: every tagged function answered by a worker of this run, linked from the installed libturbolift-service.a"
+    else
+        fail "$name: not proven remote: $why"
+    fi
+    check "$name stopped and reaped its workers before it exited (status $status)" test "$status" -eq 0
 done
 check "realworld: the body ran in a worker, not in the program" \
-	grep -q 'answered by another process' "$work/realworld/installed.err"
+    grep -q 'answered by another process' "$work/realworld/installed.err"
 
 finish

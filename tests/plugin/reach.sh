@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh" "$@"
 
 gcc -std=gnu11 -O0 -c -fplugin="$plugin" -fplugin-arg-turbolift-verbose -I"$include" \
-	"$fixtures/reach.c" -o "$work/reach.o" 2>"$work/err"
+    "$fixtures/reach.c" -o "$work/reach.o" 2>"$work/err"
 check "fixture compiles with the plugin, verbose" test $? -eq 0
 
 # one list per kind, as the plugin printed it (note lines, C locale quotes)
@@ -21,9 +21,9 @@ reached global >"$work/globals"
 printf '%s\n' add compute fib mul pick table_sum tripled >"$work/want-functions"
 printf '%s\n' counter depth ops >"$work/want-globals"	# scale, a const int, is folded away
 check "the call graph reaches exactly: $(echo $(cat "$work/want-functions"))" \
-	diff -u "$work/want-functions" "$work/functions"
+    diff -u "$work/want-functions" "$work/functions"
 check "and the globals: $(echo $(cat "$work/want-globals")) (static locals stay with their function)" \
-	diff -u "$work/want-globals" "$work/globals"
+    diff -u "$work/want-globals" "$work/globals"
 
 # without verbose the plugin says nothing of it
 gcc -std=gnu11 -O0 -c -fplugin="$plugin" -I"$include" "$fixtures/reach.c" -o "$work/quiet.o" 2>"$work/quiet.err"
