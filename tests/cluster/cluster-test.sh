@@ -17,24 +17,7 @@ CLUSTER=$ROOT/deploy/cluster
 
 # Unique per run: two test runs on one machine share the cluster.
 NS=turbolift-cluster-test-$$
-passed=0 failed=0
-log() { printf '[cluster-test] %s\n' "$*"; }
-ok() { passed=$((passed + 1)); log "ok   - $*"; }
-not_ok() { failed=$((failed + 1)); log "FAIL - $*"; }
-finish() {
-    echo "cluster: $passed passed, $failed failed"
-    [ "$failed" = 0 ] && exit 0
-    exit 1
-}
-skip_or_fail() { # REASON
-    if [ "${CI:-}" = true ]; then
-        log "cannot run in CI: $1"
-        not_ok "preconditions"
-        finish
-    fi
-    log "SKIP: $1"
-    exit 77
-}
+. "$ROOT/tests/lib.sh" cluster	# pass, fail, log, finish, skip_or_fail, wait_for
 
 # ---- can this machine run the cluster at all? ----
 reason=$(cluster_unavailable_reason)
@@ -46,21 +29,21 @@ if [[ $HELLO == *.c ]]; then
     if ${CC:-cc} -std=c11 -Wall -Wextra -Werror -O2 -static -o "$work/hello-server" "$HELLO" 2> "$work/cc.log"; then
         HELLO=$work/hello-server
     else
-        cat "$work/cc.log"; not_ok "compile $1 (static)"; finish
+        cat "$work/cc.log"; fail "compile $1 (static)"; finish
     fi
 fi
-[ -x "$HELLO" ] || { log "no test server binary at $HELLO"; not_ok "build hello-server"; finish; }
+[ -x "$HELLO" ] || { log "no test server binary at $HELLO"; fail "build hello-server"; finish; }
 
 # ---- 1. cluster up (or reused) ----
 t0=$(date +%s)
 if "$CLUSTER/up"; then
-    ok "deploy/cluster/up ($(( $(date +%s) - t0 )) s)"
+    pass "deploy/cluster/up ($(( $(date +%s) - t0 )) s)"
 else
-    not_ok "deploy/cluster/up"
+    fail "deploy/cluster/up"
     finish
 fi
 . "$STATE_DIR/cluster.env"
-command -v kubectl >/dev/null || { not_ok "kubectl on PATH"; finish; }
+command -v kubectl >/dev/null || { fail "kubectl on PATH"; finish; }
 k() { kubectl --request-timeout=30s "$@"; }
 
 diagnose() {
@@ -75,9 +58,9 @@ diagnose() {
 }
 
 if [ "$(k get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)" -ge 1 ]; then
-    ok "a Ready node"
+    pass "a Ready node"
 else
-    not_ok "a Ready node"; diagnose; finish
+    fail "a Ready node"; diagnose; finish
 fi
 
 # ---- 2. image FROM scratch, pushed to the registry ----
@@ -86,15 +69,15 @@ mkdir -p "$rootfs"
 cp "$HELLO" "$rootfs/hello-server"
 tag=$(sha256sum "$HELLO" | cut -c1-12)
 if out=$("$CLUSTER/mkimage" -r "$TURBOLIFT_REGISTRY" -p 8080 "turbolift-test/hello:$tag" "$rootfs" /hello-server 8080); then
-    ok "image pushed: $out"
+    pass "image pushed: $out"
 else
-    not_ok "image build/push to $TURBOLIFT_REGISTRY"; finish
+    fail "image build/push to $TURBOLIFT_REGISTRY"; finish
 fi
 IMAGE=$TURBOLIFT_REGISTRY_PULL/turbolift-test/hello:$tag
 
 # ---- 3. Deployment (2 replicas, readiness probe) and Service ----
 k delete namespace "$NS" --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1
-k create namespace "$NS" >/dev/null || { not_ok "create namespace"; finish; }
+k create namespace "$NS" >/dev/null || { fail "create namespace"; finish; }
 manifest=$(cat <<EOF
 apiVersion: apps/v1
 kind: Deployment
@@ -140,20 +123,20 @@ spec:
     targetPort: 8080
 EOF
 )
-if echo "$manifest" | k apply -f - ; then ok "Deployment and Service applied"; else not_ok "kubectl apply"; finish; fi
+if echo "$manifest" | k apply -f - ; then pass "Deployment and Service applied"; else fail "kubectl apply"; finish; fi
 
 t0=$(date +%s)
 if k -n "$NS" rollout status deployment/hello --timeout=180s; then
-    ok "rollout of 2 ready replicas ($(( $(date +%s) - t0 )) s)"
+    pass "rollout of 2 ready replicas ($(( $(date +%s) - t0 )) s)"
 else
-    not_ok "rollout"; diagnose; finish
+    fail "rollout"; diagnose; finish
 fi
 
 # Container logs through the API server and kubelet.
 if k -n "$NS" logs deployment/hello 2>&1 | grep -q 'listening on :8080'; then
-    ok "kubectl logs shows the server's start line"
+    pass "kubectl logs shows the server's start line"
 else
-    not_ok "kubectl logs: $(k -n "$NS" logs deployment/hello 2>&1 | tail -2)"
+    fail "kubectl logs: $(k -n "$NS" logs deployment/hello 2>&1 | tail -2)"
 fi
 
 # ---- 4. call the Service from the host ----
@@ -168,20 +151,20 @@ call_until() {
     deadline=$(( $(date +%s) + 30 ))
     until body=$(curl -fsS -m 3 "$url" 2>/dev/null) && [[ $body == "hello from hello-"* ]]; do
         if [ "$(date +%s)" -ge "$deadline" ]; then
-            not_ok "$name: $url did not answer within 30 s"; return 1
+            fail "$name: $url did not answer within 30 s"; return 1
         fi
         sleep 0.5
     done
     hosts=""
     for ((i = 0; i < 20; i++)); do
-        body=$(curl -fsS -m 3 "$url" 2>/dev/null) || { not_ok "$name: call $i of 20 to $url failed"; return 1; }
+        body=$(curl -fsS -m 3 "$url" 2>/dev/null) || { fail "$name: call $i of 20 to $url failed"; return 1; }
         hosts="$hosts ${body#hello from }"
     done
     n=$(echo $hosts | tr ' ' '\n' | sort -u | wc -l)
     if [ "$n" = 2 ]; then
-        ok "$name: $url answered 20/20, from both replicas"
+        pass "$name: $url answered 20/20, from both replicas"
     else
-        not_ok "$name: $url answered from $n distinct pods (want 2)"
+        fail "$name: $url answered from $n distinct pods (want 2)"
         return 1
     fi
 }
@@ -207,31 +190,31 @@ while [ "$(date +%s)" -lt "$deadline" ] && kill -0 "$pf_pid" 2>/dev/null; do
     sleep 0.5
 done
 kill "$pf_pid" 2>/dev/null; wait "$pf_pid" 2>/dev/null
-if [ $pf_ok = 1 ]; then ok "kubectl port-forward svc/hello: ${body%$'\n'}"; else not_ok "kubectl port-forward: $(tail -3 "$pf_log")"; fi
+if [ $pf_ok = 1 ]; then pass "kubectl port-forward svc/hello: ${body%$'\n'}"; else fail "kubectl port-forward: $(tail -3 "$pf_log")"; fi
 rm -f "$pf_log"
 
 # ---- 5. delete the objects and check they are gone ----
 k -n "$NS" delete deployment/hello service/hello --wait=true --timeout=60s >/dev/null
 if k -n "$NS" wait --for=delete pod -l app=hello --timeout=90s >/dev/null 2>&1 \
    && [ -z "$(k -n "$NS" get deployment,replicaset,pod,service,endpoints -l app=hello --no-headers --ignore-not-found 2>&1)" ]; then
-    ok "Deployment, ReplicaSet, pods, Service and Endpoints gone"
+    pass "Deployment, ReplicaSet, pods, Service and Endpoints gone"
 else
-    not_ok "objects left: $(k -n "$NS" get all -l app=hello --no-headers 2>&1 | tr '\n' ';')"
+    fail "objects left: $(k -n "$NS" get all -l app=hello --no-headers 2>&1 | tr '\n' ';')"
 fi
 if k delete namespace "$NS" --wait=true --timeout=90s >/dev/null \
    && ! k get namespace "$NS" >/dev/null 2>&1; then
-    ok "namespace $NS deleted"
+    pass "namespace $NS deleted"
 else
-    not_ok "namespace $NS still present"
+    fail "namespace $NS still present"
 fi
 # The node's iptables no longer mention the Service.
 if [ "$TURBOLIFT_CLUSTER_MODE" = native ]; then
     deadline=$(( $(date +%s) + 30 ))
     while iptables-save -t nat 2>/dev/null | grep -q "$NS/hello" && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.5; done
     if iptables-save -t nat 2>/dev/null | grep -q "$NS/hello"; then
-        not_ok "kube-proxy rules for $NS/hello still present"
+        fail "kube-proxy rules for $NS/hello still present"
     else
-        ok "kube-proxy removed the Service's rules"
+        pass "kube-proxy removed the Service's rules"
     fi
 fi
 

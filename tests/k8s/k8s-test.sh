@@ -20,22 +20,7 @@ CLUSTER=$src/deploy/cluster
 . "$CLUSTER/lib.sh"
 export LC_ALL=C
 
-passed=0 failed=0
-log() { printf '[k8s-test] %s\n' "$*"; }
-ok() { passed=$((passed + 1)); log "ok   - $*"; }
-not_ok() { failed=$((failed + 1)); log "FAIL - $*"; }
-finish() {
-    echo "k8s: $passed passed, $failed failed"
-    [ "$failed" = 0 ] && exit 0
-    exit 1
-}
-skip_or_fail() { # REASON
-    if [ "${CI:-}" = true ]; then
-        log "cannot run in CI: $1"; not_ok "preconditions"; finish
-    fi
-    log "SKIP: $1"
-    exit 77
-}
+. "$src/tests/lib.sh" k8s	# pass, fail, log, finish, skip_or_fail, wait_for
 
 # ---- can this machine run the cluster at all? ----
 reason=$(cluster_unavailable_reason)
@@ -61,14 +46,14 @@ trap cleanup EXIT
 # ---- 1. cluster up (or reused) ----
 t0=$(date +%s)
 if "$CLUSTER/up" >"$work/up.log" 2>&1; then
-    ok "deploy/cluster/up ($(( $(date +%s) - t0 )) s)"
+    pass "deploy/cluster/up ($(( $(date +%s) - t0 )) s)"
 else
-    tail -30 "$work/up.log"; not_ok "deploy/cluster/up"; finish
+    tail -30 "$work/up.log"; fail "deploy/cluster/up"; finish
 fi
 set -a
 . "$STATE_DIR/cluster.env"     # KUBECONFIG, PATH, TURBOLIFT_REGISTRY(_PULL)
 set +a
-command -v kubectl >/dev/null || { not_ok "kubectl on PATH"; finish; }
+command -v kubectl >/dev/null || { fail "kubectl on PATH"; finish; }
 k() { kubectl --request-timeout=30s -n "$NS" "$@"; }
 
 export XDG_CACHE_HOME=$work/cache TURBOLIFT_OUTDIR=$work/out
@@ -88,34 +73,32 @@ EOF
 CLI=$build/runtime/turbolift
 SEL="app.kubernetes.io/managed-by=turbolift,turbolift.dev/function=kwork"
 
-# wait_for TRIES CMD...: retry every 0.5 s, TRIES times at most
-wait_for() { local n=$1; shift; while ! "$@"; do n=$((n - 1)); [ "$n" -gt 0 ] || return 1; sleep 0.5; done; }
 objects() { k get deployments,services,secrets,horizontalpodautoscalers,pods -l "$1" -o name 2>/dev/null | wc -l; }
 none_left() { [ "$(objects "$SEL")" -eq 0 ]; }
 secs() { sed -n 's/.*first answer after \([0-9.]*\) s.*/\1/p' "$1"; }
 
 # ---- 2. builds: native and with the plugin ----
-cflags=$(pkg-config --cflags --libs turbolift) || { not_ok "pkg-config turbolift"; finish; }
+cflags=$(pkg-config --cflags --libs turbolift) || { fail "pkg-config turbolift"; finish; }
 fixture=$src/tests/k8s/fixtures/k8s_work.c
 if gcc -std=gnu11 -O2 -I"$src/include" -fopenmp "$src/examples/pricing.c" -lm -o "$work/pricing-plain" &&
    gcc -std=gnu11 -O2 $cflags -fopenmp "$src/examples/pricing.c" -lm -o "$work/pricing" &&
    gcc -std=gnu11 -O2 -I"$src/include" "$src/examples/vectors.c" -lm -o "$work/vectors-plain" &&
    gcc -std=gnu11 -O2 $cflags "$src/examples/vectors.c" -lm -o "$work/vectors" &&
    gcc -std=gnu11 -O2 $cflags -DTL_SALT=$$$(date +%s) -pthread "$fixture" -o "$work/kwork" 2>"$work/build.err"; then
-    ok "examples and fixture build natively and with the plugin"
+    pass "examples and fixture build natively and with the plugin"
 else
-    cat "$work/build.err"; not_ok "builds"; finish
+    cat "$work/build.err"; fail "builds"; finish
 fi
 
 # ---- 3. the fixture, cold: its image is new (salted), so built and pushed ----
 if TURBOLIFT_KEEP=1 "$work/kwork" first >"$work/cold.out" 2>"$work/cold.err" &&
    grep -q 'kwork(3) = ' "$work/cold.out"; then
-    ok "first run (cold) answered on the cluster"
+    pass "first run (cold) answered on the cluster"
 else
-    cat "$work/cold.err"; not_ok "first run (cold)"
+    cat "$work/cold.err"; fail "first run (cold)"
 fi
 grep -q 'pushed' "$work/cold.err" && grep -q 'rollout 2/2 ready' "$work/cold.err" &&
-    ok "progress: image pushed, rollout n/m ready" || { cat "$work/cold.err"; not_ok "progress messages"; }
+    pass "progress: image pushed, rollout n/m ready" || { cat "$work/cold.err"; fail "progress messages"; }
 image=$(sed -n 's/.*image \([^ ]*\) pushed.*/\1/p' "$work/cold.err" | head -1)
 log "figure: cold start to first answer: $(secs "$work/cold.err") s"
 if [ -n "$image" ]; then
@@ -127,57 +110,57 @@ uid1=$(k get deployments -l "$SEL" -o jsonpath='{.items[0].metadata.uid} {.items
 # ---- 4. second run: same image, same deployment, nothing re-applied ----
 if TURBOLIFT_KEEP=1 "$work/kwork" first >"$work/warm.out" 2>"$work/warm.err" &&
    cmp -s "$work/cold.out" "$work/warm.out"; then
-    ok "second run answers the same"
+    pass "second run answers the same"
 else
-    cat "$work/warm.err"; not_ok "second run"
+    cat "$work/warm.err"; fail "second run"
 fi
 uid2=$(k get deployments -l "$SEL" -o jsonpath='{.items[0].metadata.uid} {.items[0].metadata.generation} {.items[0].metadata.creationTimestamp}')
 if grep -q 'in the registry already' "$work/warm.err" && grep -q 'reusing deployment' "$work/warm.err" &&
    ! grep -q 'applying' "$work/warm.err" && [ -n "$uid1" ] && [ "$uid1" = "$uid2" ]; then
-    ok "second run reused the image and the deployment (uid and generation unchanged: $uid2)"
+    pass "second run reused the image and the deployment (uid and generation unchanged: $uid2)"
 else
-    cat "$work/warm.err"; not_ok "reuse (before: '$uid1', after: '$uid2')"
+    cat "$work/warm.err"; fail "reuse (before: '$uid1', after: '$uid2')"
 fi
 log "figure: running deployment reused, start to first answer: $(secs "$work/warm.err") s"
 
 # ---- 5. turbolift status, logs, down ----
 if "$CLI" status -n "$NS" >"$work/status" 2>&1 && grep -q '^kwork .* 2/2 .*http://127.0.0.1:' "$work/status"; then
-    ok "turbolift status lists kwork with 2/2 ready and its endpoint"
+    pass "turbolift status lists kwork with 2/2 ready and its endpoint"
 else
-    cat "$work/status"; not_ok "turbolift status"
+    cat "$work/status"; fail "turbolift status"
 fi
 if "$CLI" logs kwork -n "$NS" >"$work/logs" 2>&1; then
-    ok "turbolift logs kwork"
+    pass "turbolift logs kwork"
 else
-    cat "$work/logs"; not_ok "turbolift logs"
+    cat "$work/logs"; fail "turbolift logs"
 fi
-if "$CLI" down -n "$NS" >"$work/down" 2>&1 && wait_for 240 none_left; then
-    ok "turbolift down deleted every labelled object"
+if "$CLI" down -n "$NS" >"$work/down" 2>&1 && wait_for 120 none_left; then
+    pass "turbolift down deleted every labelled object"
 else
-    cat "$work/down"; k get all -l "$SEL"; not_ok "turbolift down"
+    cat "$work/down"; k get all -l "$SEL"; fail "turbolift down"
 fi
 
 # ---- 6. cached image, no deployment; cleanup at exit ----
 if "$work/kwork" first >"$work/cached.out" 2>"$work/cached.err" &&
    cmp -s "$work/cold.out" "$work/cached.out" && grep -q 'applying' "$work/cached.err"; then
-    ok "image cached, deployment new: answered"
+    pass "image cached, deployment new: answered"
 else
-    cat "$work/cached.err"; not_ok "cached-image run"
+    cat "$work/cached.err"; fail "cached-image run"
 fi
 log "figure: image cached, new deployment, start to first answer: $(secs "$work/cached.err") s"
-if wait_for 240 none_left; then ok "objects gone after exit (no keep)"
-else k get all -l "$SEL"; not_ok "objects left after exit"; fi
+if wait_for 120 none_left; then pass "objects gone after exit (no keep)"
+else k get all -l "$SEL"; fail "objects left after exit"; fi
 
 # ---- 7. during a run: labelled objects exist; no token -> 401, still serving ----
 rm -f "$work/go"
 "$work/kwork" wait "$work/go" >"$work/wait.out" 2>"$work/wait.err" &
 wpid=$!; bg_pids+=("$wpid")
 has_waiting() { grep -q waiting "$work/wait.out"; }
-if wait_for 400 has_waiting; then
+if wait_for 200 has_waiting; then
     kinds=$(k get deployments,services,secrets,horizontalpodautoscalers -l "$SEL" -o name | cut -d/ -f1 | sort | tr '\n' ' ')
     case $kinds in
-    *deployment*horizontalpodautoscaler*secret*service*) ok "during the run: $kinds" ;;
-    *) not_ok "labelled objects during the run: '$kinds'" ;;
+    *deployment*horizontalpodautoscaler*secret*service*) pass "during the run: $kinds" ;;
+    *) fail "labelled objects during the run: '$kinds'" ;;
     esac
     port=$(k get services -l "$SEL" -o jsonpath='{.items[0].spec.ports[0].nodePort}')
     printf '\x92\x01\x64' >"$work/body"       # msgpack [1, 100]
@@ -189,44 +172,44 @@ if wait_for 400 has_waiting; then
     r=$(curl -s -k -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port/readyz")
     plain=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
     if [ "$c1" = 401 ] && [ "$c2" = 401 ] && [ "$r" = 200 ] && [ "$plain" = 000 ]; then
-        ok "no token and a wrong token get 401; /readyz still 200; plain HTTP gets no answer"
+        pass "no token and a wrong token get 401; /readyz still 200; plain HTTP gets no answer"
     else
-        not_ok "token check: no token $c1, wrong token $c2, readyz $r, plain http $plain"
+        fail "token check: no token $c1, wrong token $c2, readyz $r, plain http $plain"
     fi
     touch "$work/go"
     wait "$wpid"; rc=$?
     if [ $rc = 0 ] && grep -q 'kwork(2) = ' "$work/wait.out"; then
-        ok "the program's next call after the 401s is answered"
+        pass "the program's next call after the 401s is answered"
     else
-        cat "$work/wait.err"; not_ok "call after the 401s (exit $rc)"
+        cat "$work/wait.err"; fail "call after the 401s (exit $rc)"
     fi
 else
-    cat "$work/wait.err"; not_ok "program did not reach its waiting point"
+    cat "$work/wait.err"; fail "program did not reach its waiting point"
     touch "$work/go"; wait "$wpid"
 fi
-if wait_for 240 none_left; then ok "objects gone after the run"
-else k get all -l "$SEL"; not_ok "objects left after the run"; fi
+if wait_for 120 none_left; then pass "objects gone after the run"
+else k get all -l "$SEL"; fail "objects left after the run"; fi
 
 # ---- 8. a pod deleted mid-run: no call lost ----
 rm -f "$work/stop"
 "$work/kwork" loop "$work/stop" >"$work/loop.out" 2>"$work/loop.err" &
 lpid=$!; bg_pids+=("$lpid")
 has_running() { grep -q running "$work/loop.out"; }
-if wait_for 400 has_running; then
+if wait_for 200 has_running; then
     victim=$(k get pods -l "$SEL" -o jsonpath='{.items[0].metadata.name}')
     k delete pod "$victim" --wait=false >/dev/null
     replaced() { [ "$(k get pods -l "$SEL" --field-selector=status.phase=Running -o name | grep -vc "$victim")" -ge 2 ] &&
                  [ "$(k get deployments -l "$SEL" -o jsonpath='{.items[0].status.readyReplicas}')" = 2 ]; }
-    wait_for 240 replaced || log "the deleted pod was not replaced in 120 s"
+    wait_for 120 replaced || log "the deleted pod was not replaced in 120 s"
 fi
 touch "$work/stop"
 wait "$lpid"; rc=$?
 if [ $rc = 0 ] && grep -q 'wrong 0' "$work/loop.out" && ! grep -q 'failed' "$work/loop.err"; then
-    ok "pod $victim deleted mid-run: $(cat "$work/loop.out" | tail -1), none failed"
+    pass "pod $victim deleted mid-run: $(cat "$work/loop.out" | tail -1), none failed"
 else
-    cat "$work/loop.out" "$work/loop.err" | tail -20; not_ok "calls across a pod deletion (exit $rc)"
+    cat "$work/loop.out" "$work/loop.err" | tail -20; fail "calls across a pod deletion (exit $rc)"
 fi
-wait_for 240 none_left || not_ok "objects left after the loop"
+wait_for 120 none_left || fail "objects left after the loop"
 
 # ---- 9. the examples on Kubernetes print what they print natively ----
 "$work/pricing-plain" 20000 >"$work/pricing.plain"
@@ -235,28 +218,28 @@ for ex in pricing vectors; do
     args=; [ $ex = pricing ] && args=20000
     if TURBOLIFT_TARGET=k8s "$work/$ex" $args >"$work/$ex.k8s" 2>"$work/$ex.err" &&
        cmp -s "$work/$ex.plain" "$work/$ex.k8s" && grep -q 'ready at http' "$work/$ex.err"; then
-        ok "$ex on Kubernetes prints the same as native"
+        pass "$ex on Kubernetes prints the same as native"
     else
-        diff "$work/$ex.plain" "$work/$ex.k8s" | head; tail -20 "$work/$ex.err"; not_ok "$ex on Kubernetes"
+        diff "$work/$ex.plain" "$work/$ex.k8s" | head; tail -20 "$work/$ex.err"; fail "$ex on Kubernetes"
     fi
 done
 
 # ---- 10. fan-out: calls/s on the cluster ----
 if TURBOLIFT_LOG=warn "$work/kwork" bench 4000 8 >"$work/bench.out" 2>"$work/bench.err"; then
-    ok "fan-out: $(cat "$work/bench.out")"
+    pass "fan-out: $(cat "$work/bench.out")"
     log "figure: $(cat "$work/bench.out")"
 else
-    cat "$work/bench.err"; not_ok "fan-out bench"
+    cat "$work/bench.err"; fail "fan-out bench"
 fi
-wait_for 240 none_left || not_ok "objects left after the bench"
+wait_for 120 none_left || fail "objects left after the bench"
 
 # ---- 11. gc: the fixture's image is in use by nothing now ----
 tag=${image##*:}
 if [ -n "$image" ] && "$CLI" gc --function kwork >"$work/gc" 2>&1 && grep -q "$tag" "$work/gc" &&
    [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
         "http://$TURBOLIFT_REGISTRY/v2/turbolift/kwork/manifests/$tag")" = 404 ]; then
-    ok "turbolift gc deleted the unused image $tag"
+    pass "turbolift gc deleted the unused image $tag"
 else
-    cat "$work/gc"; not_ok "turbolift gc"
+    cat "$work/gc"; fail "turbolift gc"
 fi
 finish
