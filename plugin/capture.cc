@@ -256,7 +256,8 @@ static void tl_check_body(struct tl_tagged *tagged, tl_parents *parent, cgraph_n
 	hash_set<tree> warned, called;
 	basic_block bb;
 
-	if (!fun || !fun->cfg)
+	/* a system header's inline code is not the user's to change */
+	if (!fun || !fun->cfg || DECL_IN_SYSTEM_HEADER(fn->decl))
 		return;
 	FOR_EACH_BB_FN(bb, fun) {
 		gimple_stmt_iterator gsi;

@@ -131,6 +131,12 @@ static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data A
 				 "turbolift: %qD is tagged but has no definition here; "
 				 "tag the definition instead of the declaration", t->decl);
 	}
+	/* mode=off keeps the checks: globals that could not travel, writes
+	 * (capture.cc); nothing it finds changes the code */
+	if (tl_build_mode_option != TL_BUILD_DISTRIBUTED && !seen_error())
+		for (i = 0; i < tl_tagged_count; i++)
+			if (tl_tagged_functions[i].has_body && tl_tagged_functions[i].signature)
+				tl_check_globals(&tl_tagged_functions[i]);
 	if (tl_build_mode_option != TL_BUILD_DISTRIBUTED || seen_error())
 		return;
 

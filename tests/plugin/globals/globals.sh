@@ -57,6 +57,12 @@ check "... with the same diagnostics as errors" \
 	test "$(grep -c 'error: turbolift: .* \(is written in code\|keeps hidden state\)' "$work/err")" -eq 5
 check "... and no internal compiler error" bash -c "! grep -q 'internal compiler error' '$work/err'"
 
+compile writes.c -fplugin-arg-turbolift-mode=off
+check "mode=off keeps the checks: the same five warnings" \
+	test "$(grep -c 'warning: turbolift:' "$work/err")" -eq 5
+compile ../globals/refused/pointer_global.c -fplugin-arg-turbolift-mode=off
+check "mode=off keeps the checks: a global that cannot travel is an error" test $? -ne 0
+
 compile silenced.c
 check "TURBOLIFT_STATIC on a variable and on rand's declaration: silent" \
 	test $? -eq 0 -a ! -s "$work/err"
