@@ -11,6 +11,8 @@
  *   2. two workers, one SIGSTOPped: 2,000 short calls from four threads
  *      are all answered, right; the stopped worker is SIGKILLed and
  *      replaced (the time is printed, never asserted);
+ *   2b. a replacement killed while it starts does not leave its slot
+ *      empty: the runtime starts another (within the restart budget);
  *   3. no worker outlives its program: one that exits with a worker
  *      stopped, and one SIGKILLed while itself stopped (so that nothing of
  *      it can run) with a worker stopped.
@@ -18,6 +20,7 @@
 #define _GNU_SOURCE
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -179,6 +182,73 @@ static void test_stopped_worker(void)
     CHECK(call_add(20, 22, &sum) == 0 && sum == 42);
 }
 
+/* 2b. Kill the first new worker the moment it appears (while it starts,
+ * unless it is faster than our polling), after killing one worker. */
+struct killer {
+    pid_t known[8], killed;
+    int nknown;
+    atomic_int stop;
+};
+
+static void *killer_main(void *arg)
+{
+    struct killer *k = arg;
+
+    while (!atomic_load(&k->stop) && k->killed == 0) {
+        pid_t now[8];
+        int n = children(now, 8);
+
+        for (int i = 0; i < n && k->killed == 0; i++) {
+            int old = 0;
+            for (int j = 0; j < k->nknown; j++)
+                old |= now[i] == k->known[j];
+            if (!old && kill(now[i], SIGKILL) == 0)
+                k->killed = now[i];
+        }
+        tl_wait_ms(1);
+    }
+    return NULL;
+}
+
+static void test_replacement_killed(void)
+{
+    struct killer k = { .killed = 0 };
+    pid_t after[8];
+    pthread_t th;
+    int sum = 0, n;
+    long deadline;
+
+    atomic_init(&k.stop, 0);
+    CHECK(call_add(1, 2, &sum) == 0 && sum == 3);
+    k.nknown = children(k.known, 8);
+    REQUIRE(k.nknown == REPLICAS);
+    REQUIRE(pthread_create(&th, NULL, killer_main, &k) == 0);
+    REQUIRE(kill(k.known[0], SIGKILL) == 0);     /* the watchdog replaces it */
+    deadline = tl_now_ms() + 10000;
+    while (k.killed == 0 && tl_now_ms() < deadline)
+        tl_wait_ms(5);
+    atomic_store(&k.stop, 1);
+    pthread_join(th, NULL);
+    CHECK_MSG(k.killed != 0, "no replacement appeared");
+    printf("test_stuck: killed replacement %d as it started\n", (int)k.killed);
+    /* Another replacement takes the slot: two workers again, neither of
+     * them a killed one, and calls (abort policy) answered. */
+    deadline = tl_now_ms() + 10000;
+    for (;;) {
+        int fresh = 1;
+
+        n = children(after, 8);
+        for (int i = 0; i < n; i++)
+            fresh &= after[i] != k.killed && after[i] != k.known[0];
+        if ((n == REPLICAS && fresh) || tl_now_ms() > deadline)
+            break;
+        tl_wait_ms(20);
+    }
+    CHECK_MSG(n == REPLICAS, "%d workers after a replacement was killed", n);
+    for (int i = 0; i < 200; i++)
+        CHECK(call_add(i, i, &sum) == 0 && sum == 2 * i);
+}
+
 /*
  * 3. A program (a forked child) with two workers; one worker is stopped,
  * then the program ends: by exiting (how == 0), or by SIGKILL while the
@@ -272,6 +342,7 @@ int main(void)
     REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
     in_child(test_attempt_deadline, "test_stuck (attempt deadline)");
     in_child(test_stopped_worker, "test_stuck (stopped worker)");
+    in_child(test_replacement_killed, "test_stuck (replacement killed)");
     test_program_ends(0);
     test_program_ends(1);
     return tl_check_status("test_stuck");
