@@ -32,6 +32,11 @@ for v in pi seen only_read tuning calls stderr; do
 done
 check "the service installs each captured global before the call" \
 	grep -q '__builtin_memcpy((void \*)&ratio, tl_args\[1\], sizeof(ratio));' "$(dirname "$manifest")/service.c"
+# the dispatcher's entry struct is runtime/wire/tl_abi.h's, spelled out
+fields=$(printf '#include "tl_abi.h"\nTL_ABI_STRINGIZE(TL_ABI_SERVICE_ENTRY_FIELDS)\n' |
+	cpp -P -I"$include/../runtime/wire" - | sed -n 's/^"\(.*\)"$/\1/p')
+check "service.c's entry struct is tl_abi.h's ($fields)" \
+	grep -qxF "struct tl_service_entry { $fields };" "$(dirname "$manifest")/service.c"
 check "seen, written by the slice, is warned about" \
 	grep -q "captures.c:27:.*warning: turbolift: 'seen' is written in code that runs in the service for 'compute' (compute)" "$work/err"
 
