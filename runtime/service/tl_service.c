@@ -157,7 +157,7 @@ int tl_service_options_from_env(struct tl_service_options *opts,
     unsigned long long max_request = TL_SERVICE_DEFAULT_MAX_REQUEST;
     unsigned long long drain_s = TL_SERVICE_DEFAULT_DRAIN_MS / 1000;
     unsigned long long connections = TL_SERVICE_DEFAULT_CONNECTIONS;
-    unsigned long long max_memory = TL_SERVICE_DEFAULT_MAX_MEMORY;
+    unsigned long long max_memory = 0;     /* unset: tl_service_start decides */
     const char *bind = tl_env("TURBOLIFT_BIND", "127.0.0.1");
 
     if (tl_env_number("TURBOLIFT_PORT", 0, 65535, &port, err, errlen) < 0 ||
@@ -169,8 +169,6 @@ int tl_service_options_from_env(struct tl_service_options *opts,
         return -1;
     if (tl_log_check_env(err, errlen) != 0 || tl_codec_check_env(err, errlen) != 0)
         return -1;
-    if (max_memory < tl_codec_alloc_limit())
-        max_memory = tl_codec_alloc_limit();
     if (tl_env_number("TURBOLIFT_MAX_MEMORY", tl_codec_alloc_limit(), SIZE_MAX,
                       &max_memory, err, errlen) < 0)
         return -1;
@@ -1027,6 +1025,56 @@ static void tl_service_free(struct tl_service *service)
  * heap, and an arena keeps up to 64 MiB free before it trims; larger ones
  * are still mmap'd and given back at once.
  */
+/* The memory limit of our cgroup (v2, else v1) in bytes; 0 when there is
+ * none (or it is too large to mean one). */
+static size_t tl_cgroup_memory_limit(void)
+{
+    static const char *const files[] = {
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    };
+
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        unsigned long long bytes;
+        FILE *f = fopen(files[i], "r");
+        int got;
+
+        if (f == NULL)
+            continue;
+        got = fscanf(f, "%llu", &bytes);
+        fclose(f);
+        if (got == 1 && bytes > 0 && bytes < (1ull << 50))
+            return (size_t)bytes;
+        return 0;       /* "max", or the v1 "no limit" value */
+    }
+    return 0;
+}
+
+/*
+ * The budget when TURBOLIFT_MAX_MEMORY is not set: 1 GiB, or less inside a
+ * memory-limited cgroup (a pod's resources.limits.memory, 256Mi by
+ * default), so that calls get 503/413 before the kernel's OOM killer
+ * comes: three quarters of the limit, and at least 32 MiB left for the
+ * process itself. Unless TURBOLIFT_MAX_ALLOC is set, one call may then
+ * have no more than the whole budget either.
+ */
+static size_t tl_default_budget(void)
+{
+    size_t budget = TL_SERVICE_DEFAULT_MAX_MEMORY, cgroup = tl_cgroup_memory_limit();
+    size_t room;
+
+    if (cgroup == 0)
+        return budget;
+    room = cgroup / 4 * 3;
+    if (cgroup > ((size_t)64 << 20) && room > cgroup - ((size_t)32 << 20))
+        room = cgroup - ((size_t)32 << 20);
+    if (room < budget)
+        budget = room;
+    if (tl_env("TURBOLIFT_MAX_ALLOC", NULL) == NULL && tl_codec_alloc_limit() > budget)
+        tl_codec_set_alloc_limit(budget);
+    return budget;
+}
+
 static void tl_keep_heap(void)
 {
 #ifdef M_TRIM_THRESHOLD
@@ -1075,9 +1123,11 @@ int tl_service_start(const struct tl_service_entry *entries, unsigned count,
     service->max_request_bytes = opts->max_request_bytes ? opts->max_request_bytes
                                                          : TL_SERVICE_DEFAULT_MAX_REQUEST;
     service->budget.limit = opts->max_memory_bytes ? opts->max_memory_bytes
-                                                   : TL_SERVICE_DEFAULT_MAX_MEMORY;
+                                                   : tl_default_budget();
     if (service->budget.limit < tl_codec_alloc_limit())
         service->budget.limit = tl_codec_alloc_limit();
+    tl_log_info("memory: %zu MiB for all calls in flight, %zu MiB per call",
+                service->budget.limit >> 20, tl_codec_alloc_limit() >> 20);
 
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;

@@ -32,8 +32,8 @@ struct tl_service_options {
     const char *bind_address;   /* numeric IPv4 or IPv6 address            */
     unsigned port;              /* 0: any free port, see tl_service_port() */
     size_t max_request_bytes;   /* larger bodies get 413                   */
-    size_t max_memory_bytes;    /* all calls in flight; over it 503; 0 is
-                                 * the default                             */
+    size_t max_memory_bytes;    /* all calls in flight; over it 503; 0: 1 GiB,
+                                 * or 3/4 of a cgroup memory limit         */
     const char *token;          /* NULL or "": no Authorization check      */
     unsigned drain_timeout_ms;  /* how long main() lets calls finish       */
     unsigned max_connections;   /* concurrent connections (and threads)    */
@@ -46,8 +46,8 @@ struct tl_service_options {
  *   TURBOLIFT_BIND           bind address        (127.0.0.1)
  *   TURBOLIFT_PORT           port                (8080)
  *   TURBOLIFT_MAX_REQUEST    bytes               (134217728)
- *   TURBOLIFT_MAX_MEMORY     bytes, all calls    (1073741824, at least
- *                                                 TURBOLIFT_MAX_ALLOC)
+ *   TURBOLIFT_MAX_MEMORY     bytes, all calls    (unset: 0, see above;
+ *                                                 at least TURBOLIFT_MAX_ALLOC)
  *   TURBOLIFT_TOKEN          bearer token        (none)
  *   TURBOLIFT_DRAIN_TIMEOUT  seconds             (25)
  *   TURBOLIFT_MAX_CONNECTIONS                    (512)

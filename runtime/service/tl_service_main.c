@@ -49,7 +49,8 @@ static void tl_usage(FILE *out, const char *argv0)
             "  --ready-fd FD     once listening, write the port and a newline to FD\n"
             "  --parent-pid PID  exit when process PID is gone\n"
             "environment: TURBOLIFT_TOKEN, TURBOLIFT_MAX_REQUEST, TURBOLIFT_MAX_ALLOC,\n"
-            "  TURBOLIFT_DRAIN_TIMEOUT, TURBOLIFT_MAX_CONNECTIONS, TURBOLIFT_LOG\n",
+            "  TURBOLIFT_MAX_MEMORY, TURBOLIFT_DRAIN_TIMEOUT, TURBOLIFT_MAX_CONNECTIONS,\n"
+            "  TURBOLIFT_LOG\n",
             argv0);
 }
 
