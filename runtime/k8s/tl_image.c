@@ -302,6 +302,7 @@ static int push_direct(const char *binary, const struct files *f,
     };
     struct tl_oci_stats st;
     char host[256], prefix[256], repo[512], *root = NULL, *stripped = NULL;
+    char *layer_cache = NULL;
     struct stat sb;
     int rc = -1;
 
@@ -319,8 +320,16 @@ static int push_direct(const char *binary, const struct files *f,
         libs[i].src = f->path[i];
         libs[i].dst = f->path[i];
     }
-    layers[0] = (struct tl_oci_layer){ libs, f->n, "turbolift: shared libraries (ldd)" };
-    layers[1] = (struct tl_oci_layer){ &service, 1, "turbolift: service binary" };
+    if (asprintf(&layer_cache, "%s/layers", root) < 0) {
+        layer_cache = NULL;
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    /* The libraries' layer is the same for every service linked the same
+     * way: kept in the cache, it is compressed once per machine. */
+    layers[0] = (struct tl_oci_layer){ libs, f->n, "turbolift: shared libraries (ldd)",
+                                       layer_cache };
+    layers[1] = (struct tl_oci_layer){ &service, 1, "turbolift: service binary", NULL };
     {
         /* Say what the image holds: the binary as stripped. */
         struct stat before;
@@ -337,15 +346,17 @@ static int push_direct(const char *binary, const struct files *f,
     if (tl_oci_push(host, repo, tag, layers, 2, &cfg, o->timeout_ms, &st, err, errlen) != 0)
         goto cleanup;
     tl_log_progress(o->progress, "pushed %s/%s:%s: %.1f MB compressed, %u blob%s sent, %u "
-                    "there already (pack %.2f s, push %.2f s)", o->registry, o->repository,
-                    tag, (double)st.gz_bytes / 1e6, st.blobs_sent,
-                    st.blobs_sent == 1 ? "" : "s", st.blobs_skipped,
+                    "there already, %u layer%s from the cache (pack %.2f s, push %.2f s)",
+                    o->registry, o->repository, tag, (double)st.gz_bytes / 1e6,
+                    st.blobs_sent, st.blobs_sent == 1 ? "" : "s", st.blobs_skipped,
+                    st.layers_cached, st.layers_cached == 1 ? "" : "s",
                     (double)st.pack_ms / 1000, (double)st.push_ms / 1000);
     rc = 0;
 cleanup:
     if (stripped != NULL)
         unlink(stripped);
     free(stripped);
+    free(layer_cache);
     free(root);
     return rc;
 }

@@ -140,17 +140,27 @@ void tl_lease_parse(const char *annotations, long now, const char *except,
                strcmp(keep, "true") == 0;
 }
 
-int tl_lease_hold(const char *ns, const char *name, int seconds, char *err, size_t errlen)
+int tl_lease_hold(const char *ns, const char *name, int seconds, const char *jsonpath,
+                  char *out, size_t outlen, char *err, size_t errlen)
 {
     struct tl_proc_out r;
-    char obj[128], kv[160];
+    char obj[128], kv[160], *jp = NULL;
     int rc;
 
     snprintf(obj, sizeof obj, "deployment/%s", name);
     snprintf(kv, sizeof kv, TL_LEASE_PREFIX "%s=%ld", tl_lease_run_id(),
              (long)time(NULL) + seconds);
-    rc = tl_kubectl(ns, NULL, TL_LEASE_KUBECTL_MS, &r, "annotate", obj, kv, "--overwrite",
-                    (char *)NULL);
+    if (jsonpath != NULL && asprintf(&jp, "jsonpath=%s", jsonpath) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rc = jp != NULL ? tl_kubectl(ns, NULL, TL_LEASE_KUBECTL_MS, &r, "annotate", obj, kv,
+                                 "--overwrite", "-o", jp, (char *)NULL)
+                    : tl_kubectl(ns, NULL, TL_LEASE_KUBECTL_MS, &r, "annotate", obj, kv,
+                                 "--overwrite", (char *)NULL);
+    free(jp);
+    if (rc == 0 && out != NULL)
+        snprintf(out, outlen, "%s", r.out);
     if (rc == 0)
         rc = 1;
     else if (strstr(r.err, "NotFound") != NULL || strstr(r.err, "not found") != NULL)

@@ -50,9 +50,11 @@ struct tl_lease_info {
 void tl_lease_parse(const char *annotations, long now, const char *except,
                     struct tl_lease_info *li);
 
-/* Hold ns/deployment NAME for this run until now + seconds.
- * 1: held; 0: there is no such Deployment; -1 with err. */
-int tl_lease_hold(const char *ns, const char *name, int seconds, char *err, size_t errlen);
+/* Hold ns/deployment NAME for this run until now + seconds; with jsonpath,
+ * out receives those fields of the Deployment as the hold left it (one
+ * kubectl for both). 1: held; 0: there is no such Deployment; -1 with err. */
+int tl_lease_hold(const char *ns, const char *name, int seconds, const char *jsonpath,
+                  char *out, size_t outlen, char *err, size_t errlen);
 
 /*
  * This run's end: drop its hold; with keep, mark the Deployment kept. Then,

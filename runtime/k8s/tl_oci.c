@@ -33,6 +33,8 @@
 
 #include "tl_buf.h"
 #include "tl_clock.h"
+#include "tl_files.h"
+#include "tl_log.h"
 #include "tl_registry.h"
 
 #define TL_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -287,6 +289,129 @@ cleanup:
     return rc;
 }
 
+/* ---- the layer cache -------------------------------------------------- */
+
+/* What names a cached layer: the format, and each file's image path and
+ * identity on disk (no byte is read: a package upgrade changes size, mtime
+ * or inode). -1 when a file cannot be looked at. */
+static int cache_key(const struct tl_oci_layer *l, char key[17])
+{
+    static const char format[] = "tl_oci layer 1, gzip 1";
+    uint64_t h = tl_fnv1a(TL_FNV_OFFSET, format, sizeof format);
+
+    for (size_t i = 0; i < l->n; i++) {
+        struct stat st;
+        long long id[5];
+
+        if (stat(l->files[i].src, &st) != 0)
+            return -1;
+        id[0] = (long long)st.st_size;
+        id[1] = (long long)st.st_mtim.tv_sec;
+        id[2] = (long long)st.st_mtim.tv_nsec;
+        id[3] = (long long)st.st_ino;
+        id[4] = (long long)st.st_dev;
+        h = tl_fnv1a(h, l->files[i].dst, strlen(l->files[i].dst) + 1);
+        h = tl_fnv1a(h, l->files[i].src, strlen(l->files[i].src) + 1);
+        h = tl_fnv1a(h, id, sizeof id);
+    }
+    snprintf(key, 17, "%016llx", (unsigned long long)h);
+    return 0;
+}
+
+static int read_all(const char *path, struct tl_buf *b)
+{
+    char chunk[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || tl_buf_append(b, chunk, (size_t)n, TL_OCI_MAX_BLOB) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+/* The layer from the cache: its bytes, and digests that the bytes are
+ * checked against (a torn file is written anew, never pushed). */
+static int cache_load(const struct tl_oci_layer *l, const char *key, struct blob *b)
+{
+    char path[4096], meta[512];
+    struct tl_buf m = { 0 };
+    unsigned long long gz_len = 0;
+    int rc = -1;
+
+    snprintf(path, sizeof path, "%s/%s.meta", l->cache, key);
+    if (read_all(path, &m) != 0 || m.data == NULL ||
+        sscanf(m.data, "%71s %71s %llu %llu", b->digest, b->diff_id, &b->tar_bytes,
+               &gz_len) != 4)
+        goto cleanup;
+    snprintf(path, sizeof path, "%s/%s.tar.gz", l->cache, key);
+    if (read_all(path, &b->gz) != 0 || b->gz.len != gz_len ||
+        tl_oci_digest(b->gz.data, b->gz.len, meta) != 0 || strcmp(meta, b->digest) != 0)
+        goto cleanup;
+    rc = 0;
+cleanup:
+    if (rc != 0)
+        tl_buf_free(&b->gz);
+    tl_buf_free(&m);
+    return rc;
+}
+
+/* Write path from data by a temporary file and a rename: a reader sees the
+ * whole file or none. */
+static void write_whole(const char *path, const void *data, size_t len)
+{
+    char tmp[4096];
+    int fd;
+
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd < 0)
+        return;
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, (const char *)data + off, len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            unlink(tmp);
+            return;
+        }
+        off += (size_t)n;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0)
+        unlink(tmp);
+}
+
+/* Keep the layer for the next image of the same libraries. Best effort: a
+ * cache that cannot be written costs only time. */
+static void cache_save(const struct tl_oci_layer *l, const char *key, const struct blob *b)
+{
+    char path[4096], meta[512];
+
+    if (mkdir(l->cache, 0755) != 0 && errno != EEXIST) {
+        tl_log_debug("layer cache %s: %s", l->cache, strerror(errno));
+        return;
+    }
+    /* the data first, the meta that names it last */
+    snprintf(path, sizeof path, "%s/%s.tar.gz", l->cache, key);
+    write_whole(path, b->gz.data, b->gz.len);
+    snprintf(meta, sizeof meta, "%s %s %llu %zu\n", b->digest, b->diff_id, b->tar_bytes,
+             b->gz.len);
+    snprintf(path, sizeof path, "%s/%s.meta", l->cache, key);
+    write_whole(path, meta, strlen(meta));
+}
+
+/* ---- config and manifest ----------------------------------------------- */
+
 /* printf onto the end of b; -1 when memory runs out. */
 static int appendf(struct tl_buf *b, const char *fmt, ...)
 {
@@ -391,9 +516,18 @@ int tl_oci_push(const char *host, const char *repo, const char *tag,
         return -1;
     }
     for (size_t i = 0; i < nlayers; i++) {
-        if (tl_oci_layer_write(&layers[i], &blobs[i].gz, blobs[i].digest, blobs[i].diff_id,
-                               &blobs[i].tar_bytes, err, errlen) != 0)
-            goto cleanup;
+        char key[17];
+        int keyed = layers[i].cache != NULL && cache_key(&layers[i], key) == 0;
+
+        if (keyed && cache_load(&layers[i], key, &blobs[i]) == 0) {
+            st->layers_cached++;
+        } else {
+            if (tl_oci_layer_write(&layers[i], &blobs[i].gz, blobs[i].digest,
+                                   blobs[i].diff_id, &blobs[i].tar_bytes, err, errlen) != 0)
+                goto cleanup;
+            if (keyed)
+                cache_save(&layers[i], key, &blobs[i]);
+        }
         st->tar_bytes += blobs[i].tar_bytes;
         st->gz_bytes += blobs[i].gz.len;
     }

@@ -23,6 +23,11 @@ struct tl_oci_layer {
     const struct tl_oci_file *files;
     size_t n;
     const char *what;           /* the history's created_by                   */
+    const char *cache;          /* a folder to keep the written layer in, for
+                                   files that rarely change (the libraries):
+                                   found again by their paths, sizes, mtimes
+                                   and inodes, it is not written again. NULL:
+                                   none */
 };
 
 struct tl_oci_config {
@@ -39,6 +44,7 @@ struct tl_oci_stats {
     unsigned long long gz_bytes;    /* layers as stored in the registry       */
     unsigned blobs_sent;            /* blobs uploaded (the others were there) */
     unsigned blobs_skipped;
+    unsigned layers_cached;         /* read from a layer cache, not written   */
     long pack_ms;                   /* tar + gzip + digests                   */
     long push_ms;                   /* blob HEADs, uploads, manifest PUT      */
     char digest[72];                /* the manifest's, "sha256:<hex>"         */

@@ -83,6 +83,8 @@ struct k8s {
     pthread_mutex_t renew_lock;
     pthread_cond_t renew_wake;
     struct tl_kubectl_pf pf;      /* kubectl port-forward (endpoint)           */
+    int replicas;                 /* applied spec.replicas                     */
+    int node_port;                /* the Service's, as apply returned it; 0    */
     unsigned pf_restarts;
     struct tl_endpoint *retired;  /* every endpoint published (never freed)    */
 };
@@ -171,6 +173,8 @@ static int k8s_prepare(struct tl_target *t, char *err, size_t errlen)
         return -1;
     if (tl_build_service(t->manifest, image_timeout, &k->binary, &hit, err, errlen) != 0)
         return -1;
+    tl_log_progress(k->progress, "%s: service %s (%.2f s)", t->manifest->function,
+                    hit ? "linked already" : "linked", (double)(tl_now_ms() - t0) / 1000);
     repository_name(t->manifest->function, repo, sizeof repo);
     o.registry = c->registry ? c->registry : TL_K8S_DEFAULT_REGISTRY;
     o.pull_registry = tl_env("TURBOLIFT_REGISTRY_PULL", o.registry);
@@ -195,32 +199,40 @@ static int k8s_prepare(struct tl_target *t, char *err, size_t errlen)
 /* start                                                                */
 
 /* readyReplicas and spec.replicas of our Deployment; -1/-1 when absent. */
+/* The jsonpath that state_parse() reads. */
+#define TL_K8S_STATE "{.status.readyReplicas} {.spec.replicas} {.metadata.deletionTimestamp}|"
+
+/* "R W TS|" into readyReplicas, spec.replicas and "being deleted";
+ * -1/-1 when out is empty (no such Deployment). */
+static void state_parse(const char *out, int *ready, int *wanted, int *deleting)
+{
+    const char *sp = strchr(out, ' '), *bar = strchr(out, '|');
+
+    *ready = *wanted = -1;
+    *deleting = 0;
+    if (out[0] == '\0')
+        return;
+    /* readyReplicas is absent (empty) while none is ready */
+    *ready = out[0] == ' ' ? 0 : atoi(out);
+    if (sp != NULL) {
+        const char *sp2 = strchr(sp + 1, ' ');
+
+        *wanted = atoi(sp + 1);
+        *deleting = sp2 != NULL && bar != NULL && bar > sp2 + 1;
+    }
+}
+
+/* readyReplicas and spec.replicas of our Deployment; -1/-1 when absent. */
 static int rollout_state(struct k8s *k, int *ready, int *wanted, int *deleting,
                          char *err, size_t errlen)
 {
     char out[256], obj[80];
 
     snprintf(obj, sizeof obj, "deployment/%s", k->name);
-    if (tl_kubectl_get(k->ns, obj, "{.status.readyReplicas} {.spec.replicas} "
-             "{.metadata.deletionTimestamp}|", out, sizeof out,
-             TL_K8S_KUBECTL_TIMEOUT_MS, err, errlen) != 0)
+    if (tl_kubectl_get(k->ns, obj, TL_K8S_STATE, out, sizeof out,
+                       TL_K8S_KUBECTL_TIMEOUT_MS, err, errlen) != 0)
         return -1;
-    *ready = *wanted = -1;
-    *deleting = 0;
-    if (out[0] == '\0')
-        return 0;                     /* no such Deployment */
-    /* "R W TS|": readyReplicas is absent (empty) while none is ready. */
-    *ready = out[0] == ' ' ? 0 : atoi(out);
-    {
-        char *sp = strchr(out, ' ');
-        char *bar = strchr(out, '|');
-
-        if (sp != NULL) {
-            *wanted = atoi(sp + 1);
-            char *sp2 = strchr(sp + 1, ' ');
-            *deleting = sp2 != NULL && bar != NULL && bar > sp2 + 1;
-        }
-    }
+    state_parse(out, ready, wanted, deleting);
     return 0;
 }
 
@@ -242,39 +254,47 @@ static void pod_trouble(struct k8s *k, char *out, size_t len)
     tl_proc_out_free(&r);
 }
 
+/*
+ * Until every replica is ready: one `kubectl rollout status`, which watches
+ * the Deployment and returns the moment it is (no polling, and one kubectl
+ * start instead of one per poll).
+ */
 static int wait_rollout(struct tl_target *t, long deadline, char *err, size_t errlen)
 {
     struct k8s *k = t->priv;
-    int last_ready = -2;
+    char obj[80], timeout[32], why[1024];
+    long left = deadline - tl_now_ms();
+    struct tl_proc_out r;
+    int ready, wanted, deleting, rc;
 
-    for (;;) {                /* bounded by the deadline */
-        int ready, wanted, deleting;
-
-        if (rollout_state(k, &ready, &wanted, &deleting, err, errlen) != 0)
-            return -1;
-        if (wanted < 0) {
-            snprintf(err, errlen, "deployment/%s disappeared during the rollout "
-                     "(deleted by someone else?)", k->name);
-            return -1;
-        }
-        if (ready != last_ready) {
-            tl_log_progress(k->progress, "%s: rollout %d/%d ready", t->manifest->function,
-                            ready, wanted);
-            last_ready = ready;
-        }
-        if (ready >= wanted && wanted > 0)
-            return 0;
-        if (tl_now_ms() + TL_K8S_POLL_MS > deadline) {
-            char why[1024];
-
-            pod_trouble(k, why, sizeof why);
-            snprintf(err, errlen, "deployment/%s in namespace %s: %d of %d replicas "
-                     "ready after start_timeout_ms=%d; pods: %s", k->name, k->ns,
-                     ready, wanted, t->config->start_timeout_ms, why);
-            return -1;
-        }
-        tl_wait_ms(TL_K8S_POLL_MS);
+    snprintf(obj, sizeof obj, "deployment/%s", k->name);
+    snprintf(timeout, sizeof timeout, "--timeout=%lds", left > 1000 ? left / 1000 : 1);
+    tl_log_progress(k->progress, "%s: rollout 0/%d ready", t->manifest->function, k->replicas);
+    rc = tl_kubectl(k->ns, NULL, left > 0 ? left + 5000 : 5000, &r, "rollout", "status", obj,
+                    timeout, (char *)NULL);
+    if (rc == 0) {
+        tl_proc_out_free(&r);
+        tl_log_progress(k->progress, "%s: rollout %d/%d ready", t->manifest->function,
+                        k->replicas, k->replicas);
+        return 0;
     }
+    if (rollout_state(k, &ready, &wanted, &deleting, err, errlen) != 0) {
+        tl_proc_out_free(&r);
+        return -1;
+    }
+    if (wanted < 0 || deleting)
+        snprintf(err, errlen, "deployment/%s disappeared during the rollout "
+                 "(deleted by someone else?)", k->name);
+    else if (tl_now_ms() + 1000 < deadline)
+        snprintf(err, errlen, "kubectl rollout status %s: %s", obj, r.err);
+    else {
+        pod_trouble(k, why, sizeof why);
+        snprintf(err, errlen, "deployment/%s in namespace %s: %d of %d replicas "
+                 "ready after start_timeout_ms=%d; pods: %s", k->name, k->ns,
+                 ready, wanted, t->config->start_timeout_ms, why);
+    }
+    tl_proc_out_free(&r);
+    return -1;
 }
 
 static int apply(struct tl_target *t, char *err, size_t errlen)
@@ -319,9 +339,16 @@ static int apply(struct tl_target *t, char *err, size_t errlen)
                     t->manifest->function, k->name, s.min_replicas,
                     s.min_replicas == 1 ? "" : "s",
                     s.max_replicas > s.min_replicas ? ", autoscaled" : "", k->ns);
+    k->replicas = s.min_replicas;
     for (int attempt = 0; attempt < 2; attempt++) {    /* 2nd: after creating the namespace */
-        if (tl_kubectl(k->ns, yaml, TL_K8S_KUBECTL_TIMEOUT_MS, &r, "apply", "-f", "-",
-                    (char *)NULL) == 0) {
+        /* The applied objects come back: the Service's with its nodePort,
+         * which saves asking for it. */
+        if (tl_kubectl(k->ns, yaml, TL_K8S_KUBECTL_TIMEOUT_MS, &r, "apply", "-f", "-", "-o",
+                       "jsonpath={range .items[*]}{.kind}:{.spec.ports[0].nodePort}|{end}",
+                       (char *)NULL) == 0) {
+            const char *svc = strstr(r.out, "|Service:");
+
+            k->node_port = svc != NULL ? atoi(svc + 9) : 0;
             k->deployed = 1;
             rc = 0;
             tl_proc_out_free(&r);
@@ -398,8 +425,10 @@ static int find_endpoint(struct tl_target *t, long deadline, char *base, size_t 
             tl_wait_ms(TL_K8S_POLL_MS);
         }
     }
-    if (tl_kubectl_get(k->ns, obj, "{.spec.ports[0].nodePort}", out, sizeof out,
-             TL_K8S_KUBECTL_TIMEOUT_MS, err, errlen) != 0)
+    if (k->node_port > 0)          /* from apply */
+        snprintf(out, sizeof out, "%d", k->node_port);
+    else if (tl_kubectl_get(k->ns, obj, "{.spec.ports[0].nodePort}", out, sizeof out,
+                            TL_K8S_KUBECTL_TIMEOUT_MS, err, errlen) != 0)
         return -1;
     if (atoi(out) <= 0) {
         snprintf(err, errlen, "service/%s has no nodePort (type is not NodePort? "
@@ -424,7 +453,7 @@ static int wait_endpoint(struct tl_target *t, const char *base, long deadline,
     const struct k8s *k = t->priv;
     const char *pin = k->tls.cert_pem ? k->tls.pin : NULL;   /* https */
 
-    snprintf(url, sizeof url, "%s/readyz", base);
+    snprintf(url, sizeof url, "%s" TL_PROTO_PATH_READY, base);
     for (;;) {              /* bounded by the deadline */
         long left = deadline - tl_now_ms();
         long status;
@@ -586,7 +615,7 @@ static void *renewer_main(void *arg)
         if (k->renew_stop)
             break;
         pthread_mutex_unlock(&k->renew_lock);
-        if (tl_lease_hold(k->ns, k->name, k->lease_s, err, sizeof err) != 1)
+        if (tl_lease_hold(k->ns, k->name, k->lease_s, NULL, NULL, 0, err, sizeof err) != 1)
             tl_log_warn("%s: could not renew the hold on deployment/%s: %s",
                         t->manifest->function, k->name, err[0] ? err : "it is gone");
         err[0] = '\0';
@@ -627,7 +656,7 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
 {
     struct k8s *k = t->priv;
     long t0 = tl_now_ms(), deadline = t0 + t->config->start_timeout_ms;
-    char secret[80], data[256], base[256];
+    char secret[80], data[256], base[256], state[256];
     int ready, wanted, deleting, held;
 
     t->slots = calloc(1, sizeof *t->slots);
@@ -644,11 +673,11 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
     t->token = k->token;
     /* Hold before looking: a run that ends from now on sees us and leaves
      * the Deployment (tl_lease.h). 0: nothing to hold yet. */
-    if ((held = tl_lease_hold(k->ns, k->name, k->lease_s, err, errlen)) < 0)
+    if ((held = tl_lease_hold(k->ns, k->name, k->lease_s, TL_K8S_STATE, state,
+                              sizeof state, err, errlen)) < 0)
         return -1;
-
-    if (rollout_state(k, &ready, &wanted, &deleting, err, errlen) != 0)
-        return -1;
+    k->deployed = held;       /* held: stop() releases, whatever happens next */
+    state_parse(held ? state : "", &ready, &wanted, &deleting);
     if (deleting) {
         /* An earlier run's cleanup is still under way: let it finish. */
         tl_log_progress(k->progress, "%s: waiting for the deletion of deployment/%s to finish",
@@ -677,12 +706,14 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
         if (apply(t, err, errlen) != 0)
             return -1;
         /* again: the Deployment may be new */
-        if ((held = tl_lease_hold(k->ns, k->name, k->lease_s, err, errlen)) < 0)
+        if ((held = tl_lease_hold(k->ns, k->name, k->lease_s, NULL, NULL, 0, err,
+                                  errlen)) < 0)
             return -1;
         if (wait_rollout(t, deadline, err, errlen) != 0)
             return -1;
     }
-    if (held != 1 && tl_lease_hold(k->ns, k->name, k->lease_s, err, errlen) != 1) {
+    if (held != 1 && tl_lease_hold(k->ns, k->name, k->lease_s, NULL, NULL, 0, err,
+                                   errlen) != 1) {
         if (err[0] == '\0')
             snprintf(err, errlen, "deployment/%s disappeared (deleted by someone else?)",
                      k->name);

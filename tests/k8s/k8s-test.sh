@@ -5,12 +5,17 @@
 #
 #   k8s-test.sh BUILD_ROOT SOURCE_ROOT
 #
+# Runs with no container tool on PATH: images are written and pushed by the
+# runtime over the registry API (the blobs' digests are checked here).
 # Checks: the examples print on Kubernetes what they print natively; the
 # labelled objects exist during a run and are gone after; a second run
 # reuses image and deployment; deleting a pod mid-run loses no call; a
-# request without the token gets 401 and the service keeps serving;
-# `turbolift status|down|gc`. Prints "figure:" lines (image size, time to
-# first answer cold and cached, calls/s). Every wait is bounded.
+# request without the token gets 401 and the service keeps serving; two
+# concurrent runs of one build, the first exiting early: the other's calls
+# all succeed; a SIGKILLed run's objects are reclaimed after the lease by
+# `turbolift gc` and by the next run; `turbolift status|down|gc`. Prints
+# "figure:" lines (image size, cold first call and its parts, time to first
+# answer cold and cached, calls/s). Every wait is bounded.
 # Exit 77 (skipped) outside CI when this machine cannot run the cluster.
 set -uo pipefail
 
@@ -25,8 +30,6 @@ export LC_ALL=C
 # ---- can this machine run the cluster at all? ----
 reason=$(cluster_unavailable_reason)
 [ -z "$reason" ] || skip_or_fail "$reason"
-command -v docker >/dev/null 2>&1 || command -v podman >/dev/null 2>&1 ||
-    command -v buildah >/dev/null 2>&1 || skip_or_fail "no container tool (docker, podman or buildah)"
 command -v curl >/dev/null 2>&1 || skip_or_fail "curl is missing"
 
 work=$(mktemp -d)
@@ -54,6 +57,28 @@ set -a
 . "$STATE_DIR/cluster.env"     # KUBECONFIG, PATH, TURBOLIFT_REGISTRY(_PULL)
 set +a
 command -v kubectl >/dev/null || { fail "kubectl on PATH"; finish; }
+
+# No container tool from here on: every PATH folder that holds docker,
+# podman or buildah is replaced by a folder of links to everything else.
+nopath=
+IFS=: read -r -a dirs <<<"$PATH"
+for d in "${dirs[@]}"; do
+    if [ -e "$d/docker" ] || [ -e "$d/podman" ] || [ -e "$d/buildah" ]; then
+        shadow=$work/path.$(printf '%s' "$d" | tr / _)
+        mkdir -p "$shadow"
+        for f in "$d"/*; do
+            case ${f##*/} in docker|podman|buildah) ;; *) ln -sf "$f" "$shadow/" ;; esac
+        done
+        d=$shadow
+    fi
+    nopath=${nopath:+$nopath:}$d
+done
+export PATH=$nopath
+unset TURBOLIFT_CONTAINER_TOOL
+if command -v docker || command -v podman || command -v buildah; then
+    fail "no container tool on PATH"; finish
+fi >/dev/null 2>&1
+pass "no container tool on PATH (docker, podman, buildah hidden)"
 k() { kubectl --request-timeout=30s -n "$NS" "$@"; }
 
 export XDG_CACHE_HOME=$work/cache TURBOLIFT_OUTDIR=$work/out
@@ -84,7 +109,9 @@ if gcc -std=gnu11 -O2 -I"$src/include" -fopenmp "$src/examples/pricing.c" -lm -o
    gcc -std=gnu11 -O2 $cflags -fopenmp "$src/examples/pricing.c" -lm -o "$work/pricing" &&
    gcc -std=gnu11 -O2 -I"$src/include" "$src/examples/vectors.c" -lm -o "$work/vectors-plain" &&
    gcc -std=gnu11 -O2 $cflags "$src/examples/vectors.c" -lm -o "$work/vectors" &&
-   gcc -std=gnu11 -O2 $cflags -DTL_SALT=$$$(date +%s) -pthread "$fixture" -o "$work/kwork" 2>"$work/build.err"; then
+   gcc -std=gnu11 -O2 $cflags -DTL_SALT=$$$(date +%s) -pthread "$fixture" -o "$work/kwork" 2>"$work/build.err" &&
+   gcc -std=gnu11 -O2 $cflags -DTL_SALT=1$$$(date +%s) -pthread "$fixture" -o "$work/kwork-one" 2>>"$work/build.err" &&
+   gcc -std=gnu11 -O2 $cflags -DTL_SALT=2$$$(date +%s) -pthread "$fixture" -o "$work/kwork-other" 2>>"$work/build.err"; then
     pass "examples and fixture build natively and with the plugin"
 else
     cat "$work/build.err"; fail "builds"; finish
@@ -100,12 +127,52 @@ fi
 grep -q 'pushed' "$work/cold.err" && grep -q 'rollout 2/2 ready' "$work/cold.err" &&
     pass "progress: image pushed, rollout n/m ready" || { cat "$work/cold.err"; fail "progress messages"; }
 image=$(sed -n 's/.*image \([^ ]*\) pushed.*/\1/p' "$work/cold.err" | head -1)
-log "figure: cold start to first answer: $(secs "$work/cold.err") s"
-if [ -n "$image" ]; then
-    size=$(docker image inspect --format '{{.Size}}' "$TURBOLIFT_REGISTRY/${image#*/}" 2>/dev/null)
-    [ -n "$size" ] && log "figure: image $image: $size bytes ($(awk "BEGIN{printf \"%.1f\", $size/1e6}") MB uncompressed)"
+log "figure: cold start to first answer (2 replicas): $(secs "$work/cold.err") s"
+# The image as the registry holds it: an OCI manifest whose blobs are what
+# their digests say (the runtime computed them; sha256sum checks them).
+repo=${image#*/}; repo=${repo%:*}; tag=${image##*:}
+reg=http://$TURBOLIFT_REGISTRY/v2/$repo
+curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$reg/manifests/$tag" \
+    >"$work/manifest.json" 2>"$work/manifest.err"
+blobs=$(grep -o 'sha256:[0-9a-f]\{64\}' "$work/manifest.json")
+good=0 bad=
+for b in $blobs; do
+    got=$(curl -fsS "$reg/blobs/$b" | sha256sum | cut -d' ' -f1)
+    if [ "sha256:$got" = "$b" ]; then good=$((good + 1)); else bad="$bad $b"; fi
+done
+if grep -q '"mediaType":"application/vnd.oci.image.manifest.v1+json"' "$work/manifest.json" &&
+   [ "$good" = 3 ] && [ -z "$bad" ]; then
+    pass "image pushed without a container tool: OCI manifest, config and 2 layers, digests verified"
+else
+    cat "$work/manifest.json" "$work/manifest.err"; fail "image in the registry ($good blobs good, bad:$bad)"
 fi
-uid1=$(k get deployments -l "$SEL" -o jsonpath='{.items[0].metadata.uid} {.items[0].metadata.generation} {.items[0].metadata.creationTimestamp}')
+size=$(grep -o '"size":[0-9]*' "$work/manifest.json" | cut -d: -f2 | awk '{s += $1} END {print s}')
+[ -n "$size" ] && log "figure: image $image: $size bytes in the registry (compressed)"
+sed -n 's/.*\(pushed .*(pack .*\)/\1/p' "$work/cold.err" | head -1 | sed 's/^/figure: /' | while read -r l; do log "$l"; done
+uid1=$(k get deployments -l "$SEL" -o jsonpath='{.items[0].metadata.uid} {.items[0].metadata.creationTimestamp}')
+
+# ---- 3b. the cold first call as a user meets it: one replica, new image ----
+# Its parts from the progress lines: link, image (pack + push), start (apply,
+# rollout, endpoint, /readyz); the total is the program's own clock.
+printf 'defaults:\n  min_replicas: 1\n  max_replicas: 1\n  start_timeout_ms: 180000\n' >"$work/one.yaml"
+if TURBOLIFT_CONFIG=$work/one.yaml "$work/kwork-one" first >"$work/one.out" 2>"$work/one.err" &&
+   grep -q 'kwork(3) = ' "$work/one.out" && grep -q 'pushed' "$work/one.err"; then
+    link=$(sed -n 's/.*service linked (\([0-9.]*\) s).*/\1/p' "$work/one.err")
+    pack=$(sed -n 's/.*(pack \([0-9.]*\) s, push \([0-9.]*\) s).*/\1/p' "$work/one.err")
+    push=$(sed -n 's/.*(pack \([0-9.]*\) s, push \([0-9.]*\) s).*/\2/p' "$work/one.err")
+    prep=$(sed -n 's/.*pushed ([0-9.]* MB, \([0-9.]*\) s).*/\1/p' "$work/one.err")
+    start=$(sed -n 's/.*ready at http[^ ]* ([a-z-]*, \([0-9.]*\) s).*/\1/p' "$work/one.err")
+    pass "cold first call, 1 replica: answered"
+    # the libraries' layer was written by the first image: read from the cache
+    grep -q '1 layer from the cache' "$work/one.err" &&
+        pass "the libraries' layer came from the layer cache" ||
+        { grep pushed "$work/one.err"; fail "libraries' layer from the cache"; }
+    log "figure: cold first call (1 replica, new image, no container tool): $(secs "$work/one.err") s" \
+        "= link $link s + image $(awk "BEGIN{print $prep - $link}") s (pack $pack s, push $push s)" \
+        "+ apply/rollout/ready $start s (+ the call)"
+else
+    cat "$work/one.err"; fail "cold first call, 1 replica"
+fi
 
 # ---- 4. second run: same image, same deployment, nothing re-applied ----
 if TURBOLIFT_KEEP=1 "$work/kwork" first >"$work/warm.out" 2>"$work/warm.err" &&
@@ -114,7 +181,7 @@ if TURBOLIFT_KEEP=1 "$work/kwork" first >"$work/warm.out" 2>"$work/warm.err" &&
 else
     cat "$work/warm.err"; fail "second run"
 fi
-uid2=$(k get deployments -l "$SEL" -o jsonpath='{.items[0].metadata.uid} {.items[0].metadata.generation} {.items[0].metadata.creationTimestamp}')
+uid2=$(k get deployments -l "$SEL" -o jsonpath='{.items[0].metadata.uid} {.items[0].metadata.creationTimestamp}')
 if grep -q 'in the registry already' "$work/warm.err" && grep -q 'reusing deployment' "$work/warm.err" &&
    ! grep -q 'applying' "$work/warm.err" && [ -n "$uid1" ] && [ "$uid1" = "$uid2" ]; then
     pass "second run reused the image and the deployment (uid and generation unchanged: $uid2)"
@@ -176,6 +243,17 @@ if wait_for 200 has_waiting; then
     else
         fail "token check: no token $c1, wrong token $c2, readyz $r, plain http $plain"
     fi
+    # status: one call answered so far (the 401s are refused before any
+    # function), none failed; the HPA's range; the image; this run holds it
+    "$CLI" status -n "$NS" >"$work/status2" 2>&1
+    row=$(grep '^kwork ' "$work/status2")
+    read -r _ _ ready hpa calls errors img _ <<<"$row"
+    if [ "$ready" = 2/2 ] && [ "$calls" = 1 ] && [ "$errors" = 0 ] &&
+       [[ $hpa == *%/70%\(2-3\) ]] && [[ $img =~ ^[0-9.]+MB$ ]] && [[ $row == *-$wpid-* ]]; then
+        pass "turbolift status: ready $ready, HPA $hpa, calls $calls, errors $errors, image $img, held by the run"
+    else
+        cat "$work/status2"; fail "turbolift status during a run"
+    fi
     touch "$work/go"
     wait "$wpid"; rc=$?
     if [ $rc = 0 ] && grep -q 'kwork(2) = ' "$work/wait.out"; then
@@ -210,6 +288,77 @@ else
     cat "$work/loop.out" "$work/loop.err" | tail -20; fail "calls across a pod deletion (exit $rc)"
 fi
 wait_for 120 none_left || fail "objects left after the loop"
+
+# ---- 8b. two runs of one build share the deployment; the first ends early ----
+rm -f "$work/stop"
+"$work/kwork" loop "$work/stop" >"$work/long.out" 2>"$work/long.err" &
+lpid=$!; bg_pids+=("$lpid")
+has_running() { grep -q running "$work/long.out"; }
+if wait_for 200 has_running; then
+    if "$work/kwork" first >"$work/short.out" 2>"$work/short.err" && cmp -s "$work/cold.out" "$work/short.out" &&
+       grep -q 'reusing deployment' "$work/short.err" && grep -q "leaving deployment/.*held by .*-$lpid-" "$work/short.err"; then
+        pass "a second run reused the deployment and left it, at its exit, to the run holding it"
+    else
+        cat "$work/short.err"; fail "second concurrent run"
+    fi
+    # the long run goes on calling past the short one's exit for a while
+    # (no timing is asserted: its calls must all succeed, however many)
+    sleep 3
+    n0=$(k get deployments -l "$SEL" -o name | wc -l)
+fi
+touch "$work/stop"
+wait "$lpid"; rc=$?
+if [ $rc = 0 ] && grep -q 'wrong 0' "$work/long.out" && ! grep -q 'failed' "$work/long.err" &&
+   [ "${n0:-0}" = 1 ]; then
+    pass "the run that stayed: $(tail -1 "$work/long.out"), none failed (TURBOLIFT_ON_FAILURE=abort)"
+else
+    cat "$work/long.out" "$work/long.err" | tail -20; fail "the run that stayed (exit $rc)"
+fi
+wait_for 120 none_left && pass "objects gone after the last holder's exit" ||
+    { k get all -l "$SEL"; fail "objects left after both runs"; }
+
+# ---- 8c. a SIGKILLed run: its objects go once its hold expires ----
+# (TURBOLIFT_LEASE_SECONDS=6 here; the default is 60)
+killed_run() { # -> its deployment's name on stdout
+    rm -f "$work/stop"
+    TURBOLIFT_LEASE_SECONDS=6 "$work/kwork" loop "$work/stop" >"$work/kill.out" 2>"$work/kill.err" &
+    local p=$!
+    if ! wait_for 200 has_killed_running; then kill -9 "$p"; wait "$p"; return 1; fi
+    kill -9 "$p"; wait "$p" 2>/dev/null
+    k get deployments -l "$SEL" -o jsonpath='{.items[0].metadata.name}'
+}
+has_killed_running() { grep -q running "$work/kill.out"; }
+expired() { # NAME: every hold on it expired
+    local now; now=$(date +%s)
+    k get deployment "$1" -o jsonpath='{.metadata.annotations}' | grep -o '"holder\.turbolift\.dev/[^"]*":"[0-9]*"' |
+        awk -F'"' -v now="$now" '$4 > now {live++} END {exit live > 0}'
+}
+dep=$(killed_run)
+if [ -n "$dep" ] && [ "$(objects "$SEL")" -ge 4 ]; then
+    pass "SIGKILLed run left deployment/$dep (and its objects) behind, held until its lease expires"
+    wait_for 20 expired "$dep" || log "the hold on $dep did not expire in 20 s"
+    if "$CLI" gc --function kwork >"$work/gc1" 2>&1 && grep -q "deleted deployment/$dep" "$work/gc1" &&
+       wait_for 120 none_left; then
+        pass "turbolift gc reclaimed the dead run's objects after the lease"
+    else
+        cat "$work/gc1"; k get all -l "$SEL"; fail "turbolift gc after a SIGKILL"
+    fi
+else
+    cat "$work/kill.err" | tail; fail "SIGKILLed run (deployment '$dep')"
+fi
+dep=$(killed_run)
+if [ -n "$dep" ]; then
+    wait_for 20 expired "$dep" || log "the hold on $dep did not expire in 20 s"
+    # another build in the namespace: its run reclaims what the dead run left
+    if TURBOLIFT_LOG=info "$work/kwork-other" first >"$work/other.out" 2>"$work/other.err" &&
+       grep -q "reclaimed deployment/$dep" "$work/other.err" && wait_for 120 none_left; then
+        pass "the next run in the namespace reclaimed the dead run's objects"
+    else
+        tail -20 "$work/other.err"; k get all -l "$SEL"; fail "next run reclaims after a SIGKILL"
+    fi
+else
+    fail "second SIGKILLed run"
+fi
 
 # ---- 9. the examples on Kubernetes print what they print natively ----
 "$work/pricing-plain" 20000 >"$work/pricing.plain"

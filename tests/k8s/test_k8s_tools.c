@@ -166,7 +166,7 @@ static void test_layer(void)
 {
     char src[] = "/tmp/tl-oci-XXXXXX", d1[72], d2[72], id1[72], id2[72], err[256] = "";
     struct tl_oci_file files[] = { { src, "/usr/lib/x/libdemo.so.1" }, { src, "/svc" } };
-    struct tl_oci_layer l = { files, 2, "test" };
+    struct tl_oci_layer l = { files, 2, "test", NULL };
     struct tl_buf a = { 0 }, b = { 0 };
     unsigned long long tar1 = 0, tar2 = 0;
     const char *want[] = { "usr/", "usr/lib/", "usr/lib/x/", "usr/lib/x/libdemo.so.1", "svc" };
