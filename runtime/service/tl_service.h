@@ -21,11 +21,15 @@
  * service.c from the same macro. */
 #include "tl_abi.h"
 
-#define TL_SERVICE_DEFAULT_PORT 8080u
+/* Port and drain: the values the k8s target writes into every Deployment
+ * too (tl_protocol.h, shared with it). */
+#include "tl_protocol.h"
+
+#define TL_SERVICE_DEFAULT_PORT ((unsigned)TL_PROTO_PORT)
 #define TL_SERVICE_DEFAULT_MAX_REQUEST ((size_t)128 << 20)
 /* What all calls in flight may hold together (docs/abi.md, "Limits"). */
 #define TL_SERVICE_DEFAULT_MAX_MEMORY ((size_t)1 << 30)
-#define TL_SERVICE_DEFAULT_DRAIN_MS 25000u
+#define TL_SERVICE_DEFAULT_DRAIN_MS ((unsigned)TL_PROTO_DRAIN_SECONDS * 1000u)
 #define TL_SERVICE_DEFAULT_CONNECTIONS 512u
 
 struct tl_service_options {
