@@ -71,7 +71,8 @@
 #define TL_CONNECTION_MEMORY ((size_t)128 << 10)
 #define TL_IDLE_TIMEOUT_S 300u
 /* How long a connection may go without a request that carries the token
- * (headers trickled a byte at a time included). */
+ * (headers trickled a byte at a time included), unless the options say;
+ * measured from the accept, so activity does not extend it. */
 #define TL_UNTRUSTED_MS 10000
 #define TL_CONNECTION_HEADROOM 64u
 
@@ -114,6 +115,7 @@ struct tl_service {
     struct tl_connection *oldest, *newest;
     unsigned open_connections;  /* in the list and not cut                 */
     unsigned max_connections;
+    long untrusted_ms;
     _Atomic uint64_t connections_cut;
     struct tl_service_function *functions;
     unsigned function_count;
@@ -534,7 +536,7 @@ static void tl_cut(struct tl_service *service, struct tl_connection *c)
  * the lock held when a connection arrives. */
 static void tl_make_room(struct tl_service *service)
 {
-    long old = tl_now_ms() - TL_UNTRUSTED_MS;
+    long old = tl_now_ms() - service->untrusted_ms;
 
     for (struct tl_connection *c = service->oldest; c != NULL; c = c->next) {
         int full = service->open_connections > service->max_connections;
@@ -1105,6 +1107,7 @@ int tl_service_start(const struct tl_service_entry *entries, unsigned count,
     pthread_mutex_init(&service->connections_lock, NULL);
     service->max_connections = opts->max_connections ? opts->max_connections
                                                      : TL_SERVICE_DEFAULT_CONNECTIONS;
+    service->untrusted_ms = opts->untrusted_ms ? (long)opts->untrusted_ms : TL_UNTRUSTED_MS;
     service->functions = calloc(count ? count : 1, sizeof *service->functions);
     if (service->functions == NULL)
         goto out_of_memory;

@@ -43,6 +43,8 @@ struct tl_service_options {
     unsigned max_connections;   /* concurrent connections (and threads)    */
     const char *tls_cert;       /* PEM: speak HTTPS with it; NULL: HTTP    */
     const char *tls_key;        /* PEM, the certificate's key              */
+    unsigned untrusted_ms;      /* a connection that has not shown the token
+                                 * is cut after this; 0: 10 s              */
 };
 
 /*

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -547,6 +548,52 @@ static void test_idle_connections(void)
     port = saved_port;
 }
 
+/*
+ * A connection that trickles header lines keeps no slot past the
+ * untrusted limit (300 ms here, 10 s by default): the next connection to
+ * arrive cuts it, however recently it sent a byte.
+ */
+static void test_untrusted_cut(void)
+{
+    struct tl_service_options opts = { .bind_address = "127.0.0.1", .port = 0,
+                                       .token = "s3cret-token", .untrusted_ms = 300 };
+    static const char line[] = "X-Trickle: 1\r\n";
+    const struct timespec pause = { 0, 100 * 1000 * 1000 };
+    struct tl_service *service;
+    unsigned saved_port = port;
+    struct pollfd p;
+    double sum = 0;
+    struct reply r;
+    char err[256], buf[256];
+    ssize_t n;
+    int slow;
+
+    REQUIRE(tl_service_start(tl_service_entries, tl_service_entry_count, &opts,
+                             &service, err, sizeof err) == 0);
+    port = tl_service_port(service);
+    slow = connect_port(port);
+    REQUIRE(slow >= 0);
+    CHECK(write(slow, "POST /v1/call/add HTTP/1.1\r\n", 28) == 28);
+    for (int i = 0; i < 6; i++) {            /* 600 ms, a line every 100 ms */
+        nanosleep(&pause, NULL);
+        CHECK(write(slow, line, sizeof line - 1) == sizeof line - 1);
+    }
+    /* A caller arrives: the trickler is cut, the caller answered. */
+    CHECK(call_remote_add(NULL, 1, 2, &sum, "Bearer s3cret-token") == 0 && sum == 3);
+    p.fd = slow;
+    p.events = POLLIN;
+    CHECK(poll(&p, 1, 10000) == 1);
+    n = read(slow, buf, sizeof buf);
+    CHECK_MSG(n <= 0, "the trickling connection is still served (%zd bytes)", n);
+    close(slow);
+    CHECK(http("GET", "/metrics", NULL, 0, "Bearer s3cret-token", &r) == 0 &&
+          r.status == 200);
+    CHECK(r.body && metric(r.body, "turbolift_connections_cut_total") == 1);
+    reply_free(&r);
+    tl_service_stop(service);
+    port = saved_port;
+}
+
 /* ---- drain ---- */
 
 static void *slow_call(void *arg)
@@ -688,6 +735,7 @@ int main(void)
     test_metrics();
     test_token();
     test_idle_connections();
+    test_untrusted_cut();
     test_drain(service);
     tl_service_stop(service);
 
