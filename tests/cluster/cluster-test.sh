@@ -44,6 +44,17 @@ else
 fi
 . "$STATE_DIR/cluster.env"
 command -v kubectl >/dev/null || { fail "kubectl on PATH"; finish; }
+# A plain `.` of cluster.env, in an empty environment, reaches child
+# programs (no `set -a` needed).
+child_env=$(env -i PATH=/usr/bin:/bin bash -c ". '$STATE_DIR/cluster.env' && env")
+if grep -q "^TURBOLIFT_REGISTRY=$TURBOLIFT_REGISTRY\$" <<< "$child_env" &&
+   grep -q '^TURBOLIFT_REGISTRY_PULL=.' <<< "$child_env" &&
+   grep -q '^TURBOLIFT_CLUSTER_MODE=.' <<< "$child_env" &&
+   grep -q "^KUBECONFIG=$KUBECONFIG_PATH\$" <<< "$child_env"; then
+    pass "cluster.env exports KUBECONFIG and the TURBOLIFT_* settings to child programs"
+else
+    fail "cluster.env: not exported to a child: $(grep -E '^(KUBECONFIG|TURBOLIFT_)' <<< "$child_env" | tr '\n' ' ')"
+fi
 k() { kubectl --request-timeout=30s "$@"; }
 
 diagnose() {
