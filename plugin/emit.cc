@@ -33,6 +33,7 @@ static bool tl_codegen_option(const char *text)
 		"-fcallgraph-info", "-fmessage-length", "-fworking-directory",
 		"-fdebug-prefix-map", "-ffile-prefix-map", "-fmacro-prefix-map",
 		"-fprofile", "-fcoverage", "-ftest-coverage", "-fsyntax-only",
+		"-flto",	/* services and units link as machine code (docs/multifile.md) */
 	};
 	unsigned i;
 
@@ -47,7 +48,7 @@ static bool tl_codegen_option(const char *text)
 	return true;
 }
 
-static vec<const char *> tl_compile_flags(void)
+vec<const char *> tl_compile_flags(void)
 {
 	vec<const char *> flags = vNULL;
 	unsigned i;
@@ -63,7 +64,7 @@ static vec<const char *> tl_compile_flags(void)
 	return flags;
 }
 
-static uint64_t tl_fnv1a(uint64_t h, const char *data, size_t len)
+uint64_t tl_fnv1a(uint64_t h, const char *data, size_t len)
 {
 	size_t i;
 
@@ -274,6 +275,9 @@ static bool tl_compile_service(struct tl_tagged *tagged, const char *dir, vec<co
 	 * a name the slice lost must fail here, not at link time on first call. */
 	argv.safe_push("-Werror=implicit-function-declaration");
 	argv.safe_push("-Werror=implicit-int");
+	/* the service link keeps only what the dispatcher reaches (--gc-sections) */
+	argv.safe_push("-ffunction-sections");
+	argv.safe_push("-fdata-sections");
 	for (i = 0; i < flags->length(); i++)
 		argv.safe_push((*flags)[i]);
 	argv.safe_push(source);
@@ -297,7 +301,7 @@ static bool tl_compile_service(struct tl_tagged *tagged, const char *dir, vec<co
 	return ok;
 }
 
-static char *tl_absolute(const char *path)
+char *tl_absolute(const char *path)
 {
 	char *real = lrealpath(path);
 

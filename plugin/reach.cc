@@ -7,7 +7,8 @@
  * functions whose address is taken and globals read or written (references,
  * from function bodies and from the initializers of reachable variables,
  * static locals included). What has no definition here is an external
- * symbol for the service's link.
+ * symbol for the service's link, found in the program's other units
+ * (docs/multifile.md).
  */
 #include "tl_plugin.h"
 #include "cgraph.h"
@@ -20,20 +21,16 @@ static bool tl_is_own_symbol(tree decl)
 	       !strncmp(IDENTIFIER_POINTER(DECL_NAME(decl)), "__turbolift_", 12);
 }
 
-static void tl_note_external(struct tl_reach *reach, struct tl_tagged *tagged, tree decl)
+/* A name the service's own text does not define: the runtime's link finds
+ * it in another unit of the program or in a library the program loaded
+ * (docs/multifile.md), or says which unit needs it. Listed in the manifest
+ * for people and tools. */
+static void tl_note_external(struct tl_reach *reach, tree decl)
 {
 	const char *name = IDENTIFIER_POINTER(DECL_ASSEMBLER_NAME(decl));
 
 	if (!strncmp(name, "__builtin_", 10))
 		return;
-	/* Declared by the user rather than a system header: most likely defined
-	 * in another of the program's files, which the service cannot link. */
-	if (!in_system_header_at(DECL_SOURCE_LOCATION(decl)) && !DECL_ARTIFICIAL(decl) &&
-	    warning_at(DECL_SOURCE_LOCATION(tagged->decl), 0,
-		       "turbolift: the service for %qD uses %qD, which is not defined in this "
-		       "file; unless a library the program links provides it, move its "
-		       "definition into this file", tagged->decl, decl))
-		inform(DECL_SOURCE_LOCATION(decl), "%qD declared here", decl);
 	tl_buf_puts(&reach->externals, name);
 	tl_buf_puts(&reach->externals, "\n");
 }
@@ -62,7 +59,7 @@ bool tl_compute_reach(struct tl_tagged *tagged, struct tl_reach *reach)
 
 		/* 1. record the symbol: a body to ship, or a name to link against */
 		if (!node->definition) {
-			tl_note_external(reach, tagged, decl);
+			tl_note_external(reach, decl);
 			continue;
 		}
 		if (fn) {

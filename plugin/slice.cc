@@ -1,29 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * slice.cc - step 5: the service translation unit.
+ * slice.cc - step 5: the unit text and the service translation unit.
  *
- * The service is cut from the translation unit exactly as the compiler saw
- * it: cc1 preprocesses the input again with the same options, the text is
- * split into top-level declarations, and only what the tagged function
- * reaches is kept:
+ * Both are cut from the translation unit exactly as the compiler saw it:
+ * cc1 preprocesses the input again with the same options, and the text is
+ * split into top-level declarations. The unit text (what unit.cc stores for
+ * every file compiled with the plugin) is all of them except
  *
- *   - every type, typedef, prototype, extern declaration and pragma (cheap,
- *     and the kept code may need any of them);
- *   - the definitions of reachable functions and reachable globals;
- *   - no other function body, no other global, never main; a dropped global
- *     that also defines a struct keeps just the struct.
+ *   - main (the service's main is in libturbolift-service.a);
+ *   - constructors and destructors that nothing in the text names (they
+ *     would run in every service; the tagged function does not reach them).
  *
- * The call graph (reach.cc) decides what is reachable; a textual pass then
- * adds file-scope names the kept text still mentions but the front end has
- * folded away (a static const read as a constant, an operand of sizeof), so
- * the service always compiles. #line directives keep diagnostics pointing at
- * the user's files. emit.cc appends the dispatcher (docs/abi.md, section 4).
+ * Which functions and data a service contains is decided at its link, by
+ * the linker: units are compiled with -ffunction-sections -fdata-sections
+ * and linked with --gc-sections from the dispatcher (docs/multifile.md), so
+ * a service holds what the tagged function reaches in any unit, and
+ * nothing else. #line directives keep diagnostics pointing at the user's
+ * files. The service text is the tagged function's own unit plus a note
+ * naming that unit; emit.cc adds the dispatcher (docs/abi.md, section 4).
  */
 #include "tl_plugin.h"
 #include "options.h"
 #include "opts.h"
 #include "toplev.h"
 #include "stringpool.h"
+#include "cgraph.h"
 #include "diagnostic-core.h"
 
 enum tl_tok_kind { TOK_IDENT, TOK_PUNCT, TOK_OP, TOK_LITERAL, TOK_DIRECTIVE };
@@ -42,9 +43,6 @@ struct tl_chunk {
 	unsigned first, last;		/* token range, inclusive */
 	enum tl_chunk_kind kind;
 	tree name;			/* CHUNK_FUNCTION: the function defined */
-	bool is_typedef, is_extern, has_initializer, is_asm, defines_variable;
-	unsigned type_body_end;		/* token index of the '}' closing a struct body, or 0 */
-	bool keep;
 };
 
 struct tl_lexer {
@@ -319,6 +317,35 @@ static tree tl_tok_identifier(const struct tl_lexer *lx, unsigned k)
 
 /* ---- 3. split into top-level chunks ------------------------------------- */
 
+/* "int f(a, b) int a; char *b; { ... }": the ';' of each parameter
+ * declaration ended a chunk. Join the body with the chunks back to the one
+ * whose declarator list closes with ')' followed by more declarations, so
+ * that the definition is one function chunk (and main is found by name). */
+static void tl_join_old_style(struct tl_lexer *lx, struct tl_chunk *body)
+{
+	unsigned n = lx->chunks.length(), back, k;
+
+	for (back = 1; back <= n && back <= 64; back++) {
+		const struct tl_chunk *c = &lx->chunks[n - back];
+		int depth = 0;
+
+		if (c->kind != CHUNK_DECLARATION)
+			return;
+		for (k = c->first; k < c->last; k++) {
+			if (tl_tok_punct(lx, k, '(') || tl_tok_punct(lx, k, '['))
+				depth++;
+			else if (tl_tok_punct(lx, k, ')') || tl_tok_punct(lx, k, ']'))
+				depth--;
+			if (depth == 0 && tl_tok_punct(lx, k, ')') &&
+			    lx->tokens[k + 1].kind == TOK_IDENT && !tl_is_group_keyword(lx, k + 1)) {
+				body->first = c->first;
+				lx->chunks.truncate(n - back);
+				return;
+			}
+		}
+	}
+}
+
 static void tl_split(struct tl_lexer *lx)
 {
 	unsigned count = lx->tokens.length(), k, first = 0;
@@ -368,6 +395,10 @@ static void tl_split(struct tl_lexer *lx)
 			    tl_tok_punct(lx, k - 1, ')') &&
 			    !(last_group_prev != UINT_MAX && tl_is_group_keyword(lx, last_group_prev)))
 				is_body = true;
+			/* nothing at file scope starts with '{' but the body of an
+			 * old-style definition, after its parameter declarations */
+			if (paren == 0 && brace == 0 && k == first)
+				is_body = true;
 			brace++;
 			break;
 		case '}':
@@ -390,226 +421,176 @@ static void tl_split(struct tl_lexer *lx)
 			chunk.first = first;
 			chunk.last = k;
 			chunk.kind = is_body ? CHUNK_FUNCTION : CHUNK_DECLARATION;
+			if (is_body && tl_tok_punct(lx, first, '{'))
+				tl_join_old_style(lx, &chunk);
 			lx->chunks.safe_push(chunk);
 			open = false;
 		}
 	}
-}
+	/* cc1 accepted the text, so it ends with a complete declaration; this
+	 * only keeps a lexer mistake from dropping the last one */
+	if (open) {
+		struct tl_chunk chunk;
 
-/* ---- 4. what each chunk declares --------------------------------------- */
-
-static bool tl_is_qualifier(const struct tl_lexer *lx, unsigned k)
-{
-	return tl_tok_is(lx, k, "const") || tl_tok_is(lx, k, "volatile") ||
-	       tl_tok_is(lx, k, "restrict") || tl_tok_is(lx, k, "__restrict") ||
-	       tl_tok_is(lx, k, "__restrict__") || tl_tok_is(lx, k, "_Atomic");
-}
-
-/* "( * const name": the name of a pointer (to function or array) declarator. */
-static bool tl_in_pointer_declarator(const struct tl_lexer *lx, unsigned first, unsigned k)
-{
-	bool star = false;
-
-	while (k > first) {
-		k--;
-		if (tl_tok_punct(lx, k, '*'))
-			star = true;
-		else if (tl_tok_punct(lx, k, '('))
-			return star;
-		else if (!tl_is_qualifier(lx, k))
-			return false;
+		memset(&chunk, 0, sizeof(chunk));
+		chunk.first = first;
+		chunk.last = count - 1;
+		chunk.kind = CHUNK_DECLARATION;
+		lx->chunks.safe_push(chunk);
 	}
-	return false;
 }
 
-static void tl_describe(struct tl_lexer *lx, struct tl_chunk *c, hash_set<tree> *declared)
+/* ---- 4. the name a function definition defines ------------------------ */
+
+/* The declarator's name comes before its parameters: the first function
+ * this file defines that the header names (which also finds "f" in
+ * "int (f)(void)" and "int (*f(void))(int)"), skipping attribute, asm and
+ * typeof groups. */
+static void tl_describe(struct tl_lexer *lx, struct tl_chunk *c)
 {
 	unsigned k;
-	int paren = 0, brace = 0;
-	unsigned skip_until_paren = 0;	/* inside attribute/asm/typeof group at this depth */
-	bool in_initializer = false;
+	int paren = 0;
+	unsigned skip_until_paren = 0;
 
-	if (c->kind == CHUNK_DIRECTIVE)
+	if (c->kind != CHUNK_FUNCTION)
 		return;
-	c->is_asm = tl_is_group_keyword(lx, c->first) &&
-		    (tl_tok_is(lx, c->first, "asm") || tl_tok_is(lx, c->first, "__asm__") ||
-		     tl_tok_is(lx, c->first, "__asm"));
-
-	for (k = c->first; k <= c->last; k++) {
+	for (k = c->first; k <= c->last && !c->name; k++) {
 		const struct tl_token *t = &lx->tokens[k];
 
 		if (t->kind == TOK_PUNCT) {
-			switch (t->punct) {
-			case '(': case '[':
+			if (t->punct == '(' || t->punct == '[')
 				paren++;
-				break;
-			case ')': case ']':
+			else if (t->punct == ')' || t->punct == ']') {
 				if (skip_until_paren && paren == (int)skip_until_paren)
 					skip_until_paren = 0;
 				paren--;
-				break;
-			case '{':
-				if (c->kind == CHUNK_FUNCTION && brace == 0 && paren == 0)
-					return;	/* the body: nothing more is declared */
-				brace++;
-				break;
-			case '}':
-				brace--;
-				if (brace == 0 && paren == 0 && !in_initializer && !c->type_body_end)
-					c->type_body_end = k;
-				break;
-			case '=':
-				if (brace == 0 && paren == 0) {
-					in_initializer = true;
-					c->has_initializer = true;
-				}
-				break;
-			case ',':
-				if (brace == 0 && paren == 0)
-					in_initializer = false;
-				break;
-			default:
-				break;
-			}
+			} else if (t->punct == '{' && paren == 0)
+				return;	/* the body: nothing more is declared */
 			continue;
 		}
-		if (t->kind != TOK_IDENT || skip_until_paren || in_initializer || brace > 0)
+		if (t->kind != TOK_IDENT || skip_until_paren)
 			continue;
 		if (tl_is_group_keyword(lx, k) && tl_tok_punct(lx, k + 1, '(')) {
 			skip_until_paren = paren + 1;
 			continue;
 		}
-		if (paren == 0 && tl_tok_is(lx, k, "typedef"))
-			c->is_typedef = true;
-		if (paren == 0 && tl_tok_is(lx, k, "extern"))
-			c->is_extern = true;
-		if (c->kind == CHUNK_FUNCTION) {
-			/* the declarator's name comes before its parameters: the first
-			 * function this file defines that the header names (which also
-			 * finds "f" in "int (f)(void)" and "int (*f(void))(int)") */
-			if (!c->name && tl_defined_functions->contains(tl_tok_identifier(lx, k)))
-				c->name = tl_tok_identifier(lx, k);
-			continue;
-		}
-		if (paren == 0 || (paren == 1 && tl_in_pointer_declarator(lx, c->first, k))) {
-			tree id = tl_tok_identifier(lx, k);
-
-			declared->add(id);
-			if (tl_defined_variables->contains(id))
-				c->defines_variable = true;
-		}
+		if (tl_defined_functions->contains(tl_tok_identifier(lx, k)))
+			c->name = tl_tok_identifier(lx, k);
 	}
 }
 
-/* ---- 5. choose chunks: the call graph, then names the text still uses -- */
+/* ---- 5. choose chunks: all but main and constructors nothing names ------ */
 
-static bool tl_chunk_wanted(const struct tl_chunk *c, hash_set<tree> *declared,
-			    struct tl_reach *reach)
+/* Constructors and destructors run in a process whether or not anything
+ * reaches them: the linker keeps .init_array. Leaving them out keeps the
+ * service to what the tagged function reaches; one that the text calls or
+ * takes the address of stays (then it is reached). */
+static void tl_find_constructors(hash_set<tree> *ctors)
 {
-	if (c->kind == CHUNK_DIRECTIVE)
-		return true;
-	if (c->kind == CHUNK_FUNCTION)
-		return c->name && reach->functions.contains(c->name) && !MAIN_NAME_P(c->name);
-	if (c->is_asm)
-		return false;
-	if (c->is_typedef || (c->is_extern && !c->has_initializer))
-		return true;
-	/* an initializer makes a definition even where the declared name was
-	 * not recognised: keep it (and what it names) rather than break the build */
-	if (!c->defines_variable)
-		return true;
-	for (hash_set<tree>::iterator it = declared->begin(); it != declared->end(); ++it)
-		if (reach->variables.contains(*it))
-			return true;
+	cgraph_node *node;
+
+	FOR_EACH_FUNCTION(node)
+		if ((DECL_STATIC_CONSTRUCTOR(node->decl) || DECL_STATIC_DESTRUCTOR(node->decl)) &&
+		    DECL_NAME(node->decl))
+			ctors->add(DECL_NAME(node->decl));
+}
+
+/* Does another function body, or an initializer, name c's function? */
+static bool tl_named_elsewhere(struct tl_lexer *lx, const struct tl_chunk *c)
+{
+	unsigned i, k;
+
+	for (i = 0; i < lx->chunks.length(); i++) {
+		const struct tl_chunk *o = &lx->chunks[i];
+		bool used = o->kind == CHUNK_FUNCTION;
+
+		if (o == c || o->kind == CHUNK_DIRECTIVE)
+			continue;
+		for (k = o->first; k <= o->last; k++) {
+			if (tl_tok_punct(lx, k, '='))
+				used = true;	/* from here on: an initializer */
+			else if (used && lx->tokens[k].kind == TOK_IDENT &&
+				 tl_tok_identifier(lx, k) == c->name)
+				return true;
+		}
+	}
 	return false;
 }
 
-/* Add the file-scope functions and variables a kept body or initializer names. */
-static bool tl_close_over_text(struct tl_lexer *lx, struct tl_chunk *c, struct tl_reach *reach)
+static bool tl_chunk_wanted(struct tl_lexer *lx, const struct tl_chunk *c, hash_set<tree> *ctors)
 {
-	bool grew = false;
-	unsigned k;
-
-	for (k = c->first; k <= c->last; k++) {
-		tree id;
-
-		if (lx->tokens[k].kind != TOK_IDENT)
-			continue;
-		id = tl_tok_identifier(lx, k);
-		if (tl_defined_functions->contains(id) && !MAIN_NAME_P(id) &&
-		    !reach->functions.add(id))
-			grew = true;
-		else if (tl_defined_variables->contains(id) && !reach->variables.add(id))
-			grew = true;
-	}
-	return grew;
+	if (c->kind != CHUNK_FUNCTION || !c->name)
+		return true;
+	if (MAIN_NAME_P(c->name))
+		return false;
+	return !ctors->contains(c->name) || tl_named_elsewhere(lx, c);
 }
 
-/* ---- 6. write the service text ----------------------------------------- */
+/* ---- 6. write the unit and the service text ---------------------------- */
 
 static void tl_emit_range(struct tl_lexer *lx, struct tl_strbuf *out, unsigned first, unsigned last)
 {
 	const struct tl_token *a = &lx->tokens[first], *b = &lx->tokens[last];
 
-	tl_buf_printf(out, "#line %u \"%s\"\n", a->line, lx->files[a->file]);
+	/* a line marker: the form a preprocessed (.i) file may hold */
+	tl_buf_printf(out, "# %u \"%s\"\n", a->line, lx->files[a->file]);
 	tl_buf_append(out, lx->text + a->start, b->start + b->len - a->start);
 	tl_buf_puts(out, "\n");
 }
 
-bool tl_slice_service(const struct tl_strbuf *preprocessed, struct tl_tagged *tagged,
-		      struct tl_reach *reach, struct tl_strbuf *service)
+bool tl_unit_text(const struct tl_strbuf *preprocessed, struct tl_strbuf *unit)
 {
 	struct tl_lexer lx;
-	vec<hash_set<tree> *> declared = vNULL;
-	unsigned i, rounds;
-	bool grew = true;
+	hash_set<tree> ctors;
+	unsigned i;
 
 	memset(&lx, 0, sizeof(lx));
 	lx.text = preprocessed->data;
 	lx.size = preprocessed->len;
 	tl_lex(&lx);
 	tl_split(&lx);
-	for (i = 0; i < lx.chunks.length(); i++) {
-		declared.safe_push(new hash_set<tree>());
-		tl_describe(&lx, &lx.chunks[i], declared[i]);
-	}
+	tl_find_constructors(&ctors);
 
-	/* grow the kept set until the text names nothing it lacks; each round
-	 * adds at least one symbol, so this ends */
-	for (rounds = 0; grew && rounds < 100000; rounds++) {
-		grew = false;
-		for (i = 0; i < lx.chunks.length(); i++) {
-			struct tl_chunk *c = &lx.chunks[i];
-
-			if (c->keep || !tl_chunk_wanted(c, declared[i], reach))
-				continue;
-			c->keep = true;
-			if (c->kind == CHUNK_FUNCTION ||
-			    (c->kind == CHUNK_DECLARATION && !c->is_typedef &&
-			     (c->defines_variable || c->has_initializer)))
-				grew |= tl_close_over_text(&lx, c, reach);
-		}
-	}
-
-	tl_buf_printf(service, "/* Service for %s, generated by turbolift from %s. */\n",
-		      IDENTIFIER_POINTER(DECL_NAME(tagged->decl)), main_input_filename);
+	tl_buf_printf(unit, "/* %s as turbolift links it into services: without main "
+		      "and unnamed constructors. */\n", main_input_filename);
+	for (i = 0; i < lx.chunks.length(); i++)
+		tl_describe(&lx, &lx.chunks[i]);
 	for (i = 0; i < lx.chunks.length(); i++) {
 		struct tl_chunk *c = &lx.chunks[i];
 
-		if (c->keep)
-			tl_emit_range(&lx, service, c->first, c->last);
-		else if (c->kind == CHUNK_DECLARATION && c->type_body_end) {
-			/* keep the struct a dropped global defines */
-			tl_emit_range(&lx, service, c->first, c->type_body_end);
-			tl_buf_puts(service, ";\n");
-		}
+		if (tl_chunk_wanted(&lx, c, &ctors))
+			tl_emit_range(&lx, unit, c->first, c->last);
 	}
-
-	for (i = 0; i < declared.length(); i++)
-		delete declared[i];
-	declared.release();
 	lx.tokens.release();
 	lx.chunks.release();
 	lx.files.release();
+	return true;
+}
+
+/* "text" as a C string literal. */
+static void tl_c_string(struct tl_strbuf *out, const char *text)
+{
+	tl_buf_puts(out, "\"");
+	for (; *text; text++) {
+		if (*text == '"' || *text == '\\')
+			tl_buf_puts(out, "\\");
+		tl_buf_append(out, text, 1);
+	}
+	tl_buf_puts(out, "\"");
+}
+
+bool tl_slice_service(const struct tl_strbuf *unit, struct tl_tagged *tagged,
+		      struct tl_reach *reach ATTRIBUTE_UNUSED, struct tl_strbuf *service)
+{
+	/* The unit whole: the service link's --gc-sections keeps what the
+	 * dispatcher reaches. The note says which unit this object stands for,
+	 * so that the link does not take that unit a second time. */
+	tl_buf_printf(service, "/* Service for %s, generated by turbolift from %s. */\n"
+		      "__attribute__((section(\"" TL_UNIT_OF_SECTION "\"), used))\n"
+		      "static const char __turbolift_unit_of[] = ",
+		      IDENTIFIER_POINTER(DECL_NAME(tagged->decl)), main_input_filename);
+	tl_c_string(service, tl_unit_dir);
+	tl_buf_puts(service, ";\n");
+	tl_buf_append(service, unit->data, unit->len);
 	return true;	/* emit.cc appends the dispatcher */
 }

@@ -83,12 +83,22 @@ bool tl_compute_reach(struct tl_tagged *tagged, struct tl_reach *reach);
  * globals to tagged->signature after ';'. */
 bool tl_check_globals(struct tl_tagged *tagged);
 
-/* Step 5: the service translation unit (slice.cc). */
+/* Step 5: this file as a unit of services, and the service translation unit
+ * (slice.cc, unit.cc; docs/multifile.md). tl_slice_service starts from the
+ * unit text. */
+#define TL_UNITS_SECTION "turbolift_units"	/* in every object: its unit folder */
+#define TL_UNIT_OF_SECTION "turbolift_unit_of"	/* in service.o: the unit it replaces */
+extern char *tl_unit_dir;			/* this file's unit folder, once written */
 bool tl_read_preprocessed(struct tl_strbuf *out);
-bool tl_slice_service(const struct tl_strbuf *preprocessed, struct tl_tagged *tagged,
+bool tl_unit_text(const struct tl_strbuf *preprocessed, struct tl_strbuf *unit);
+bool tl_emit_unit(const struct tl_strbuf *unit);
+bool tl_slice_service(const struct tl_strbuf *unit, struct tl_tagged *tagged,
 		      struct tl_reach *reach, struct tl_strbuf *service);
 
 /* Step 6: hash, manifest, service object, descriptor (emit.cc). */
+vec<const char *> tl_compile_flags(void);
+uint64_t tl_fnv1a(uint64_t h, const char *data, size_t len);
+char *tl_absolute(const char *path);
 bool tl_emit_service(struct tl_tagged *tagged, struct tl_reach *reach,
 		     const struct tl_strbuf *service);
 

@@ -16,7 +16,8 @@
  *   4. reach.cc      walk the call graph from each tagged function
  *      capture.cc    globals the slice reads (captured: sent with each call)
  *                    and writes (warned), hidden C library state it reaches
- *   5. slice.cc      cut the reachable slice out of the preprocessed TU
+ *   5. slice.cc      the file as a unit (without main), and the service text
+ *      unit.cc       store the unit, name it in the object (docs/multifile.md)
  *   6. emit.cc       add the dispatcher, hash, write service.c + turbolift.yaml,
  *                    compile service.o, fill the stub's descriptor
  *
@@ -115,7 +116,7 @@ static void tl_note_function(void *gcc_data, void *user_data ATTRIBUTE_UNUSED)
  * optimisation: the call graph is complete and nothing is inlined yet. */
 static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
 {
-	struct tl_strbuf preprocessed = { NULL, 0, 0 };
+	struct tl_strbuf preprocessed = { NULL, 0, 0 }, unit = { NULL, 0, 0 };
 	unsigned i;
 
 	/* 1. a tag on a declaration that never gets a body cannot be served */
@@ -140,25 +141,31 @@ static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data A
 	if (tl_build_mode_option != TL_BUILD_DISTRIBUTED || seen_error())
 		return;
 
-	/* 2. one service per tagged function, all cut from the same text */
-	for (i = 0; i < tl_tagged_count; i++) {
+	/* 2. every file is a unit that services may reach (docs/multifile.md) */
+	if (!tl_read_preprocessed(&preprocessed) || !tl_unit_text(&preprocessed, &unit) ||
+	    !tl_emit_unit(&unit))
+		i = tl_tagged_count;	/* the error is reported: no services */
+	else
+		i = 0;
+
+	/* 3. one service per tagged function, each its unit plus a dispatcher */
+	for (; i < tl_tagged_count; i++) {
 		struct tl_tagged *t = &tl_tagged_functions[i];
 		struct tl_reach *reach;
 		struct tl_strbuf service = { NULL, 0, 0 };
 
 		if (!t->has_body || !t->signature || !t->state_var)
 			continue;
-		if (!preprocessed.data && !tl_read_preprocessed(&preprocessed))
-			break;
 		reach = new struct tl_reach();
 		if (tl_compute_reach(t, reach) && tl_check_globals(t) &&
-		    tl_slice_service(&preprocessed, t, reach, &service))
+		    tl_slice_service(&unit, t, reach, &service))
 			tl_emit_service(t, reach, &service);
 		tl_buf_free(&service);
 		tl_buf_free(&reach->externals);
 		delete reach;
 	}
 	tl_buf_free(&preprocessed);
+	tl_buf_free(&unit);
 }
 
 static bool tl_parse_arguments(struct plugin_name_args *info)
@@ -217,8 +224,10 @@ int plugin_init(struct plugin_name_args *info, struct plugin_gcc_version *versio
 	}
 	if (!tl_parse_arguments(info))
 		return 1;
-	if (!tl_outdir)
-		tl_outdir = tl_default_outdir();
+	/* mode=off writes nothing, so it needs no folder either */
+	if (!tl_outdir && tl_build_mode_option == TL_BUILD_DISTRIBUTED &&
+	    !(tl_outdir = tl_default_outdir()))
+		return 1;
 	tl_defined_variables = new hash_set<tree>();
 	tl_defined_functions = new hash_set<tree>();
 

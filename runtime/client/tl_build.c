@@ -2,11 +2,24 @@
 /*
  * tl_build.c - link a function's service binary, cached by hash.
  *
- * The link needs the same libraries as the caller's link (a program linked
- * with -lm calls exp() in the slice), but the manifest only knows the
- * compile-time view. The process that is running knows better: it has
- * those libraries loaded. So we pass each loaded shared library by
- * absolute path and let --as-needed drop the ones the service does not use.
+ * A service is the tagged function's service.o (its own file, whole, plus
+ * the dispatcher) and every other unit this program was linked from
+ * (docs/multifile.md): the program's objects carry their unit folders in
+ * the section turbolift_units, which this file reads from the program's
+ * ELF file; each unit is compiled once per machine (unit.o, cached in its
+ * folder) and the link's --gc-sections keeps only what the dispatcher
+ * reaches. Objects come before every library, so a symbol the program
+ * defines itself is the program's in the service too, never a loaded
+ * library's of the same name.
+ *
+ * What no unit defines comes from the libraries the program uses. The
+ * manifest only knows the compile-time view; the running process knows
+ * better: it has those libraries loaded. So we pass each loaded shared
+ * library by absolute path and let --as-needed drop the ones the service
+ * does not use. Inputs no unit and no loaded library provide (a library
+ * built without the plugin) are added with link: in turbolift.yaml or
+ * TURBOLIFT_LINK; what is still missing is reported, symbol by symbol,
+ * with the file that needs it.
  */
 #define _GNU_SOURCE   /* dladdr, dl_iterate_phdr, asprintf */
 #include "tl_files.h"
@@ -14,9 +27,12 @@
 #include "tl_build.h"
 
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +285,478 @@ fail:
     return -1;
 }
 
+/* ------------------------------------------------------------------ */
+/* The program's units (docs/multifile.md)                             */
+
+#define UNITS_SECTION   "turbolift_units"    /* in the program: its unit folders */
+#define UNIT_OF_SECTION "turbolift_unit_of"  /* in service.o: the unit it is      */
+
+/*
+ * Section `name` of the ELF file at path, malloc'd in *data (NUL-terminated,
+ * *len bytes before the NUL). Returns 0 when found, 1 when the file has no
+ * such section, -1 with err set when the file cannot be read as ELF.
+ */
+static int read_section(const char *path, const char *name, char **data, size_t *len,
+                        char *err, size_t errlen)
+{
+    ElfW(Ehdr) eh;
+    ElfW(Shdr) *sh = NULL;
+    char *names = NULL;
+    size_t count, strndx;
+    int fd, rc = -1;
+
+    *data = NULL;
+    *len = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
+        eh.e_shentsize != sizeof *sh || eh.e_shoff == 0) {
+        snprintf(err, errlen, "%s: not an ELF file of this machine with sections", path);
+        goto done;
+    }
+    /* more than 0xff00 sections: the real count and string table index
+     * are in section 0 */
+    count = eh.e_shnum;
+    strndx = eh.e_shstrndx;
+    {
+        ElfW(Shdr) first;
+
+        if (pread(fd, &first, sizeof first, (off_t)eh.e_shoff) != (ssize_t)sizeof first)
+            goto short_read;
+        if (count == 0)
+            count = first.sh_size;
+        if (strndx == SHN_XINDEX)
+            strndx = first.sh_link;
+    }
+    if (count == 0 || count > 1u << 24 || strndx >= count)
+        goto bad;
+    sh = malloc(count * sizeof *sh);
+    if (sh == NULL)
+        goto oom;
+    if (pread(fd, sh, count * sizeof *sh, (off_t)eh.e_shoff) != (ssize_t)(count * sizeof *sh))
+        goto short_read;
+    names = malloc(sh[strndx].sh_size + 1);
+    if (names == NULL)
+        goto oom;
+    if (pread(fd, names, sh[strndx].sh_size, (off_t)sh[strndx].sh_offset) !=
+        (ssize_t)sh[strndx].sh_size)
+        goto short_read;
+    names[sh[strndx].sh_size] = '\0';
+    rc = 1;
+    for (size_t i = 1; i < count; i++) {
+        if (sh[i].sh_name >= sh[strndx].sh_size || strcmp(names + sh[i].sh_name, name) != 0 ||
+            sh[i].sh_type == SHT_NOBITS)
+            continue;
+        *data = malloc(sh[i].sh_size + 1);
+        if (*data == NULL)
+            goto oom;
+        if (pread(fd, *data, sh[i].sh_size, (off_t)sh[i].sh_offset) != (ssize_t)sh[i].sh_size) {
+            free(*data);
+            *data = NULL;
+            goto short_read;
+        }
+        (*data)[sh[i].sh_size] = '\0';
+        *len = sh[i].sh_size;
+        rc = 0;
+        break;
+    }
+    goto done;
+bad:
+    snprintf(err, errlen, "%s: malformed ELF section headers", path);
+    goto done;
+short_read:
+    snprintf(err, errlen, "%s: truncated ELF file", path);
+    rc = -1;
+    goto done;
+oom:
+    snprintf(err, errlen, "out of memory");
+    rc = -1;
+done:
+    free(sh);
+    free(names);
+    close(fd);
+    return rc;
+}
+
+/* Does the list of NUL-separated strings data[0..len) hold s? (The linker
+ * pads between the objects' pieces with NULs: empty strings are skipped.) */
+static int list_has(const char *data, size_t len, const char *s)
+{
+    for (size_t i = 0; i < len; i += strlen(data + i) + 1)
+        if (strcmp(data + i, s) == 0)
+            return 1;
+    return 0;
+}
+
+/* How long the first call may spend compiling the program's units. */
+#define UNIT_COMPILE_BUDGET_MS (10 * 60 * 1000L)
+
+/* One unit of the program, compiled on demand. */
+struct unit {
+    char *dir;              /* the unit folder (from the program's section)  */
+    char *object;           /* <dir>/unit.o                                   */
+    char *source;           /* the file it came from, for messages            */
+    char err[1024];
+};
+
+struct units {
+    struct unit *v;
+    size_t n;
+    long deadline;
+    atomic_size_t next;     /* the compile threads' shared cursor             */
+    atomic_int failed;
+};
+
+struct find_units {
+    const char *own;        /* the unit service.o stands for                  */
+    char *data;             /* the section of the object that lists it        */
+    size_t len;
+    char err[512];
+};
+
+static int find_units_in(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct find_units *f = arg;
+    const char *path = info->dlpi_name;
+    char *data;
+    size_t len;
+
+    (void)size;
+    /* the main program comes first and has an empty name */
+    if (path == NULL || path[0] == '\0')
+        path = "/proc/self/exe";
+    else if (path[0] != '/')
+        return 0;   /* the vDSO */
+    if (read_section(path, UNITS_SECTION, &data, &len, f->err, sizeof f->err) != 0)
+        return 0;
+    if (list_has(data, len, f->own)) {
+        f->data = data;
+        f->len = len;
+        return 1;
+    }
+    free(data);
+    return 0;
+}
+
+/* "source=" of <dir>/unit.txt, or the folder itself when unreadable. */
+static char *unit_source(const char *dir)
+{
+    char *path = NULL, line[4096], *r = NULL;
+    FILE *f;
+
+    if (asprintf(&path, "%s/unit.txt", dir) < 0)
+        return NULL;
+    f = fopen(path, "re");
+    while (f != NULL && r == NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "source=", 7) == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            r = strdup(line + 7);
+        }
+    if (f != NULL)
+        fclose(f);
+    free(path);
+    return r != NULL ? r : strdup(dir);
+}
+
+static void units_free(struct units *u)
+{
+    for (size_t i = 0; i < u->n; i++) {
+        free(u->v[i].dir);
+        free(u->v[i].object);
+        free(u->v[i].source);
+    }
+    free(u->v);
+}
+
+/*
+ * The units the program holding this service was linked from, but the one
+ * service.o already is. A service.o without the note (an older plugin)
+ * links alone, as before.
+ */
+static int program_units(const struct tl_manifest *m, struct units *u, char *err, size_t errlen)
+{
+    struct find_units f = { .own = NULL };
+    char *own = NULL;
+    size_t ownlen, count = 0;
+    int rc;
+
+    memset(u, 0, sizeof *u);
+    rc = read_section(m->service_object, UNIT_OF_SECTION, &own, &ownlen, err, errlen);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    f.own = own;
+    f.err[0] = '\0';
+    dl_iterate_phdr(find_units_in, &f);
+    if (f.data == NULL) {
+        snprintf(err, errlen, "this program does not list the unit of %s (%s) in its "
+                 "section " UNITS_SECTION ": it was built by an older turbolift plugin, or "
+                 "the section was removed (objcopy, strip -R); rebuild it%s%s",
+                 m->source ? m->source : m->function, own,
+                 f.err[0] ? "; " : "", f.err);
+        free(own);
+        return -1;
+    }
+    for (size_t i = 0; i < f.len; i += strlen(f.data + i) + 1)
+        count += f.data[i] != '\0';
+    u->v = calloc(count ? count : 1, sizeof *u->v);
+    if (u->v == NULL)
+        goto oom;
+    for (size_t i = 0; i < f.len; i += strlen(f.data + i) + 1) {
+        const char *dir = f.data + i;
+        struct unit *x;
+        int seen = 0;
+
+        if (dir[0] == '\0' || strcmp(dir, own) == 0)
+            continue;
+        for (size_t j = 0; j < u->n && !seen; j++)
+            seen = strcmp(u->v[j].dir, dir) == 0;
+        if (seen)
+            continue;
+        x = &u->v[u->n++];
+        x->dir = strdup(dir);
+        x->source = unit_source(dir);
+        if (x->dir == NULL || x->source == NULL || asprintf(&x->object, "%s/unit.o", dir) < 0)
+            goto oom;
+    }
+    free(own);
+    free(f.data);
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    free(own);
+    free(f.data);
+    units_free(u);
+    memset(u, 0, sizeof *u);
+    return -1;
+}
+
+/* compiler -c -w <flags> -ffunction-sections -fdata-sections unit.i -o unit.o:
+ * under the folder's lock, so one process compiles and the others wait;
+ * the object appears by rename. */
+static int compile_unit(struct unit *x, long deadline)
+{
+    struct argv a = { 0 };
+    struct tl_proc_out r = { .out = NULL };
+    char *txt = NULL, *input = NULL, *tmp = NULL, line[8192];
+    char *compiler = NULL;
+    int lockfd = -1, rc = -1;
+    FILE *f = NULL;
+
+    if (access(x->object, R_OK) == 0)
+        return 0;
+    if (lock_dir(x->dir, deadline, &lockfd, x->err, sizeof x->err) != 0)
+        return -1;
+    if (access(x->object, R_OK) == 0) {     /* compiled while we waited */
+        rc = 0;
+        goto cleanup;
+    }
+    if (asprintf(&txt, "%s/unit.txt", x->dir) < 0 || asprintf(&input, "%s/unit.i", x->dir) < 0 ||
+        asprintf(&tmp, "%s/unit.o.tmp.%ld.%lu", x->dir, (long)getpid(),
+                 (unsigned long)pthread_self()) < 0) {
+        snprintf(x->err, sizeof x->err, "out of memory");
+        goto cleanup;
+    }
+    f = fopen(txt, "re");
+    if (f == NULL || access(input, R_OK) != 0) {
+        snprintf(x->err, sizeof x->err, "the unit of %s is no longer in the cache (%s: %s); "
+                 "rebuild the program", x->source, f == NULL ? txt : input, strerror(errno));
+        goto cleanup;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "compiler=", 9) == 0 && compiler == NULL) {
+            compiler = strdup(line + 9);
+            argv_add(&a, line + 9);
+            argv_add(&a, "-c");
+            argv_add(&a, "-w");
+        } else if (strncmp(line, "flag=", 5) == 0 && compiler != NULL) {
+            argv_add(&a, line + 5);
+        }
+    }
+    if (compiler == NULL) {
+        snprintf(x->err, sizeof x->err, "%s names no compiler; rebuild the program", txt);
+        goto cleanup;
+    }
+    argv_add(&a, "-ffunction-sections");
+    argv_add(&a, "-fdata-sections");
+    argv_add(&a, input);
+    argv_add(&a, "-o");
+    argv_add(&a, tmp);
+    if (a.oom) {
+        snprintf(x->err, sizeof x->err, "out of memory");
+        goto cleanup;
+    }
+    tl_log_info("compiling the unit of %s for services: %s", x->source, x->object);
+    if (tl_proc_run_merged(a.v, deadline - tl_now_ms(), &r) != 0) {
+        /* whole in the log; the reason has a fixed size */
+        tl_log_error("compiling the unit of %s (%s) failed (%s):\n%s", x->source, input,
+                     r.err, r.out ? r.out : "");
+        snprintf(x->err, sizeof x->err, "compiling the unit of %s (%s) failed (%.200s):\n%s",
+                 x->source, input, r.err, r.out ? r.out : "");
+        unlink(tmp);
+        goto cleanup;
+    }
+    if (rename(tmp, x->object) != 0) {
+        snprintf(x->err, sizeof x->err, "rename %s to %s: %s", tmp, x->object, strerror(errno));
+        unlink(tmp);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    if (f != NULL)
+        fclose(f);
+    if (lockfd >= 0)
+        close(lockfd);
+    argv_free(&a);
+    tl_proc_out_free(&r);
+    free(compiler);
+    free(txt);
+    free(input);
+    free(tmp);
+    return rc;
+}
+
+static void *compile_units_thread(void *arg)
+{
+    struct units *u = arg;
+    size_t i;
+
+    while ((i = atomic_fetch_add(&u->next, 1)) < u->n)
+        if (compile_unit(&u->v[i], u->deadline) != 0)
+            atomic_store(&u->failed, 1);
+    return NULL;
+}
+
+/* Compile the units that have no object yet, one thread per CPU. */
+static int compile_units(struct units *u, const char *function, long deadline,
+                         char *err, size_t errlen)
+{
+    pthread_t threads[16];
+    size_t nthreads = (size_t)tl_cpu_count(), started = 0, missing = 0;
+
+    for (size_t i = 0; i < u->n; i++)
+        missing += access(u->v[i].object, R_OK) != 0;
+    if (missing > 0)
+        tl_log_progress(isatty(STDERR_FILENO), "%s: compiling %zu of this program's %zu other files for its "
+                        "services (once per machine)", function, missing, u->n);
+
+    u->deadline = deadline;
+    atomic_store(&u->next, 0);
+    atomic_store(&u->failed, 0);
+    if (nthreads > sizeof threads / sizeof threads[0])
+        nthreads = sizeof threads / sizeof threads[0];
+    if (nthreads > u->n)
+        nthreads = u->n;
+    for (; started + 1 < nthreads; started++)
+        if (pthread_create(&threads[started], NULL, compile_units_thread, u) != 0)
+            break;
+    compile_units_thread(u);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    if (!atomic_load(&u->failed))
+        return 0;
+    for (size_t i = 0; i < u->n; i++)
+        if (u->v[i].err[0] != '\0') {
+            snprintf(err, errlen, "%s", u->v[i].err);
+            break;
+        }
+    return -1;
+}
+
+/* The file a linker message's object stands for. */
+static const char *object_source(const struct tl_manifest *m, const struct units *u,
+                                 const char *object)
+{
+    for (size_t i = 0; i < u->n; i++)
+        if (strcmp(u->v[i].object, object) == 0)
+            return u->v[i].source;
+    if (strcmp(m->service_object, object) == 0)
+        return m->source ? m->source : m->function;
+    return object;
+}
+
+/*
+ * Every "undefined reference" of a failed link, as "  SYMBOL (needed by
+ * FUNCTION in FILE)" lines, each pair once; NULL when there are none. GNU
+ * ld writes "OBJECT: in function `F':" and then "...: undefined reference
+ * to `SYMBOL'" for each reference.
+ */
+static char *undefined_symbols(const struct tl_manifest *m, const struct units *u,
+                               const char *output, size_t *count)
+{
+    char *list = NULL, *object = NULL, *function = NULL;
+    size_t len = 0;
+    const char *line = output;
+
+    *count = 0;
+    while (line != NULL && *line != '\0') {
+        const char *end = strchr(line, '\n'), *p;
+        size_t n = end ? (size_t)(end - line) : strlen(line);
+        char *l = strndup(line, n);
+
+        line = end ? end + 1 : NULL;
+        if (l == NULL)
+            break;
+        if ((p = strstr(l, ": in function `")) != NULL) {
+            const char *start = strncmp(l, "/usr/bin/ld: ", 13) == 0 ? l + 13 : l;
+            const char *fn = p + 15, *fe = strchr(fn, '\'');
+
+            free(object);
+            free(function);
+            object = strndup(start, (size_t)(p - start));
+            function = strndup(fn, fe ? (size_t)(fe - fn) : strlen(fn));
+        } else if ((p = strstr(l, "undefined reference to `")) != NULL) {
+            const char *sym = p + 24, *se = strchr(sym, '\'');
+            char *entry = NULL;
+            int elen;
+
+            elen = asprintf(&entry, "  %.*s (needed by %s%s%s)\n",
+                            (int)(se ? se - sym : (long)strlen(sym)), sym,
+                            function ? function : "", function ? " in " : "",
+                            object ? object_source(m, u, object) : "the service");
+            if (elen > 0 && (list == NULL || strstr(list, entry) == NULL)) {
+                char *grown = realloc(list, len + (size_t)elen + 1);
+
+                if (grown != NULL) {
+                    memcpy(grown + len, entry, (size_t)elen + 1);
+                    list = grown;
+                    len += (size_t)elen;
+                    (*count)++;
+                }
+            }
+            free(entry);
+        }
+        free(l);
+    }
+    free(object);
+    free(function);
+    return list;
+}
+
+/* link: from turbolift.yaml (the function's section or the defaults), or
+ * TURBOLIFT_LINK, as words. */
+static int add_extra_inputs(struct argv *a, const char *function, char *err, size_t errlen)
+{
+    struct tl_config *cfg = NULL;
+    struct tl_fn_config fc;
+    int rc = -1;
+
+    if (tl_config_load(&cfg, err, errlen) != 0 ||
+        tl_config_resolve(cfg, function, &fc, err, errlen) != 0)
+        goto done;
+    if (fc.link != NULL)
+        add_words(a, fc.link);
+    rc = 0;
+done:
+    tl_config_free(cfg);
+    return rc;
+}
+
 int tl_build_service(const struct tl_manifest *m, long timeout_ms,
                      char **binary, int *hit, char *err, size_t errlen)
 {
@@ -276,6 +764,7 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
     char *lib = NULL, *bindir = NULL, *dir = NULL, *out = NULL, *tmp = NULL;
     char name[64];
     struct tl_proc_out r = { .out = NULL };
+    struct units u = { .v = NULL };
     long deadline = tl_now_ms() + timeout_ms;
     int rc = -1, lockfd = -1;
     uint64_t h = TL_FNV_OFFSET;
@@ -285,13 +774,26 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
     lib = tl_build_service_lib(err, errlen);
     if (lib == NULL)
         goto cleanup;
+    /* Compiling a program's units happens once per machine and may take
+     * longer than starting workers: it has a budget of its own, and the
+     * link gets the whole timeout after it. */
+    if (program_units(m, &u, err, errlen) != 0 ||
+        compile_units(&u, m->function, tl_now_ms() + UNIT_COMPILE_BUDGET_MS, err, errlen) != 0)
+        goto cleanup;
+    deadline = tl_now_ms() + timeout_ms;
 
+    /* objects first: what the program defines, the service takes from them */
     argv_add(&a, m->compiler);
     argv_add(&a, m->service_object);
+    for (size_t i = 0; i < u.n; i++)
+        argv_add(&a, u.v[i].object);
     argv_add(&a, lib);
     for (size_t i = 0; i < m->link_flags.count; i++)
         argv_add(&a, m->link_flags.items[i]);
     add_words(&a, TL_SERVICE_LINK_ARGS);
+    if (add_extra_inputs(&a, m->function, err, errlen) != 0)
+        goto cleanup;
+    argv_add(&a, "-Wl,--gc-sections");
     argv_add(&a, "-Wl,--as-needed");
     dl_iterate_phdr(add_loaded, &a);
     if (a.oom)
@@ -303,6 +805,9 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
     if (tl_hash_file(&h, m->service_object, NULL, err, errlen) != 0 ||
         tl_hash_file(&h, lib, NULL, err, errlen) != 0)
         goto cleanup;
+    for (size_t i = 0; i < u.n; i++)
+        if (tl_hash_file(&h, u.v[i].object, NULL, err, errlen) != 0)
+            goto cleanup;
 
     bindir = tl_cache_dir("bin", err, errlen);
     if (bindir == NULL)
@@ -334,12 +839,30 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
     tl_log_info("linking the service of %s: %s", m->function, out);
     /* What the compiler printed first says most: keep its output whole. */
     if (tl_proc_run_merged(a.v, deadline - tl_now_ms(), &r) != 0) {
-        char cmd[2048];
+        size_t count;
+        char *missing = undefined_symbols(m, &u, r.out, &count);
 
-        tl_proc_describe(a.v, cmd, sizeof cmd);
-        snprintf(err, errlen, "linking the service of '%s' failed (%s)\n"
-                 "  command: %s\n%s", m->function, r.err, cmd, r.out ? r.out : "");
         unlink(tmp);
+        if (missing != NULL) {
+            /* the whole list goes to the log: a reason has a fixed size */
+            tl_log_error("the service of %s needs %zu symbol%s that no unit of this "
+                         "program defines and no library it loaded provides:\n%s"
+                         "compile the files that define them with the turbolift plugin, or "
+                         "name the libraries with link: in turbolift.yaml or TURBOLIFT_LINK "
+                         "(docs/multifile.md)", m->function, count, count == 1 ? "" : "s",
+                         missing);
+            snprintf(err, errlen, "linking the service of '%s' failed: %zu undefined "
+                     "symbol%s (all listed in the log above):\n%.*s", m->function, count,
+                     count == 1 ? "" : "s", (int)strlen(missing) - 1, missing);
+            free(missing);
+        } else {
+            char cmd[2048];
+
+            /* What the compiler printed says most: it goes first. */
+            tl_proc_describe(a.v, cmd, sizeof cmd);
+            snprintf(err, errlen, "linking the service of '%s' failed (%s):\n%s\n"
+                     "  command: %s", m->function, r.err, r.out ? r.out : "", cmd);
+        }
         goto cleanup;
     }
     if (rename(tmp, out) != 0) {
@@ -364,5 +887,6 @@ cleanup:
     free(out);
     free(tmp);
     tl_proc_out_free(&r);
+    units_free(&u);
     return rc;
 }

@@ -54,6 +54,7 @@ static const struct key {
     { "on_failure",         K_ON_FAILURE, offsetof(struct tl_fn_config, on_failure), 0, 0 },
     { "start_timeout_ms",   K_INT,        offsetof(struct tl_fn_config, start_timeout_ms), 1, INT_MAX },
     { "token",              K_STR,        offsetof(struct tl_fn_config, token), 0, 0 },
+    { "link",               K_STR,        offsetof(struct tl_fn_config, link), 0, 0 },
     { "replicas",           K_INT,        offsetof(struct tl_fn_config, replicas), 1, 1024 },
     { "min_replicas",       K_INT,        offsetof(struct tl_fn_config, min_replicas), 0, 100000 },
     { "max_replicas",       K_INT,        offsetof(struct tl_fn_config, max_replicas), 1, 100000 },
@@ -603,6 +604,7 @@ int tl_config_resolve(const struct tl_config *cfg, const char *function,
     }
     out->target = tl_env("TURBOLIFT_TARGET", out->target);
     out->token = tl_env("TURBOLIFT_TOKEN", out->token);
+    out->link = tl_env("TURBOLIFT_LINK", out->link);
     /* The k8s target's settings. */
     out->k8s_namespace = tl_env("TURBOLIFT_NAMESPACE", out->k8s_namespace);
     out->registry = tl_env("TURBOLIFT_REGISTRY", out->registry);

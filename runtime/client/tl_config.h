@@ -41,6 +41,7 @@ struct tl_fn_config {
     int on_failure;            /* enum tl_on_failure                              */
     int start_timeout_ms;      /* workers or pods must be ready within this       */
     const char *token;         /* bearer token shared with the service            */
+    const char *link;          /* extra service link inputs, words (multifile.md) */
     /* local target */
     int replicas;              /* worker processes                                */
     /* k8s target (parsed now, used by the k8s target) */
@@ -68,7 +69,7 @@ int tl_config_load_file(const char *path, struct tl_config **out,
  * Settings for one function: built-in defaults, then the file's defaults,
  * then its section for this function, then the environment
  * (TURBOLIFT_TARGET, TURBOLIFT_TIMEOUT_MS, TURBOLIFT_ON_FAILURE, TURBOLIFT_REPLICAS,
- * TURBOLIFT_RETRIES, TURBOLIFT_TOKEN; for k8s TURBOLIFT_NAMESPACE,
+ * TURBOLIFT_RETRIES, TURBOLIFT_TOKEN, TURBOLIFT_LINK; for k8s TURBOLIFT_NAMESPACE,
  * TURBOLIFT_REGISTRY, TURBOLIFT_ENDPOINT, TURBOLIFT_KEEP). cfg may be NULL. Fails only on a
  * malformed environment variable.
  */

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unit.cc - step 5a: this file as a unit of the program's services.
+ *
+ * A tagged function may reach code in any of the program's files. Every
+ * file compiled with the plugin in distributed mode, tagged or not, leaves
+ *
+ *   <outdir>/units/<base>-<key>/unit.i     the unit text (slice.cc): the
+ *                                          preprocessed file without main
+ *   <outdir>/units/<base>-<key>/unit.txt   how to compile it: source=,
+ *                                          compiler=, flag= lines
+ *
+ * and writes that folder's absolute path into its object, in the section
+ * "turbolift_units": not allocated, so the program loads no byte of it and
+ * neither --gc-sections nor strip removes it, and the object's code and
+ * data stay exactly a plain build's. The linker concatenates the sections of exactly
+ * the objects it links, archive members included only when pulled in, so
+ * the running program lists the units it was made of: not an older build
+ * of a file, not another program's. The runtime compiles unit.i with
+ * -ffunction-sections -fdata-sections when a service first needs it and
+ * links every unit into the service with --gc-sections (runtime/client/
+ * tl_build.c, docs/multifile.md).
+ *
+ * The key hashes the unit text, the code generation options and the
+ * compiler, so a folder never changes once written (files appear by
+ * rename) and concurrent builds of one file share it.
+ */
+#include "tl_plugin.h"
+#include "version.h"
+#include "stringpool.h"
+#include "cgraph.h"
+#include "diagnostic-core.h"
+#include <sys/stat.h>
+
+char *tl_unit_dir;
+
+/* The file's base name without extension, as [A-Za-z0-9_] only. */
+static char *tl_unit_base(void)
+{
+	char *base = xstrdup(lbasename(main_input_filename));
+	char *dot = strrchr(base, '.'), *p;
+
+	if (dot && dot != base)
+		*dot = '\0';
+	for (p = base; *p; p++)
+		if (!ISALNUM(*p) && *p != '_')
+			*p = '_';
+	return base;
+}
+
+/* unit.txt: one "key=value" per line; values are never quoted, and an
+ * option is one line, so options with spaces survive. */
+static bool tl_write_unit_recipe(const char *path, vec<const char *> *flags)
+{
+	struct tl_strbuf text = { NULL, 0, 0 };
+	const char *driver = getenv("COLLECT_GCC");
+	char *source = tl_absolute(main_input_filename);
+	unsigned i;
+	bool ok;
+
+	tl_buf_printf(&text, "source=%s\ncompiler=%s\n", source, driver && *driver ? driver : "gcc");
+	for (i = 0; i < flags->length(); i++)
+		tl_buf_printf(&text, "flag=%s\n", (*flags)[i]);
+	ok = tl_write_file(path, text.data, text.len);
+	tl_buf_free(&text);
+	free(source);
+	return ok;
+}
+
+/* The folder's path in this object's turbolift_units section, as an asm
+ * string (gas escapes: backslash and double quote). */
+static void tl_emit_units_entry(const char *dir)
+{
+	struct tl_strbuf text = { NULL, 0, 0 };
+	const char *p;
+
+	tl_buf_puts(&text, "\t.pushsection " TL_UNITS_SECTION ",\"\",@progbits\n\t.asciz \"");
+	for (p = dir; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			tl_buf_puts(&text, "\\");
+		tl_buf_append(&text, p, 1);
+	}
+	tl_buf_puts(&text, "\"\n\t.popsection");
+	symtab->finalize_toplevel_asm(build_string(text.len, text.data));
+	tl_buf_free(&text);
+}
+
+bool tl_emit_unit(const struct tl_strbuf *unit)
+{
+	vec<const char *> flags = tl_compile_flags();
+	char *outdir = tl_absolute(tl_outdir);
+	char *base = tl_unit_base();
+	char *dir, *c_path, *txt_path;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	unsigned i;
+	bool ok = true;
+	struct stat st;
+
+	h = tl_fnv1a(h, unit->data, unit->len);
+	for (i = 0; i < flags.length(); i++)
+		h = tl_fnv1a(h, flags[i], strlen(flags[i]) + 1);
+	h = tl_fnv1a(h, version_string, strlen(version_string));
+	dir = xasprintf("%s/units/%s-%016llx", outdir, base, (unsigned long long)h);
+	c_path = concat(dir, "/unit.i", NULL);
+	txt_path = concat(dir, "/unit.txt", NULL);
+
+	/* unit.i last: its presence means the folder is complete */
+	if (stat(c_path, &st) != 0) {
+		if (!tl_mkdir_p(dir)) {
+			error("turbolift: cannot create %qs: %s", dir, xstrerror(errno));
+			ok = false;
+		} else if (!tl_write_unit_recipe(txt_path, &flags) ||
+			   !tl_write_file(c_path, unit->data, unit->len)) {
+			error("turbolift: cannot write the unit of %qs into %qs: %s",
+			      main_input_filename, dir, xstrerror(errno));
+			ok = false;
+		}
+	}
+	if (ok) {
+		tl_emit_units_entry(dir);
+		tl_unit_dir = dir;
+	} else {
+		free(dir);
+	}
+	flags.release();
+	free(c_path);
+	free(txt_path);
+	free(base);
+	free(outdir);
+	return ok;
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Multi-file programs (docs/multifile.md): a tagged function whose work is
+# done in the program's other files and in a static archive, built with make
+# (separate compilation, -j4, and -flto), must print what the plain build
+# prints with every call answered by a worker (TURBOLIFT_ON_FAILURE=abort);
+# the linked service must hold what the function reaches and nothing else
+# (nm); a function the program defines itself under a system library's name
+# (zlib's crc32 and zlibVersion, while libcurl loads the system's libz into
+# the process) must be the program's own in the service; an edited file must
+# never be served from its older unit; a file compiled without the plugin is
+# reported by symbol and file, and TURBOLIFT_LINK adds it.
+# usage: multifile.sh BUILD_ROOT SOURCE_ROOT
+set -u
+build=$1 src=$2
+. "$src/tests/lib.sh" e2e-multifile
+make_work
+on_exit() { pkill -KILL -f -- "$work/" 2>/dev/null; }
+export PKG_CONFIG_PATH=$build/meson-uninstalled
+export TURBOLIFT_TARGET=local TURBOLIFT_LOG=warn
+unset TURBOLIFT_MODE TURBOLIFT_ON_FAILURE XDG_CACHE_HOME TURBOLIFT_OUTDIR TURBOLIFT_LINK
+reaper=$build/tests/support/reaper	# used by dist (tests/lib.sh)
+here=$src/tests/e2e/multifile
+cflags=$(pkg-config --cflags turbolift) && libs=$(pkg-config --libs turbolift) ||
+	{ echo "pkg-config turbolift failed"; exit 1; }
+
+# build NAME CFLAGS LDLIBS [MAKEFLAGS...]: make the program in $work/NAME
+build() {
+	local name=$1 cf=$2 ll=$3; shift 3
+	rm -rf "${work:?}/$name"
+	cp -r "$here/prog" "$work/$name"
+	TURBOLIFT_OUTDIR=$work/$name/out make -s -C "$work/$name" "$@" \
+		CFLAGS="-std=gnu11 -O2 -I$src/include $cf" LDLIBS="$ll" >"$work/$name.build" 2>&1
+}
+
+# same_as_plain NAME PLAIN: NAME's distributed run prints what PLAIN's
+# plain run printed, and every call was answered by a worker of this run
+same_as_plain() {
+	local name=$1 plain=$2 p=$work/$1 why
+	dist "$p" "$p/dist.out" "$p/dist.err" "$p/prog"
+	check "$name: distributed run exits 0 (abort policy)" test $? -eq 0
+	check "$name: prints what the plain build prints" cmp -s "$work/$plain/plain.out" "$p/dist.out"
+	check "$name: answered in another process" grep -qx 'answered elsewhere: yes' "$p/dist.err"
+	if why=$(remote_proven "$p" "$p/dist.err"); then
+		pass "$name: every call answered by a worker of this run"
+	else
+		fail "$name: not proven remote: $why"; grep -v '^turbolift: debug' "$p/dist.err" | head -20
+	fi
+}
+
+# 1. plain, then the plugin with make -j4, then -flto
+check "plain build with make" build plain "" ""
+"$work/plain/prog" >"$work/plain/plain.out" 2>"$work/plain/plain.err"
+check "plain build answers in-process" grep -qx 'answered elsewhere: no' "$work/plain/plain.err"
+check "make -j4 with the plugin" build dist "$cflags" "$libs" -j4
+check "the build says nothing (no warning about other files or builtins)" \
+	test ! -s "$work/dist.build"
+same_as_plain dist plain
+check "make -j4 -flto with the plugin" build lto "$cflags -flto" "$libs" -j4
+same_as_plain lto plain
+
+# 2. the service holds what work() reaches in every file, and nothing else
+service=$(echo "$work"/dist/cache/turbolift/bin/work-*/service)
+nm "$service" | awk '$2 ~ /^[TtDdRrBb]$/ {print $3}' | sort -u >"$work/service.syms"
+for sym in sum_squares is_even is_odd scaled factor offsets ar_twice ar_helper; do
+	check "service defines $sym (reached in another file or the archive)" \
+		grep -qx "$sym" "$work/service.syms"
+done
+for sym in never_called unused_global ar_unused c_constructor report_only_main_uses; do
+	check "service holds no $sym (reached by nothing)" bash -c "! grep -qx '$sym' '$work/service.syms'"
+done
+check "... though the units it was linked from define them (--gc-sections removed them)" \
+	bash -c "nm '$work'/dist/out/units/c-*/unit.o '$work'/dist/out/units/ar2-*/unit.o | grep -qw never_called"
+check "an unreached constructor does not run in the service" \
+	test "$(grep -c 'c.c constructor ran' "$work/dist/dist.err")" -eq 1
+
+# 3. an edited file: the rebuilt program never gets the older unit
+cp "$work/plain/plain.out" "$work/plain17.out"
+sed -i 's/int factor = 17;/int factor = 19;/' "$work/plain/c.c" "$work/dist/c.c"
+make -s -C "$work/plain" CFLAGS="-std=gnu11 -O2 -I$src/include" >/dev/null 2>&1
+"$work/plain/prog" >"$work/plain/plain.out" 2>/dev/null
+TURBOLIFT_OUTDIR=$work/dist/out make -s -C "$work/dist" \
+	CFLAGS="-std=gnu11 -O2 -I$src/include $cflags" LDLIBS="$libs" >/dev/null 2>&1
+check "after editing c.c the plain output changed" bash -c "grep -qx 'work(1) = 2050' '$work/plain/plain.out'"
+same_as_plain dist plain
+
+# 4. one file built without the plugin: named at the first call, symbol by
+# symbol with the file that needs it; TURBOLIFT_LINK adds its object
+cp -r "$here/prog" "$work/partial"
+(cd "$work/partial" &&
+	export TURBOLIFT_OUTDIR=$work/partial/out &&
+	for f in main a c ar1 ar2; do gcc -std=gnu11 -O2 -I"$src/include" $cflags -c $f.c -o $f.o || exit 1; done &&
+	gcc -std=gnu11 -O2 -c b.c -o b.o && ar rcs libparts.a ar1.o ar2.o &&
+	gcc -o prog main.o a.o b.o c.o libparts.a $libs) >"$work/partial.build" 2>&1
+check "a program with b.c built without the plugin builds" test -x "$work/partial/prog"
+dist "$work/partial" "$work/partial/dist.out" "$work/partial/dist.err" "$work/partial/prog"
+check "its first call aborts (abort policy)" test $? -ne 0
+check "the error names is_odd and the file that needs it" \
+	grep -q "is_odd (needed by is_even in $work/partial/a.c)" "$work/partial/dist.err"
+check "... and scaled, needed by the tagged function's own file" \
+	grep -q "scaled (needed by .* in $work/partial/main.c)" "$work/partial/dist.err"
+check "... and says how to add link inputs" grep -q 'TURBOLIFT_LINK' "$work/partial/dist.err"
+TURBOLIFT_LINK=$work/partial/b.o dist "$work/partial" "$work/partial/dist.out" \
+	"$work/partial/dist.err" "$work/partial/prog"
+check "with TURBOLIFT_LINK=b.o it runs distributed" test $? -eq 0
+check "... and prints what the plain build printed" cmp -s "$work/plain17.out" "$work/partial/dist.out"
+
+# 5. the program's own crc32/zlibVersion, with the system's libz loaded
+o=$work/ownlib
+mkdir -p "$o"
+gcc -std=gnu11 -O2 -I"$here/ownlib" "$here/ownlib/main.c" "$here/ownlib/ownz.c" \
+	-I"$src/include" -o "$o/plain" && "$o/plain" >"$o/plain.out"
+TURBOLIFT_OUTDIR=$o/out gcc -std=gnu11 -O2 $cflags "$here/ownlib/main.c" "$here/ownlib/ownz.c" \
+	$libs -o "$o/prog" 2>"$o/build.err"
+check "own-zlib program builds with the plugin, silently" test -x "$o/prog" -a ! -s "$o/build.err"
+check "the process loads the system's libz (through libcurl)" bash -c "ldd '$o/prog' | grep -q 'libz\\.so'"
+dist "$o" "$o/dist.out" "$o/dist.err" "$o/prog"
+check "own-zlib: distributed run exits 0 (abort policy)" test $? -eq 0
+check "own-zlib: prints what the plain build prints (the program's own crc32)" \
+	cmp -s "$o/plain.out" "$o/dist.out"
+check "own-zlib: the plain output is not zlib's (version 'own-0.1')" \
+	grep -q 'version length 7 starting with o' "$o/plain.out"
+if why=$(remote_proven "$o" "$o/dist.err"); then
+	pass "own-zlib: every call answered by a worker of this run"
+else
+	fail "own-zlib: not proven remote: $why"
+fi
+zsvc=$(echo "$o"/cache/turbolift/bin/checksum-*/service)
+check "own-zlib: the service defines crc32 and zlibVersion itself" \
+	bash -c "nm '$zsvc' | grep -q ' T crc32\$' && nm '$zsvc' | grep -q ' T zlibVersion\$'"
+check "own-zlib: ... and does not take them from a shared library" \
+	bash -c "! nm -D '$zsvc' | grep -Eq ' U (crc32|zlibVersion)\$'"
+
+finish
