@@ -111,11 +111,18 @@ static void gen_elements(msgpack_packer *pk, const struct tl_type *elem, size_t 
 {
     if (rnd_below(10) == 0)
         count += rnd_below(3);       /* sometimes the wrong count */
-    if (tl_type_is_byte(elem) && rnd_below(8) != 0) {
+    if (tl_type_is_block(elem) && rnd_below(8) != 0) {
+        /* A block (docs/abi.md): count x size bytes, now and then one byte
+         * short or over; mostly 0 and 1, so that _Bools pass now and then. */
         unsigned char bytes[8] = { 0, 1, 1, 0, 2, 255, 1, 0 };
-        msgpack_pack_bin(pk, count);
-        for (size_t i = 0; i < count; i++)
-            msgpack_pack_bin_body(pk, &bytes[rnd_below(8)], 1);
+        size_t len = count * elem->size;
+        if (rnd_below(10) == 0) {
+            size_t shift = rnd_below(3);         /* 0: one short, 2: one over */
+            len = len + shift > 0 ? len + shift - 1 : 0;
+        }
+        msgpack_pack_bin(pk, len);
+        for (size_t i = 0; i < len; i++)
+            msgpack_pack_bin_body(pk, &bytes[rnd_below(rnd_below(4) == 0 ? 8 : 4)], 1);
         return;
     }
     msgpack_pack_array(pk, count);
