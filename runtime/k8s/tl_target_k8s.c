@@ -255,45 +255,50 @@ static void pod_trouble(struct k8s *k, char *out, size_t len)
 }
 
 /*
- * Until every replica is ready: one `kubectl rollout status`, which watches
- * the Deployment and returns the moment it is (no polling, and one kubectl
- * start instead of one per poll).
+ * Until every replica is ready: `kubectl rollout status`, which watches the
+ * Deployment and returns the moment it is (no polling, one kubectl start
+ * instead of one per poll). A watch that breaks (the API server restarts)
+ * is started again while the deadline allows.
  */
 static int wait_rollout(struct tl_target *t, long deadline, char *err, size_t errlen)
 {
     struct k8s *k = t->priv;
-    char obj[80], timeout[32], why[1024];
-    long left = deadline - tl_now_ms();
-    struct tl_proc_out r;
-    int ready, wanted, deleting, rc;
+    char obj[80], timeout[32], why[1024], last[512] = "";
+    int ready = 0, wanted = k->replicas, deleting;
 
     snprintf(obj, sizeof obj, "deployment/%s", k->name);
-    snprintf(timeout, sizeof timeout, "--timeout=%lds", left > 1000 ? left / 1000 : 1);
     tl_log_progress(k->progress, "%s: rollout 0/%d ready", t->manifest->function, k->replicas);
-    rc = tl_kubectl(k->ns, NULL, left > 0 ? left + 5000 : 5000, &r, "rollout", "status", obj,
-                    timeout, (char *)NULL);
-    if (rc == 0) {
+    for (;;) {                /* bounded by the deadline */
+        long left = deadline - tl_now_ms();
+        struct tl_proc_out r;
+        int rc;
+
+        snprintf(timeout, sizeof timeout, "--timeout=%lds", left > 1000 ? left / 1000 : 1);
+        rc = tl_kubectl(k->ns, NULL, left > 0 ? left + 5000 : 5000, &r, "rollout", "status",
+                        obj, timeout, (char *)NULL);
+        snprintf(last, sizeof last, "%.400s", rc == 0 ? "" : r.err);
         tl_proc_out_free(&r);
-        tl_log_progress(k->progress, "%s: rollout %d/%d ready", t->manifest->function,
-                        k->replicas, k->replicas);
-        return 0;
+        if (rc == 0 || (rollout_state(k, &ready, &wanted, &deleting, err, errlen) == 0 &&
+                        wanted > 0 && ready >= wanted && !deleting)) {
+            tl_log_progress(k->progress, "%s: rollout %d/%d ready", t->manifest->function,
+                            k->replicas, k->replicas);
+            return 0;
+        }
+        if (wanted < 0 || deleting) {
+            snprintf(err, errlen, "deployment/%s disappeared during the rollout "
+                     "(deleted by someone else?)", k->name);
+            return -1;
+        }
+        if (tl_now_ms() + TL_K8S_POLL_MS > deadline)
+            break;
+        tl_log_debug("%s: kubectl rollout status ended early (%s): watching again",
+                     t->manifest->function, last);
+        tl_wait_ms(TL_K8S_POLL_MS);
     }
-    if (rollout_state(k, &ready, &wanted, &deleting, err, errlen) != 0) {
-        tl_proc_out_free(&r);
-        return -1;
-    }
-    if (wanted < 0 || deleting)
-        snprintf(err, errlen, "deployment/%s disappeared during the rollout "
-                 "(deleted by someone else?)", k->name);
-    else if (tl_now_ms() + 1000 < deadline)
-        snprintf(err, errlen, "kubectl rollout status %s: %s", obj, r.err);
-    else {
-        pod_trouble(k, why, sizeof why);
-        snprintf(err, errlen, "deployment/%s in namespace %s: %d of %d replicas "
-                 "ready after start_timeout_ms=%d; pods: %s", k->name, k->ns,
-                 ready, wanted, t->config->start_timeout_ms, why);
-    }
-    tl_proc_out_free(&r);
+    pod_trouble(k, why, sizeof why);
+    snprintf(err, errlen, "deployment/%s in namespace %s: %d of %d replicas ready after "
+             "start_timeout_ms=%d; pods: %s", k->name, k->ns, ready, wanted,
+             t->config->start_timeout_ms, why);
     return -1;
 }
 
