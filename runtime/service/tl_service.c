@@ -60,6 +60,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TL_CALL_PREFIX "/v1/call/"
 #define TL_MAX_NAME 256
@@ -936,6 +937,9 @@ static enum MHD_Result tl_finish(struct tl_request *request,
     }
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/msgpack");
     tl_count_call(fn, 200, request->size, reply_size, tl_now_ns() - start + 1);
+    /* Which process answered: tests/e2e matches this pid with the client's
+     * "worker N listening" line. */
+    tl_log_debug("%s: answered 200 in pid %ld", fn->entry->name, (long)getpid());
     queued = tl_send(service, connection, 200, response);
     return queued;
 }
