@@ -11,8 +11,8 @@
  *     point (encode(decode(encode(x))) == encode(x), byte for byte), so
  *     both decodings hold the same values;
  *   - within the signature: a pointer argument is NULL exactly when the
- *     request sent nil, and a length that says data follows never comes
- *     with a NULL pointer;
+ *     request sent nil, and a buffer's length is 0 whenever its pointer is
+ *     NULL;
  * and is encoded as a reply, which must decode; mutated replies either
  * decode or fail with a message and leave the caller's memory (result and
  * out buffers) untouched. Signature strings are mutated and parsed too.
@@ -320,8 +320,10 @@ static void check_pointers(const struct tl_sig *sig, const char *data, size_t le
         ptr = *(void *const *)args[i];
         CHECK_MSG((ptr == NULL) == sent_nil, "%s: argument %u: pointer %s, sent %s",
                   "request", i, ptr ? "set" : "NULL", sent_nil ? "nil" : "data");
-        if (param->kind == TL_PARAM_BUFFER && int_arg(sig, args, param->len_index) > 0)
-            CHECK_MSG(ptr != NULL || sent_nil, "argument %u: count %lld with a NULL pointer",
+        /* docs/abi.md: a NULL buffer comes with length 0, or the function
+         * would read or write through NULL */
+        if (param->kind == TL_PARAM_BUFFER && int_arg(sig, args, param->len_index) != 0)
+            CHECK_MSG(ptr != NULL, "argument %u: count %lld with a NULL pointer",
                       i, int_arg(sig, args, param->len_index));
     }
     msgpack_unpacked_destroy(&msg);
