@@ -30,6 +30,7 @@
 #include "tl_log.h"
 
 #define TL_CONN_CACHE 32                 /* handles per thread              */
+#define TL_CONN_MAX_AGE_S 5              /* reconnect (and re-balance) after */
 #define TL_MAX_REPLY ((size_t)1 << 30)   /* refuse replies above 1 GiB      */
 /* The attempt deadline when derived: this many times the endpoint's recent
  * slowest reply, and never less than the floor (a scheduler hiccup on a
@@ -295,6 +296,11 @@ static struct tl_conn *conn_get(struct tl_thread *t, const struct tl_endpoint *e
     /* Threads: no SIGALRM-based DNS timeouts. */
     curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->h, CURLOPT_TCP_NODELAY, 1L);
+    /* A kept-alive connection stays on the pod that kube-proxy picked when
+     * it was opened: without an age limit, replicas added later (HPA, a
+     * replaced pod) would get no calls from a running program. After
+     * TL_CONN_MAX_AGE_S a new connection is opened, and placed anew. */
+    curl_easy_setopt(c->h, CURLOPT_MAXLIFETIME_CONN, (long)TL_CONN_MAX_AGE_S);
     curl_easy_setopt(c->h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     /* Service endpoints are direct: an http_proxy in the environment must
      * not route calls to 127.0.0.1 through a proxy. */
