@@ -54,15 +54,15 @@ node2_network() {
         ip link add "$NODE2_VETH" type veth peer name "$NODE2_IN"
         ip link set "$NODE2_IN" netns "$NODE2_NETNS"
     fi
-    ip addr show dev "$NODE2_VETH" | grep -q "inet $NODE2_HOST_IP/" || ip addr add "$NODE2_HOST_IP/24" dev "$NODE2_VETH"
+    ip addr replace "$NODE2_HOST_IP/24" dev "$NODE2_VETH"
     ip link set "$NODE2_VETH" up
     n2 ip link set lo up
-    n2 ip addr show dev "$NODE2_IN" | grep -q "inet $NODE2_IP/" || n2 ip addr add "$NODE2_IP/24" dev "$NODE2_IN"
+    n2 ip addr replace "$NODE2_IP/24" dev "$NODE2_IN"
     n2 ip link set "$NODE2_IN" up
     n2 ip route replace default via "$NODE2_HOST_IP"
     ip route replace "$NODE2_POD_CIDR" via "$NODE2_IP"
     n2 ip link show "$NODE2_BRIDGE" >/dev/null 2>&1 || n2 ip link add "$NODE2_BRIDGE" type bridge
-    n2 ip addr show dev "$NODE2_BRIDGE" | grep -q "inet $NODE2_GW/" || n2 ip addr add "$NODE2_GW/${NODE2_POD_CIDR#*/}" dev "$NODE2_BRIDGE"
+    n2 ip addr replace "$NODE2_GW/${NODE2_POD_CIDR#*/}" dev "$NODE2_BRIDGE"
     n2 ip link set "$NODE2_BRIDGE" up
     n2 sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
     n2 sh -c '[ ! -w /proc/sys/net/bridge/bridge-nf-call-iptables ] || echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables'
@@ -166,7 +166,10 @@ node2_forget_routes() {
 # "The node dies": SIGKILL to its kubelet, containerd, their shims and every
 # process of its pods; its network stays (a dead machine's cable is still
 # plugged in), so connections to its pods are refused, not routed elsewhere.
-kill_node2() {
+# (Subshell bodies with set +e: also called from up, which runs set -e, and
+# what they kill or remove may be gone already.)
+kill_node2() (
+    set +e
     local c pid i pids
     for c in kubelet-2 containerd-2 kube-proxy-2; do
         pid=$(pid_of "$c") && kill -KILL "$pid" 2>/dev/null
@@ -181,14 +184,15 @@ kill_node2() {
         sleep 0.2
     done
     return 1
-}
+)
 
 # Stop node 2 and remove everything of it from the host. Pods are not
 # deleted through the API here (down does that for all nodes first; after a
 # node loss its pods are already gone from the API or are the API's to
 # finish): its containers are killed through its cgroup root.
-down_node2() {
-    local c ns pid i t
+down_node2() (
+    set +e
+    local c ns pid i t m
     for c in kube-proxy-2 kubelet-2; do
         if pid=$(pid_of "$c"); then say "stopping $c (pid $pid)"; kill -KILL "$pid" 2>/dev/null; fi
         rm -f "$RUN_DIR/$c.pid" "$RUN_DIR/$c.args"
@@ -237,4 +241,4 @@ down_node2() {
     done
     rm -rf "$RUN_DIR/containerd-2" "$NODE2_DIR/cni/ipam"
     true
-}
+)
