@@ -446,6 +446,14 @@ static int connect_port(unsigned p)
     return fd;
 }
 
+static double seconds_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* The value of a metric line "name value" in text, or -1. */
 static double metric(const char *text, const char *name)
 {
@@ -477,7 +485,7 @@ static void test_idle_connections(void)
     struct rlimit nofile;
     int fds[IDLE_CONNECTIONS], opened = 0, answered = 0;
     long reused = -1;
-    double sum = 0;
+    double sum = 0, t0, quiet, busy;
     struct reply r;
     char err[256];
     CURL *kept;
@@ -498,6 +506,10 @@ static void test_idle_connections(void)
     kept = curl_easy_init();
     REQUIRE(kept != NULL);
     CHECK(call_remote_add(kept, 1, 2, &sum, "Bearer s3cret-token") == 0 && sum == 3);
+    t0 = seconds_now();
+    for (int i = 0; i < 20; i++)
+        CHECK(call_remote_add(kept, i, 1, &sum, "Bearer s3cret-token") == 0);
+    quiet = seconds_now() - t0;
 
     for (int i = 0; i < IDLE_CONNECTIONS; i++) {
         fds[i] = connect_port(port);
@@ -521,9 +533,11 @@ static void test_idle_connections(void)
     CHECK_MSG(opened == IDLE_CONNECTIONS, "only %d connections opened", opened);
 
     /* The keep-alive connection from before is still ours... */
+    t0 = seconds_now();
     for (int i = 0; i < 20; i++)
         answered += call_remote_add(kept, i, 1, &sum, "Bearer s3cret-token") == 0 &&
                     sum == i + 1;
+    busy = seconds_now() - t0;
     curl_easy_getinfo(kept, CURLINFO_NUM_CONNECTS, &reused);
     CHECK_MSG(reused == 0, "the caller's keep-alive connection was cut");
     /* ...and new callers get in. */
@@ -531,6 +545,10 @@ static void test_idle_connections(void)
         answered += call_remote_add(NULL, i, 2, &sum, "Bearer s3cret-token") == 0 &&
                     sum == i + 2;
     CHECK_MSG(answered == 40, "%d of 40 calls with the token answered", answered);
+    /* Printed, never asserted (docs/failures.md: no timed assertions). */
+    printf("test_service: 20 calls on a kept-alive connection: %.0f us each with no "
+           "other connection, %.0f us each with %d idle ones open\n",
+           quiet / 20 * 1e6, busy / 20 * 1e6, IDLE_CONNECTIONS);
 
     /* Trickling headers keeps no connection past TL_UNTRUSTED_MS either,
      * but that takes 10 s; the cut counter shows room was made. */
