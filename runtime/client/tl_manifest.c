@@ -155,7 +155,7 @@ static int read_pairs(struct mctx *c, yaml_node_t *root, struct tl_manifest *m)
             return fail(c, k, "?", "keys must be strings");
         key = (const char *)k->data.scalar.value;
 
-        if (strcmp(key, TL_ABI_MAN_VERSION) == 0)             rc = get_int(c, v, key, &m->version);
+        if (strcmp(key, TL_ABI_MAN_VERSION) == 0)               rc = get_int(c, v, key, &m->version);
         else if (strcmp(key, TL_ABI_MAN_FUNCTION) == 0)         rc = get_string(c, v, key, &m->function);
         else if (strcmp(key, TL_ABI_MAN_TARGET) == 0)           rc = get_string(c, v, key, &m->target);
         else if (strcmp(key, TL_ABI_MAN_SIGNATURE) == 0)        rc = get_string(c, v, key, &m->signature);
@@ -194,10 +194,11 @@ static int check_required(struct mctx *c, yaml_node_t *root, struct tl_manifest 
     };
 
     if (m->version == 0)
-        return fail(c, root, "turbolift", "missing (expected 'turbolift: 1')");
-    if (m->version != 1)
-        return fail(c, root, "turbolift", "version %d is not supported (this runtime reads 1)",
-                    m->version);
+        return fail(c, root, TL_ABI_MAN_VERSION, "missing (expected '%s: %d')",
+                    TL_ABI_MAN_VERSION, TL_ABI_MANIFEST_VERSION);
+    if (m->version != TL_ABI_MANIFEST_VERSION)
+        return fail(c, root, TL_ABI_MAN_VERSION, "version %d is not supported (this runtime "
+                    "reads %d)", m->version, TL_ABI_MANIFEST_VERSION);
     for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
         char *const *field = (char *const *)((const char *)m + req[i].off);
         if (*field == NULL || **field == '\0')
