@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE   /* dladdr, dl_iterate_phdr, asprintf */
 #include "tl_files.h"
+#include "tl_cache_root.h"
 #include "tl_clock.h"
 #include "tl_build.h"
 
@@ -84,20 +85,14 @@ static void argv_free(struct argv *a)
 
 char *tl_cache_dir(const char *sub, char *err, size_t errlen)
 {
-    const char *xdg = tl_env("XDG_CACHE_HOME", NULL), *home = tl_env("HOME", NULL);
-    char *path = NULL;
-    int rc;
+    char buf[4096], *path;
 
-    if (xdg != NULL && xdg[0] == '/')
-        rc = asprintf(&path, "%s/turbolift/%s", xdg, sub);
-    else if (home != NULL && home[0] == '/')
-        rc = asprintf(&path, "%s/.cache/turbolift/%s", home, sub);
-    else {
+    if (tl_cache_path(buf, sizeof buf, sub) != 0) {
         snprintf(err, errlen, "neither XDG_CACHE_HOME nor HOME is an absolute path: "
                  "cannot place the turbolift cache");
         return NULL;
     }
-    if (rc < 0) {
+    if ((path = strdup(buf)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }

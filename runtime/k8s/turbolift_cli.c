@@ -35,6 +35,7 @@
 #include "tl_k8s_yaml.h"
 #include "tl_kubectl.h"
 #include "tl_lease.h"
+#include "tl_paths.h"
 #include "tl_proc.h"
 #include "tl_protocol.h"
 #include "tl_registry.h"
@@ -614,7 +615,8 @@ static int cmd_gc(const struct opts *o)
 
 static void usage(FILE *f)
 {
-    fputs("usage: turbolift status [-n NAMESPACE | -A] [--no-metrics]\n"
+    fputs("usage: turbolift --version\n"
+          "       turbolift status [-n NAMESPACE | -A] [--no-metrics]\n"
           "       turbolift logs FUNCTION [-n NAMESPACE] [--tail N]\n"
           "       turbolift down [-n NAMESPACE | -A]\n"
           "       turbolift gc [--registry HOST:PORT] [--function FUNCTION] [--dry-run]\n"
@@ -630,6 +632,10 @@ int main(int argc, char **argv)
 
     o.ns = tl_env("TURBOLIFT_NAMESPACE", "default");
     o.registry = tl_env("TURBOLIFT_REGISTRY", "127.0.0.1:5000");
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("turbolift %s\n", TL_VERSION);    /* meson's project version */
+        return 0;
+    }
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
