@@ -190,7 +190,9 @@ fi
 # containerd's port forwarding in the pod's network namespace).
 pf_port=$(( 20000 + RANDOM % 10000 ))
 pf_log=$(mktemp)
-k -n "$NS" port-forward svc/hello "$pf_port:80" --address 127.0.0.1 > "$pf_log" 2>&1 &
+# kubectl itself, not the k function: $! must be kubectl's pid, or the kill
+# below stops only a subshell and leaves the port-forward running.
+kubectl --request-timeout=30s -n "$NS" port-forward svc/hello "$pf_port:80" --address 127.0.0.1 > "$pf_log" 2>&1 &
 pf_pid=$!
 deadline=$(( $(date +%s) + 30 ))
 pf_ok=0
