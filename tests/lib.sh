@@ -55,10 +55,11 @@ make_work() {
     trap tl_lib_cleanup EXIT
 }
 wait_for() {
-    local tries=$(($1 * 10)); shift
+    # A deadline, not a count of tries: one try of a kubectl command can
+    # itself take a second on a loaded machine.
+    local deadline=$((SECONDS + $1)); shift
     until "$@"; do
-        tries=$((tries - 1))
-        [ "$tries" -gt 0 ] || return 1
+        [ "$SECONDS" -lt "$deadline" ] || return 1
         sleep 0.1
     done
 }
