@@ -77,7 +77,11 @@ static int http_on(CURL *curl, const char *method, const char *path, const void 
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 20L);
-    headers = curl_slist_append(headers, "Expect:");
+    /* Like the runtime's client: a big body first asks whether it is wanted,
+     * so a 413 arrives before the body is sent instead of resetting a
+     * connection that is still sending it. */
+    headers = curl_slist_append(headers, len > ((size_t)1 << 20) ? "Expect: 100-continue"
+                                                                : "Expect:");
     headers = curl_slist_append(headers, "Content-Type: application/msgpack");
     if (authorization != NULL) {
         snprintf(auth, sizeof auth, "Authorization: %s", authorization);
