@@ -258,14 +258,50 @@ static bool tl_write_manifest(const char *path, struct tl_tagged *tagged, const 
 
 /* ---- the service object: the user's build is where it must fail -------- */
 
+/* A service.o being compiled while cc1 goes on with the user's own code
+ * (optimisation and code generation, most of a compile): the two overlap
+ * when a CPU is free. tl_finish_services collects it at the end of cc1,
+ * which still fails the user's build when the service does not compile. */
+struct tl_pending_service {
+	struct tl_child child;
+	char *source, *object, *tmp_object, *name;
+	location_t loc;
+};
+static vec<tl_pending_service> tl_pending_services;
+
+void tl_finish_services(void)
+{
+	unsigned i;
+
+	for (i = 0; i < tl_pending_services.length(); i++) {
+		struct tl_pending_service *p = &tl_pending_services[i];
+		char *output = NULL;
+		bool ok = tl_run_wait(&p->child, &output);
+
+		if (ok && rename(p->tmp_object, p->object) != 0)
+			ok = false;
+		if (!ok) {
+			unlink(p->tmp_object);
+			error_at(p->loc, "turbolift: the service for %qs does not compile", p->name);
+			inform(p->loc, "%s", output ? output : p->source);
+		}
+		free(output);
+		free(p->source);
+		free(p->object);
+		free(p->tmp_object);
+		free(p->name);
+	}
+	tl_pending_services.release();
+}
+
 static bool tl_compile_service(struct tl_tagged *tagged, const char *dir, vec<const char *> *flags)
 {
 	vec<const char *> argv = vNULL;
 	char *source = concat(dir, "/service.c", NULL);
 	char *object = concat(dir, "/service.o", NULL);
 	char *tmp_object = xasprintf("%s/service.o.tmp.%ld", dir, (long)getpid());
-	char *output = NULL;
 	const char *driver = getenv("COLLECT_GCC");
+	struct tl_pending_service p;
 	unsigned i;
 	bool ok;
 
@@ -284,21 +320,24 @@ static bool tl_compile_service(struct tl_tagged *tagged, const char *dir, vec<co
 	argv.safe_push("-o");
 	argv.safe_push(tmp_object);
 	argv.safe_push(NULL);
-	ok = tl_run(argv.address(), NULL, &output);
-	if (ok && rename(tmp_object, object) != 0)
-		ok = false;
-	if (!ok) {
-		unlink(tmp_object);
-		error_at(DECL_SOURCE_LOCATION(tagged->decl),
-			 "turbolift: the service for %qD does not compile", tagged->decl);
-		inform(DECL_SOURCE_LOCATION(tagged->decl), "%s", output ? output : source);
-	}
+	ok = tl_run_start(argv.address(), &p.child);
 	argv.release();
-	free(output);
-	free(source);
-	free(object);
-	free(tmp_object);
-	return ok;
+	if (!ok) {
+		error_at(DECL_SOURCE_LOCATION(tagged->decl),
+			 "turbolift: cannot start the compiler for the service of %qD: %s",
+			 tagged->decl, xstrerror(errno));
+		free(source);
+		free(object);
+		free(tmp_object);
+		return false;
+	}
+	p.source = source;
+	p.object = object;
+	p.tmp_object = tmp_object;
+	p.name = xstrdup(IDENTIFIER_POINTER(DECL_NAME(tagged->decl)));
+	p.loc = DECL_SOURCE_LOCATION(tagged->decl);
+	tl_pending_services.safe_push(p);
+	return true;
 }
 
 char *tl_absolute(const char *path)

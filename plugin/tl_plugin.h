@@ -97,6 +97,7 @@ bool tl_slice_service(const struct tl_strbuf *unit, struct tl_tagged *tagged,
 
 /* Step 6: hash, manifest, service object, descriptor (emit.cc). */
 vec<const char *> tl_compile_flags(void);
+void tl_finish_services(void);
 uint64_t tl_fnv1a(uint64_t h, const char *data, size_t len);
 char *tl_absolute(const char *path);
 bool tl_emit_service(struct tl_tagged *tagged, struct tl_reach *reach,
@@ -110,6 +111,12 @@ void tl_buf_free(struct tl_strbuf *b);
 bool tl_mkdir_p(const char *path);
 bool tl_write_file(const char *path, const char *data, size_t len);
 bool tl_run(const char *const *argv, const char *stdout_file, char **output);
+struct tl_child {
+	pid_t pid;
+	int errfd;		/* its stdout and stderr */
+};
+bool tl_run_start(const char *const *argv, struct tl_child *child);
+bool tl_run_wait(struct tl_child *child, char **output);
 const char *tl_cc1_path(void);
 tree tl_const_char_pointer(void);
 

@@ -168,6 +168,12 @@ static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data A
 	tl_buf_free(&unit);
 }
 
+/* At the end of cc1: the service objects compiled meanwhile (emit.cc). */
+static void tl_collect_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
+{
+	tl_finish_services();
+}
+
 static bool tl_parse_arguments(struct plugin_name_args *info)
 {
 	int i;
@@ -239,5 +245,6 @@ int plugin_init(struct plugin_name_args *info, struct plugin_gcc_version *versio
 	register_callback(info->base_name, PLUGIN_FINISH_DECL, tl_note_declaration, NULL);
 	register_callback(info->base_name, PLUGIN_PRE_GENERICIZE, tl_note_function, NULL);
 	register_callback(info->base_name, PLUGIN_ALL_IPA_PASSES_START, tl_build_services, NULL);
+	register_callback(info->base_name, PLUGIN_FINISH, tl_collect_services, NULL);
 	return 0;
 }

@@ -85,6 +85,54 @@ bool tl_write_file(const char *path, const char *data, size_t len)
 	return ok;
 }
 
+/* Start argv (argv[0] an absolute path or found on PATH) with its stdout
+ * and stderr going to a temporary file; tl_run_wait collects them. The
+ * caller goes on meanwhile (the service compiles while cc1 compiles the
+ * user's code). */
+bool tl_run_start(const char *const *argv, struct tl_child *child)
+{
+	char errname[] = "/tmp/turbolift-run-XXXXXX";
+
+	child->pid = -1;
+	child->errfd = mkstemp(errname);
+	if (child->errfd < 0)
+		return false;
+	unlink(errname);
+	child->pid = fork();
+	if (child->pid == 0) {
+		dup2(child->errfd, 1);
+		dup2(child->errfd, 2);
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "cannot run %s: %s\n", argv[0], xstrerror(errno));
+		_exit(127);
+	}
+	if (child->pid < 0) {
+		close(child->errfd);
+		return false;
+	}
+	return true;
+}
+
+/* Wait for a tl_run_start child; its output in *output (or NULL). */
+bool tl_run_wait(struct tl_child *child, char **output)
+{
+	int status = -1;
+	struct stat st;
+
+	*output = NULL;
+	while (waitpid(child->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (fstat(child->errfd, &st) == 0 && st.st_size > 0) {
+		char *text = (char *)xmalloc(st.st_size + 1);
+		ssize_t n = pread(child->errfd, text, st.st_size, 0);
+
+		text[n > 0 ? n : 0] = '\0';
+		*output = text;
+	}
+	close(child->errfd);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 /* Run argv (argv[0] an absolute path or found on PATH), stdout to
  * stdout_file (or with stderr), stderr captured into *output. */
 bool tl_run(const char *const *argv, const char *stdout_file, char **output)
