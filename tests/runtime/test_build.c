@@ -92,9 +92,9 @@ int main(void)
     free(bin2);
     tl_manifest_free(m);
 
-    /* A link that fails: an "object" that is not one. */
+    /* An "object" that is not one: refused, naming the file. */
     {
-        const char *sdir = minimal_service_dir(dir, "broken", "v()", "0000000000000000",
+        const char *sdir = minimal_service_dir(dir, "garbage", "v()", "0000000000000000",
                                                "service.o");
         char obj[800];
         char *bin = NULL;
@@ -103,8 +103,37 @@ int main(void)
         rt_write_file(obj, "this is not an object file\n");
         m = load(sdir);
         CHECK(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == -1);
-        CHECK_MSG(strstr(err, "linking the service of 'broken' failed") != NULL &&
-                  strstr(err, "command: ") != NULL && strstr(err, obj) != NULL,
+        CHECK_MSG(strstr(err, obj) != NULL && strstr(err, "not an ELF file") != NULL,
+                  "unhelpful message:\n%s", err);
+        tl_manifest_free(m);
+    }
+
+    /* A link that fails: the service needs a symbol nothing defines. The
+     * message names it, whole (issue 8: never cut off, never the command
+     * line in place of the linker's words). */
+    {
+        const char *sdir = minimal_service_dir(dir, "broken", "v()", "0000000000000000",
+                                               "service.o");
+        char src[800], obj[800], cmd[2000];
+        char *bin = NULL;
+
+        snprintf(src, sizeof src, "%s/service.c", sdir);
+        snprintf(obj, sizeof obj, "%s/service.o", sdir);
+        rt_write_file(src,
+            "struct tl_service_entry { const char *name; const char *signature;\n"
+            "    void (*call)(void *const *args, void *result); };\n"
+            "void tl_test_symbol_nobody_defines(void);\n"
+            "static void call_broken(void *const *a, void *r)\n"
+            "{ (void)a; (void)r; tl_test_symbol_nobody_defines(); }\n"
+            "const struct tl_service_entry tl_service_entries[] =\n"
+            "    { { \"broken\", \"v()\", call_broken } };\n"
+            "const unsigned tl_service_entry_count = 1;\n");
+        snprintf(cmd, sizeof cmd, "%s -c -fPIC -o '%s' '%s'", getenv("RT_CC"), obj, src);
+        REQUIRE(system(cmd) == 0);
+        m = load(sdir);
+        CHECK(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == -1);
+        CHECK_MSG(strstr(err, "linking the service of 'broken' failed: 1 undefined symbol") != NULL &&
+                  strstr(err, "tl_test_symbol_nobody_defines") != NULL,
                   "unhelpful message:\n%s", err);
         tl_manifest_free(m);
     }
