@@ -46,6 +46,7 @@
 #include "tl_env.h"
 #include "tl_log.h"
 #include "tl_proc.h"
+#include "tl_unit_globals.h"
 #include "tl_paths.h"
 
 /* A growable argv. */
@@ -752,6 +753,39 @@ done:
     return rc;
 }
 
+/* The variables of the program's other files that the service keeps start
+ * in each worker with their initial values, whatever the program set since
+ * (docs/remote.md): say so at the first call of every run, never silently.
+ * Looking is advice, not a condition: a failure to look is logged too. */
+static void warn_unit_globals(const struct tl_manifest *m, const struct units *u,
+                              const char *binary, long deadline)
+{
+    struct tl_unit_ref *refs = calloc(u->n + 1, sizeof *refs);
+    char *list = NULL, why[512];
+    size_t count = 0;
+
+    if (refs == NULL)
+        return;
+    for (size_t i = 0; i < u->n; i++) {
+        refs[i].object = u->v[i].object;
+        refs[i].source = u->v[i].source != NULL ? u->v[i].source : u->v[i].dir;
+    }
+    if (tl_unit_globals(binary, m->service_object, refs, u->n, deadline - tl_now_ms(),
+                        &list, &count, why, sizeof why) != 0)
+        tl_log_warn("%s: cannot list the variables of other files its service uses: %s",
+                    m->function, why);
+    else if (count > 0)
+        tl_log_warn("%s: its service uses %zu variable%s of other files of this program; "
+                    "each worker starts with their initial values, so a change the program "
+                    "makes before a call does not reach the service (make them const, pass "
+                    "the values as parameters, or keep the function that changes them in "
+                    "the tagged function's file, whose globals travel with each call; "
+                    "docs/remote.md):\n%s", m->function, count, count == 1 ? "" : "s",
+                    list);
+    free(list);
+    free(refs);
+}
+
 int tl_build_service(const struct tl_manifest *m, long timeout_ms,
                      char **binary, int *hit, char *err, size_t errlen)
 {
@@ -866,6 +900,7 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
         goto cleanup;
     }
 done:
+    warn_unit_globals(m, &u, out, deadline);
     *binary = out;
     out = NULL;
     rc = 0;

@@ -91,4 +91,23 @@ check "shared: a worker answered" grep -qx 'answered by another process' "$work/
 captured shared weigh threshold i4
 captured shared weigh weight f8
 
+# A variable of another file that main changes cannot travel (the plugin
+# sees one file at a time): the first call names it, never silently.
+p=$work/other_file
+mkdir -p "$p"
+if TURBOLIFT_OUTDIR=$p/out gcc -std=gnu11 -O2 $cflags "$here/other_file_main.c" \
+	"$here/other_file.c" $libs -o "$p/dist" 2>"$p/build"; then
+	XDG_CACHE_HOME=$p/cache TURBOLIFT_OUTDIR=$p/out TURBOLIFT_ON_FAILURE=abort \
+		"$reaper" "$p/dist" >"$p/dist.out" 2>"$p/dist.err"
+	check "other_file: the run exits 0" test $? -eq 0
+	check "other_file: the first call warns that the service uses 'mode' of other_file.c" \
+		grep -q "scaled_by_mode: its service uses 1 variable of other files" "$p/dist.err"
+	check "other_file: ... naming it and its file" \
+		grep -q "^  mode (.*tests/e2e/globals/other_file.c)$" "$p/dist.err"
+	check "other_file: ... and not a variable the service does not keep" \
+		sh -c "! grep -q '^  untouched ' '$p/dist.err'"
+else
+	fail "other_file builds distributed"; cat "$p/build"
+fi
+
 finish

@@ -3,7 +3,7 @@
 #include "parts.h"
 
 /* read by scaled() in b.c: the service must have this initial value */
-int factor = 17;
+const int factor = 17;	/* const: a variable the program may change gets the first-call warning of docs/remote.md */
 
 /* nothing reaches these: a service holds none of them */
 int unused_global = 42;
