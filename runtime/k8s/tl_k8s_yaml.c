@@ -421,7 +421,7 @@ static void autoscaler(struct emit *m, const struct tl_k8s_spec *s)
     doc_end(m);
 }
 
-int tl_k8s_manifests(const struct tl_k8s_spec *s, char **yaml, size_t *len,
+int tl_k8s_objects_yaml(const struct tl_k8s_spec *s, char **yaml, size_t *len,
                      char *err, size_t errlen)
 {
     struct emit m = { .failed = 0 };
@@ -447,7 +447,7 @@ int tl_k8s_manifests(const struct tl_k8s_spec *s, char **yaml, size_t *len,
     if (!m.failed && !yaml_emitter_flush(&m.e))
         m.failed = 1;
     if (m.failed) {
-        snprintf(err, errlen, "emitting the Kubernetes manifests: %s",
+        snprintf(err, errlen, "emitting the Kubernetes objects: %s",
                  m.e.problem ? m.e.problem : "out of memory");
         goto cleanup;
     }

@@ -53,7 +53,7 @@ struct tl_k8s_spec {
  * The stream of objects for s, NUL-terminated, in *yaml (malloc'd). Returns
  * 0, or -1 with err set (a libyaml emitter error: never expected).
  */
-int tl_k8s_manifests(const struct tl_k8s_spec *s, char **yaml, size_t *len,
+int tl_k8s_objects_yaml(const struct tl_k8s_spec *s, char **yaml, size_t *len,
                      char *err, size_t errlen);
 
 /*

@@ -338,7 +338,7 @@ static int apply(struct tl_target *t, char *err, size_t errlen)
     s.grace_seconds = TL_PROTO_GRACE_SECONDS;
     s.drain_seconds = TL_PROTO_DRAIN_SECONDS;
     s.image_bytes = k->img.bytes;
-    if (tl_k8s_manifests(&s, &yaml, &len, err, errlen) != 0)
+    if (tl_k8s_objects_yaml(&s, &yaml, &len, err, errlen) != 0)
         return -1;
     tl_log_progress(k->progress, "%s: applying deployment/%s (%d replica%s%s) in namespace %s",
                     t->manifest->function, k->name, s.min_replicas,

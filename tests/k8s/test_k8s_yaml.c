@@ -161,7 +161,7 @@ static void test_manifests(void)
     char *yaml = NULL, err[256];
     size_t len;
 
-    REQUIRE(tl_k8s_manifests(&s, &yaml, &len, err, sizeof err) == 0);
+    REQUIRE(tl_k8s_objects_yaml(&s, &yaml, &len, err, sizeof err) == 0);
     CHECK(strlen(yaml) == len);
     parse_all(yaml, len);
     CHECK_MSG(ndocs == 4, "%d documents, want Secret, Deployment, Service, HPA", ndocs);
@@ -243,7 +243,7 @@ static void test_manifests(void)
     s.max_replicas = 2;
     s.service_type = "ClusterIP";
     s.token = "yes";                      /* a YAML 1.1 bool if plain */
-    REQUIRE(tl_k8s_manifests(&s, &yaml, &len, err, sizeof err) == 0);
+    REQUIRE(tl_k8s_objects_yaml(&s, &yaml, &len, err, sizeof err) == 0);
     parse_all(yaml, len);
     CHECK_MSG(ndocs == 3, "%d documents, want 3 without an HPA", ndocs);
     CHECK(kind("HorizontalPodAutoscaler") == NULL);
@@ -259,7 +259,7 @@ static void test_manifests(void)
      * the pods read them from it, the probes speak HTTPS. */
     s.tls_cert = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n";
     s.tls_key = "-----BEGIN PRIVATE KEY-----\nMIGTtest\n-----END PRIVATE KEY-----\n";
-    REQUIRE(tl_k8s_manifests(&s, &yaml, &len, err, sizeof err) == 0);
+    REQUIRE(tl_k8s_objects_yaml(&s, &yaml, &len, err, sizeof err) == 0);
     parse_all(yaml, len);
     REQUIRE((d = kind("Secret")) != NULL);
     CHECK_STR(d, "stringData.tlscert", s.tls_cert);
