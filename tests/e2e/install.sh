@@ -19,7 +19,7 @@ if meson setup "$work/build" "$src" --prefix="$work/prefix" >"$work/setup.log" 2
    meson install -C "$work/build" >"$work/install.log" 2>&1; then
     pass "meson install into a fresh prefix"
 else
-    fail "meson install"; tail -20 "$work"/*.log
+    fail "meson install"; tail -n 20 "$work"/*.log
     finish
 fi
 rm -rf "$work/build"
