@@ -38,6 +38,7 @@
  *   gcc price.o -lturbolift -lm -o price && ./price
  */
 #include "tl_plugin.h"
+#include "tl_cache_root.h"
 #include "cgraph.h"
 #include "c-family/c-common.h"
 #include "c-family/c-pragma.h"
@@ -205,14 +206,16 @@ static bool tl_parse_arguments(struct plugin_name_args *info)
 static const char *tl_default_outdir(void)
 {
 	const char *env = getenv("TURBOLIFT_OUTDIR");
-	const char *cache = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
+	char path[4096];
 
 	if (env && *env)
 		return xstrdup(env);
-	if (cache && *cache)
-		return concat(cache, "/turbolift/src", NULL);
-	return concat(home && *home ? home : "/tmp", "/.cache/turbolift/src", NULL);
+	/* The runtime's rule for its cache, so both halves agree. */
+	if (tl_cache_path(path, sizeof path, "src") == 0)
+		return xstrdup(path);
+	error("turbolift: neither %<XDG_CACHE_HOME%> nor %<HOME%> is an absolute path: "
+	      "set %<TURBOLIFT_OUTDIR%> or %<-fplugin-arg-turbolift-outdir=DIR%>");
+	return NULL;
 }
 
 int plugin_init(struct plugin_name_args *info, struct plugin_gcc_version *version)
