@@ -4,7 +4,7 @@
  *
  *   <outdir>/<function>-<hash>/service.c       the slice plus the dispatcher
  *                                              (docs/abi.md, section 4)
- *   <outdir>/<function>-<hash>/turbolift.yaml  the manifest (docs/abi.md, section 5)
+ *   <outdir>/<function>-<hash>/service.yaml    the manifest (docs/abi.md, section 5)
  *   <outdir>/<function>-<hash>/service.o       compiled now, so a service that
  *                                              does not build fails the user's build
  *
@@ -396,7 +396,7 @@ bool tl_emit_service(struct tl_tagged *tagged, struct tl_reach *reach,
 	path = concat(dir, "/service.o", NULL);
 	if (stat(path, &st) != 0) {
 		char *c_path = concat(dir, "/service.c", NULL);
-		char *yaml_path = concat(dir, "/turbolift.yaml", NULL);
+		char *yaml_path = concat(dir, "/" TL_ABI_MANIFEST_FILE, NULL);
 
 		if (!tl_mkdir_p(dir)) {
 			error("turbolift: cannot create %qs: %s", dir, xstrerror(errno));

@@ -18,7 +18,7 @@
  *                    and writes (warned), hidden C library state it reaches
  *   5. slice.cc      the file as a unit (without main), and the service text
  *      unit.cc       store the unit, name it in the object (docs/multifile.md)
- *   6. emit.cc       add the dispatcher, hash, write service.c + turbolift.yaml,
+ *   6. emit.cc       add the dispatcher, hash, write service.c + service.yaml,
  *                    compile service.o, fill the stub's descriptor
  *
  * Options:

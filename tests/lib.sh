@@ -82,7 +82,7 @@ remote_proven() {
     local dir=$1 err=$2 fn pid pids answered fns
     pids=$(sed -n 's/^turbolift: debug: [A-Za-z_0-9]*: worker \([0-9]*\) listening on .*/\1/p' "$err" | sort -u)
     [ -n "$pids" ] || { echo "no worker started"; return 1; }
-    fns=$(sed -n 's/^function: *"\{0,1\}\([A-Za-z_0-9]*\)"\{0,1\} *$/\1/p' "$dir"/out/*/turbolift.yaml | sort -u)
+    fns=$(sed -n 's/^function: *"\{0,1\}\([A-Za-z_0-9]*\)"\{0,1\} *$/\1/p' "$dir"/out/*/service.yaml | sort -u)
     [ -n "$fns" ] || { echo "no manifest in $dir/out"; return 1; }
     for fn in $fns; do
         answered=$(sed -n "s/^turbolift: debug: $fn: answered 200 in pid \([0-9]*\)\$/\1/p" "$err" | sort -u)

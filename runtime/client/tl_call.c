@@ -299,7 +299,7 @@ static void setup(struct tl_fn *fn, const char *descriptor)
         goto broken;
     if (strcmp(fn->manifest->signature, fn->d.signature) != 0 ||
         strcmp(fn->manifest->hash, fn->d.hash) != 0) {
-        snprintf(err, sizeof err, "%s/turbolift.yaml belongs to another build of %s "
+        snprintf(err, sizeof err, "%s/" TL_ABI_MANIFEST_FILE " belongs to another build of %s "
                  "(signature or hash differ from the program's); rebuild the program",
                  fn->d.service_dir, fn->d.function);
         goto broken;

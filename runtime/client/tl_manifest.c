@@ -218,7 +218,7 @@ int tl_manifest_load(const char *service_dir, struct tl_manifest **out,
 
     *out = NULL;
     m = calloc(1, sizeof *m);
-    if (m == NULL || asprintf(&m->path, "%s/turbolift.yaml", service_dir) < 0) {
+    if (m == NULL || asprintf(&m->path, "%s/" TL_ABI_MANIFEST_FILE, service_dir) < 0) {
         if (m) m->path = NULL;
         snprintf(err, errlen, "out of memory");
         goto cleanup;

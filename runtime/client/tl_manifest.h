@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tl_manifest.h - the manifest the plugin writes next to each service
- * translation unit (<service_dir>/turbolift.yaml, docs/abi.md section 5).
+ * translation unit (<service_dir>/service.yaml, docs/abi.md section 5).
  */
 #ifndef TL_MANIFEST_H
 #define TL_MANIFEST_H
@@ -32,7 +32,7 @@ struct tl_manifest {
 };
 
 /*
- * Read <service_dir>/turbolift.yaml. On failure returns -1 with a reason of
+ * Read <service_dir>/service.yaml. On failure returns -1 with a reason of
  * the form "FILE:LINE: key 'KEY': what is wrong" in err.
  */
 int tl_manifest_load(const char *service_dir, struct tl_manifest **out,

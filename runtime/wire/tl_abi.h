@@ -35,8 +35,11 @@
  * parentheses: "f8(f8;f8,i4)". */
 #define TL_ABI_SIG_CAPTURES             ';'
 
-/* ---- the manifest, turbolift.yaml (docs/abi.md, section 5) ------------- */
+/* ---- the manifest, <service_dir>/service.yaml (docs/abi.md, section 5) - */
 
+/* Its file name: not "turbolift.yaml", which is the user's configuration
+ * (docs/config.md). */
+#define TL_ABI_MANIFEST_FILE            "service.yaml"
 #define TL_ABI_MANIFEST_VERSION         1
 #define TL_ABI_MAN_VERSION              "turbolift"
 #define TL_ABI_MAN_FUNCTION             "function"

@@ -22,7 +22,7 @@ for opt in -O0 -O2 "-O3 -fopenmp"; do
 		-c "$fixtures/reach.c" -o "$work/tagged-off-$tag.o"
 	same "tagged TU, $opt: mode=off equals the plain build" "$work/tagged-plain-$tag.o" "$work/tagged-off-$tag.o"
 done
-if ls "$work"/out/*/turbolift.yaml >/dev/null 2>&1; then
+if ls "$work"/out/*/service.yaml >/dev/null 2>&1; then
 	fail "no service folder may be written without distributed tags"
 else
 	pass "no service folder written"

@@ -11,7 +11,7 @@ fi
 while IFS= read -r line; do
     fn=$(echo "$line" | sed -E 's/^TURBOLIFT\("[a-z0-9]+"\) [^(]*[ *]([a-z_0-9]+)\(.*/\1/')
     want=$(echo "$line" | sed -E 's/.*signature: (.*) \*\/$/\1/')
-    manifest=$(echo "$work"/out/"$fn"-*/turbolift.yaml)
+    manifest=$(echo "$work"/out/"$fn"-*/service.yaml)
     got=$(sed -n 's/^signature: "\(.*\)"$/\1/p' "$manifest" 2>/dev/null)
     if [ "$got" = "$want" ]; then pass "$fn $got"
     else fail "$fn: want $want, got ${got:-no manifest}"; fi

@@ -10,7 +10,7 @@
 gcc -std=gnu11 -O0 -c -fplugin="$plugin" -I"$include" "$fixtures/reach.c" -o "$work/reach.o" 2>"$work/err"
 check "fixture compiles with the plugin" test $? -eq 0 -a ! -s "$work/err"
 dir=$(echo "$work"/out/compute-*)
-check "one service folder compute-<hash>" test -f "$dir/service.c" -a -f "$dir/service.o" -a -f "$dir/turbolift.yaml"
+check "one service folder compute-<hash>" test -f "$dir/service.c" -a -f "$dir/service.o" -a -f "$dir/service.yaml"
 
 # the runtime's link, with a main that only names the dispatcher's table
 echo 'extern const char tl_service_entries[]; int main(void) { return tl_service_entries[0]; }' \
@@ -28,13 +28,13 @@ check "service text has no main" bash -c "! grep -Eq '^int main' '$dir/service.c
 check "the struct of a dropped global stays" grep -q 'struct pair { int a, b; }' "$dir/service.c"
 check "service compiles without the user's include path" \
 	gcc -std=gnu11 -O0 -c -w "$dir/service.c" -o "$work/again.o"
-check "manifest has the signature" grep -q 'signature: "i4({8:4:0=i4,4=i4},i4)"' "$dir/turbolift.yaml"
-check "manifest names the source line" grep -q 'line: 33' "$dir/turbolift.yaml"
+check "manifest has the signature" grep -q 'signature: "i4({8:4:0=i4,4=i4},i4)"' "$dir/service.yaml"
+check "manifest names the source line" grep -q 'line: 33' "$dir/service.yaml"
 
 gcc -std=gnu11 -O2 -c -fplugin="$plugin" -I"$include" "$fixtures/external.c" -o "$work/external.o" 2>"$work/external.err"
 check "symbols another file defines are no warning: the service links the program's units" \
 	test ! -s "$work/external.err"
 check "the manifest lists the external symbols" \
-	grep -q 'external_symbols: \[.*"defined_elsewhere"' "$work"/out/uses_other-*/turbolift.yaml
+	grep -q 'external_symbols: \[.*"defined_elsewhere"' "$work"/out/uses_other-*/service.yaml
 
 finish

@@ -44,7 +44,7 @@ static inline const char *rt_scratch(const char *name)
 }
 
 /*
- * Write <dir>/<function>/turbolift.yaml for the test service and return
+ * Write <dir>/<function>/service.yaml for the test service and return
  * that folder. The service object comes from $RT_SERVICE_OBJECT, the
  * compiler from $RT_CC (both set by tests/runtime/meson.build).
  */
@@ -58,7 +58,7 @@ static inline const char *rt_service_dir(const char *dir, const char *function,
     REQUIRE(obj != NULL && cc != NULL);
     snprintf(sdir, sizeof sdir, "%s/%s", dir, function);
     REQUIRE(mkdir(sdir, 0755) == 0 || errno == EEXIST);
-    snprintf(path, sizeof path, "%s/turbolift.yaml", sdir);
+    snprintf(path, sizeof path, "%s/service.yaml", sdir);
     /* the keys are tl_abi.h's, as the plugin's and the runtime's */
     snprintf(text, sizeof text,
              TL_ABI_MAN_VERSION ": %d\n"

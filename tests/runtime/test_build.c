@@ -27,7 +27,7 @@ static struct tl_manifest *load(const char *sdir)
     return m;
 }
 
-/* <dir>/<function>/turbolift.yaml with only the required keys and the
+/* <dir>/<function>/service.yaml with only the required keys and the
  * given service object; returns that folder (valid until the next call). */
 static const char *minimal_service_dir(const char *dir, const char *function,
                                        const char *signature, const char *hash,
@@ -42,7 +42,7 @@ static const char *minimal_service_dir(const char *dir, const char *function,
              "turbolift: 1\nfunction: %s\ntarget: local\nsignature: \"%s\"\n"
              "hash: %s\ncompiler: %s\nservice_object: %s\n",
              function, signature, hash, getenv("RT_CC"), object);
-    snprintf(path, sizeof path, "%s/turbolift.yaml", sdir);
+    snprintf(path, sizeof path, "%s/service.yaml", sdir);
     rt_write_file(path, text);
     return sdir;
 }

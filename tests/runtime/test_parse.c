@@ -31,7 +31,7 @@ static void test_manifest_good(void)
     struct tl_manifest *m = NULL;
     char err[512], sdir[700];
 
-    write_in("good", "turbolift.yaml",
+    write_in("good", "service.yaml",
              "# written by the plugin\n"
              "turbolift: 1\n"
              "function: price\n"
@@ -68,7 +68,7 @@ static void manifest_bad(const char *sub, const char *text, const char *want1,
     struct tl_manifest *m = NULL;
     char err[512], sdir[700];
 
-    write_in(sub, "turbolift.yaml", text);
+    write_in(sub, "service.yaml", text);
     snprintf(sdir, sizeof sdir, "%s/%s", dir, sub);
     CHECK(tl_manifest_load(sdir, &m, err, sizeof err) == -1);
     CHECK(m == NULL);
@@ -80,23 +80,23 @@ static void test_manifest_bad(void)
 {
     manifest_bad("bad1", "turbolift: 1\nfunction: f\ntarget: local\nsignature: v()\n"
                  "hash: 00\ncompiler: gcc\nservice_object: s.o\nline: twelve\n",
-                 "bad1/turbolift.yaml:8:", "key 'line'");
+                 "bad1/service.yaml:8:", "key 'line'");
     manifest_bad("bad2", "turbolift: 1\nfunction: f\ntarget: local\nsignature: v()\n"
                  "hash: 00\ncompiler: gcc\nservice_object: s.o\nlink_flags: -lm\n",
-                 "bad2/turbolift.yaml:8:", "key 'link_flags'");
+                 "bad2/service.yaml:8:", "key 'link_flags'");
     manifest_bad("bad3", "turbolift: 1\nfunction: f\ntarget: local\nsignature: v()\n"
                  "compiler: gcc\nservice_object: s.o\n",
-                 "bad3/turbolift.yaml:", "key 'hash': missing");
+                 "bad3/service.yaml:", "key 'hash': missing");
     manifest_bad("bad4", "turbolift: 2\nfunction: f\n", "key 'turbolift'", "version 2");
-    manifest_bad("bad5", "turbolift: 1\nfunction: [f\n", "bad5/turbolift.yaml:",
+    manifest_bad("bad5", "turbolift: 1\nfunction: [f\n", "bad5/service.yaml:",
                  "YAML error");
-    manifest_bad("empty", "", "empty/turbolift.yaml:", "must be a mapping");
+    manifest_bad("empty", "", "empty/service.yaml:", "must be a mapping");
     {
         struct tl_manifest *m = NULL;
         char err[512];
 
         CHECK(tl_manifest_load("/nonexistent/dir", &m, err, sizeof err) == -1);
-        CHECK(strstr(err, "/nonexistent/dir/turbolift.yaml: cannot open") != NULL);
+        CHECK(strstr(err, "/nonexistent/dir/service.yaml: cannot open") != NULL);
     }
 }
 

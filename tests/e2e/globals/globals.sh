@@ -61,14 +61,14 @@ program() {
 # captured NAME FUNCTION VARIABLE TYPE: the manifest lists the capture
 captured() {
 	check "$1: the manifest of $2 lists $3 ($4) as captured" \
-		grep -qF -- "- {name: \"$3\", type: \"$4\", source: " "$work/$1"/out/"$2"-*/turbolift.yaml
+		grep -qF -- "- {name: \"$3\", type: \"$4\", source: " "$work/$1"/out/"$2"-*/service.yaml
 }
 
 program issue "issue.c"
 check "issue: prints 6" grep -qx 6 "$work/issue/dist.out"
 check "issue: the worker logged the call (verbose was installed)" grep -qx 'scaled(2)' "$work/issue/dist.err"
 check "issue: signature carries the captures" \
-	grep -q '^signature: "f8(f8;f8,i4)"$' "$work"/issue/out/scaled-*/turbolift.yaml
+	grep -q '^signature: "f8(f8;f8,i4)"$' "$work"/issue/out/scaled-*/service.yaml
 captured issue scaled scale f8
 captured issue scaled verbose i4
 
@@ -79,7 +79,7 @@ captured table table_sum seed u8
 captured table table_sum small '[3]i2'
 captured table lane_value lane i4
 check "table: answering_pid captures nothing" \
-	grep -q '^captured: \[\]$' "$work"/table/out/answering_pid-*/turbolift.yaml
+	grep -q '^captured: \[\]$' "$work"/table/out/answering_pid-*/service.yaml
 
 program config "config.c" alice 3
 check "config: a worker answered" grep -qx 'answered by another process' "$work/config/dist.err"

@@ -18,7 +18,7 @@ compile() {	# compile FIXTURE EXTRA...: stderr in $work/err, status returned
 # 1. what is captured
 compile captures.c -fplugin-arg-turbolift-verbose
 check "captures.c compiles" test $? -eq 0
-manifest=$(echo "$work"/out/compute-*/turbolift.yaml)
+manifest=$(echo "$work"/out/compute-*/service.yaml)
 check "signature: the argument, then the captured globals in declaration order" \
 	grep -qF 'signature: "f8(i4;f8,i4,[8]i1,s,{16:8:0=i4,4=i4,8=s},[4]i8)"' "$manifest"
 for v in ratio level table label motto bounds; do
