@@ -312,6 +312,31 @@ static struct tl_type *tl_sig_type(struct tl_sig_parser *p, unsigned allow)
     }
 }
 
+/* Room for one more entry of sig->params (parameters, then captured
+ * globals, share the array and its limit); what names them for the error. */
+static int tl_sig_grow(struct tl_sig_parser *p, struct tl_sig *sig, unsigned *capacity,
+                       const char *what)
+{
+    struct tl_param *params;
+    unsigned grown;
+
+    if (sig->param_count == TL_SIG_MAX_PARAMS) {
+        tl_sig_fail(p, "more than %u %s", TL_SIG_MAX_PARAMS, what);
+        return -1;
+    }
+    if (sig->param_count < *capacity)
+        return 0;
+    grown = *capacity ? *capacity * 2 : 4;
+    params = realloc(sig->params, grown * sizeof *params);
+    if (params == NULL) {
+        tl_sig_fail(p, "out of memory");
+        return -1;
+    }
+    sig->params = params;
+    *capacity = grown;
+    return 0;
+}
+
 static int tl_sig_param(struct tl_sig_parser *p, struct tl_param *param)
 {
     char sigil = *p->pos;
@@ -403,20 +428,8 @@ int tl_sig_parse(const char *text, struct tl_sig **out, char *err, size_t errlen
         goto fail;
     if (*p.pos != ')' && *p.pos != ';') {
         for (;;) {
-            if (sig->param_count == TL_SIG_MAX_PARAMS) {
-                tl_sig_fail(&p, "more than %u parameters", TL_SIG_MAX_PARAMS);
+            if (tl_sig_grow(&p, sig, &capacity, "parameters") < 0)
                 goto fail;
-            }
-            if (sig->param_count == capacity) {
-                unsigned grown = capacity ? capacity * 2 : 4;
-                struct tl_param *params = realloc(sig->params, grown * sizeof *params);
-                if (params == NULL) {
-                    tl_sig_fail(&p, "out of memory");
-                    goto fail;
-                }
-                sig->params = params;
-                capacity = grown;
-            }
             if (tl_sig_param(&p, &sig->params[sig->param_count]) < 0)
                 goto fail;
             if (tl_param_is_out(&sig->params[sig->param_count]))
@@ -433,21 +446,8 @@ int tl_sig_parse(const char *text, struct tl_sig **out, char *err, size_t errlen
         for (;;) {
             struct tl_param *param;
 
-            if (sig->param_count == TL_SIG_MAX_PARAMS) {
-                tl_sig_fail(&p, "more than %u parameters and captured globals",
-                            TL_SIG_MAX_PARAMS);
+            if (tl_sig_grow(&p, sig, &capacity, "parameters and captured globals") < 0)
                 goto fail;
-            }
-            if (sig->param_count == capacity) {
-                unsigned grown = capacity ? capacity * 2 : 4;
-                struct tl_param *params = realloc(sig->params, grown * sizeof *params);
-                if (params == NULL) {
-                    tl_sig_fail(&p, "out of memory");
-                    goto fail;
-                }
-                sig->params = params;
-                capacity = grown;
-            }
             param = &sig->params[sig->param_count];
             memset(param, 0, sizeof *param);
             param->kind = TL_PARAM_VALUE;
