@@ -44,6 +44,15 @@
 #include "tl_log.h"
 #include "tl_sig.h"
 
+/* The service part sees only common and wire (docs/architecture.md, "Parts
+ * and what each may use"): a service binary must never pull in curl, YAML
+ * or kubectl code. Should runtime/meson.build ever hand this library the
+ * client's or the k8s part's include directories, the build stops here. */
+#if __has_include("tl_config.h") || __has_include("tl_target.h") || \
+    __has_include("tl_k8s_yaml.h") || __has_include("tl_kubectl.h")
+#error "runtime/service is compiled with client or k8s include directories"
+#endif
+
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
