@@ -149,7 +149,10 @@ fi
 size=$(grep -o '"size":[0-9]*' "$work/manifest.json" | cut -d: -f2 | awk '{s += $1} END {print s}')
 [ -n "$size" ] && log "figure: image $image: $size bytes in the registry (compressed)"
 sed -n 's/.*\(pushed .*(pack .*\)/\1/p' "$work/cold.err" | head -1 | sed 's/^/figure: /' | while read -r l; do log "$l"; done
-uid1=$(k get deployments -l "$SEL" -o jsonpath='{.items[0].metadata.uid} {.items[0].metadata.creationTimestamp}')
+# the first run's Deployment by name: 3b's build makes another one with the
+# same labels, which may still be going away when the second run is checked
+dep1=$(k get deployments -l "$SEL" -o jsonpath='{.items[0].metadata.name}')
+uid1=$(k get deployment "$dep1" -o jsonpath='{.metadata.uid} {.metadata.creationTimestamp}')
 
 # ---- 3b. the cold first call as a user meets it: one replica, new image ----
 # Its parts from the progress lines: link, image (pack + push), start (apply,
@@ -181,7 +184,7 @@ if TURBOLIFT_KEEP=1 "$work/kwork" first >"$work/warm.out" 2>"$work/warm.err" &&
 else
     cat "$work/warm.err"; fail "second run"
 fi
-uid2=$(k get deployments -l "$SEL" -o jsonpath='{.items[0].metadata.uid} {.items[0].metadata.creationTimestamp}')
+uid2=$(k get deployment "$dep1" -o jsonpath='{.metadata.uid} {.metadata.creationTimestamp}')
 if grep -q 'in the registry already' "$work/warm.err" && grep -q 'reusing deployment' "$work/warm.err" &&
    ! grep -q 'applying' "$work/warm.err" && [ -n "$uid1" ] && [ "$uid1" = "$uid2" ]; then
     # (not the generation: the autoscaler may change spec.replicas meanwhile)
