@@ -17,8 +17,9 @@
 
 #include "rt_check.h"
 
-/* Number of live (not zombie) processes whose parent is us. */
-static inline int rt_count_children(void)
+/* Our live (not zombie) children: their number, and the first max of their
+ * pids in pids when pids is not NULL. */
+static inline int rt_children(pid_t *pids, int max)
 {
     DIR *d = opendir("/proc");
     struct dirent *e;
@@ -40,11 +41,20 @@ static inline int rt_count_children(void)
             sscanf(line, "PPid: %ld", &ppid);
         }
         fclose(f);
-        if (ppid == (long)getpid() && state != 'Z')
-            n++;
+        if (ppid != (long)getpid() || state == 'Z')
+            continue;
+        if (pids != NULL && n < max)
+            pids[n] = (pid_t)atol(e->d_name);
+        n++;
     }
     closedir(d);
     return n;
+}
+
+/* Number of live (not zombie) processes whose parent is us. */
+static inline int rt_count_children(void)
+{
+    return rt_children(NULL, 0);
 }
 
 /* 1 when pid no longer exists or is a zombie. */
