@@ -18,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "tl_check.h"
+#include "tl_reply.h"
 #include "tl_codec.h"
 #include "tl_service.h"
 
@@ -101,26 +102,6 @@ static const struct tl_service_entry entries[] = {
 };
 
 /* ---- a libcurl client ---- */
-
-struct reply {
-    long status;
-    char *body;
-    size_t size;
-};
-
-static size_t collect(char *data, size_t size, size_t n, void *userdata)
-{
-    struct reply *r = userdata;
-    char *grown = realloc(r->body, r->size + size * n + 1);
-
-    if (grown == NULL)
-        return 0;
-    r->body = grown;
-    memcpy(r->body + r->size, data, size * n);
-    r->size += size * n;
-    r->body[r->size] = '\0';
-    return size * n;
-}
 
 /* Feeds zeros without end: a body that must never be read. */
 static atomic_size_t fed;
@@ -346,7 +327,7 @@ static void test_budget(void)
      * runtime's client does. */
     start(2); msgpack_pack_true(&pk); msgpack_pack_uint64(&pk, (uint64_t)1 << 20);
     {
-        struct reply r = { 0, NULL, 0 };
+        struct reply r = { .status = 0 };
         for (int attempt = 0; attempt < 200; attempt++) {
             free(r.body);
             if (post(port, "fill", buf.data, buf.size, 0, &r) < 0 || r.status != 503)

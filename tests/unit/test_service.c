@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "tl_check.h"
+#include "tl_reply.h"
 #include "tl_codec.h"
 #include "tl_service.h"
 
@@ -31,27 +32,6 @@ extern const struct tl_service_entry tl_service_entries[];
 extern const unsigned tl_service_entry_count;
 
 /* ---- a small libcurl client ---- */
-
-struct reply {
-    long status;
-    char *body;
-    size_t size;
-    char content_type[128];
-};
-
-static size_t collect(char *data, size_t size, size_t n, void *userdata)
-{
-    struct reply *r = userdata;
-    char *grown = realloc(r->body, r->size + size * n + 1);
-
-    if (grown == NULL)
-        return 0;
-    r->body = grown;
-    memcpy(r->body + r->size, data, size * n);
-    r->size += size * n;
-    r->body[r->size] = '\0';
-    return size * n;
-}
 
 static unsigned port;
 
