@@ -97,3 +97,27 @@ remote_proven() {
         echo "a call failed or was refused"; return 1
     fi
 }
+
+# The k8s suite's scripts (tests/k8s): the cluster and a namespace per run.
+# cluster_up CLUSTER_DIR LOG [VAR=VALUE...]: deploy/cluster/up (started or
+# reused) with the given environment, timed, as a check; the script ends
+# (finish) when it fails, since nothing after it can run. Then the
+# cluster's environment (KUBECONFIG, PATH, TURBOLIFT_REGISTRY...) is ours.
+cluster_up() {
+    local dir=$1 upl=$2 t0=$SECONDS what="deploy/cluster/up"; shift 2
+    [ $# -gt 0 ] && what="$* deploy/cluster/up"
+    if env "$@" "$dir/up" >"$upl" 2>&1; then
+        pass "$what ($((SECONDS - t0)) s)"
+    else
+        tail -30 "$upl"; fail "$what"; finish
+    fi
+    . "$STATE_DIR/cluster.env"
+}
+
+# forget_namespace TURBOLIFT NS: what a test deployed in NS is deleted
+# (`turbolift down`, then the namespace, not waited for); quiet, for EXIT traps.
+forget_namespace() {
+    command -v kubectl >/dev/null 2>&1 && [ -n "${KUBECONFIG:-}" ] || return 0
+    "$1" down -n "$2" >/dev/null 2>&1
+    kubectl --request-timeout=30s delete namespace "$2" --ignore-not-found --wait=false >/dev/null 2>&1
+}

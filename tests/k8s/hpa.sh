@@ -31,22 +31,13 @@ load_pid=
 cleanup() {
     touch "$work/stop" 2>/dev/null
     if [ -n "$load_pid" ]; then kill "$load_pid" 2>/dev/null; wait "$load_pid" 2>/dev/null; fi
-    if command -v kubectl >/dev/null 2>&1 && [ -n "${KUBECONFIG:-}" ]; then
-        "$build/runtime/turbolift" down -n "$NS" >/dev/null 2>&1
-        kubectl --request-timeout=30s delete namespace "$NS" --ignore-not-found --wait=false >/dev/null 2>&1
-    fi
+    forget_namespace "$build/runtime/turbolift" "$NS"
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 # ---- cluster up (or reused), metrics API answering ----
-t0=$(date +%s)
-if "$CLUSTER/up" >"$work/up.log" 2>&1; then
-    pass "deploy/cluster/up ($(( $(date +%s) - t0 )) s)"
-else
-    tail -30 "$work/up.log"; fail "deploy/cluster/up"; finish
-fi
-. "$STATE_DIR/cluster.env"
+cluster_up "$CLUSTER" "$work/up.log"
 k() { kubectl --request-timeout=30s -n "$NS" "$@"; }
 node_metrics() { kubectl get --raw /apis/metrics.k8s.io/v1beta1/nodes 2>/dev/null | grep -q '"usage"'; }
 if wait_for 60 node_metrics; then

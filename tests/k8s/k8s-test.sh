@@ -38,24 +38,13 @@ bg_pids=()
 cleanup() {
     touch "$work/stop" "$work/go" 2>/dev/null
     for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    if command -v kubectl >/dev/null 2>&1 && [ -n "${KUBECONFIG:-}" ]; then
-        "$build/runtime/turbolift" down -n "$NS" >/dev/null 2>&1
-        kubectl --request-timeout=30s delete namespace "$NS" --ignore-not-found --wait=false >/dev/null 2>&1
-    fi
+    forget_namespace "$build/runtime/turbolift" "$NS"
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 # ---- 1. cluster up (or reused) ----
-t0=$(date +%s)
-if "$CLUSTER/up" >"$work/up.log" 2>&1; then
-    pass "deploy/cluster/up ($(( $(date +%s) - t0 )) s)"
-else
-    tail -30 "$work/up.log"; fail "deploy/cluster/up"; finish
-fi
-set -a
-. "$STATE_DIR/cluster.env"     # KUBECONFIG, PATH, TURBOLIFT_REGISTRY(_PULL)
-set +a
+cluster_up "$CLUSTER" "$work/up.log"    # KUBECONFIG, PATH, TURBOLIFT_REGISTRY(_PULL)
 command -v kubectl >/dev/null || { fail "kubectl on PATH"; finish; }
 
 # No container tool from here on: every PATH folder that holds docker,

@@ -41,22 +41,13 @@ cleanup() {
     touch "$work/ctl/stop" 2>/dev/null
     if [ -n "$load_pid" ]; then kill "$load_pid" 2>/dev/null; wait "$load_pid" 2>/dev/null; fi
     [ $killed = 1 ] && restore_node2
-    if command -v kubectl >/dev/null 2>&1 && [ -n "${KUBECONFIG:-}" ]; then
-        "$build/runtime/turbolift" down -n "$NS" >/dev/null 2>&1
-        kubectl --request-timeout=30s delete namespace "$NS" --ignore-not-found --wait=false >/dev/null 2>&1
-    fi
+    forget_namespace "$build/runtime/turbolift" "$NS"
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 # ---- a cluster with two Ready nodes ----
-t0=$(date +%s)
-if TURBOLIFT_CLUSTER_NODES=2 TURBOLIFT_CLUSTER_MODE=native "$CLUSTER/up" >"$work/up.log" 2>&1; then
-    pass "deploy/cluster/up with two nodes ($(( $(date +%s) - t0 )) s)"
-else
-    tail -30 "$work/up.log"; fail "TURBOLIFT_CLUSTER_NODES=2 deploy/cluster/up"; finish
-fi
-. "$STATE_DIR/cluster.env"
+cluster_up "$CLUSTER" "$work/up.log" TURBOLIFT_CLUSTER_NODES=2 TURBOLIFT_CLUSTER_MODE=native
 k() { kubectl --request-timeout=30s -n "$NS" "$@"; }
 kc() { kubectl --request-timeout=30s "$@"; }
 ready_nodes=$(kc get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)
