@@ -121,3 +121,36 @@ forget_namespace() {
     "$1" down -n "$2" >/dev/null 2>&1
     kubectl --request-timeout=30s delete namespace "$2" --ignore-not-found --wait=false >/dev/null 2>&1
 }
+
+# k8s_program_env WORK BUILD NS: a test program's environment for the k8s
+# target: its own cache and outdir in WORK, the uninstalled pkg-config, the
+# test's namespace, the abort policy (a fallback must never pass) and
+# WORK/turbolift.yaml as its configuration, which the caller writes.
+k8s_program_env() {
+    export XDG_CACHE_HOME=$1/cache TURBOLIFT_OUTDIR=$1/out
+    export PKG_CONFIG_PATH=$2/meson-uninstalled
+    export TURBOLIFT_NAMESPACE=$3 TURBOLIFT_ON_FAILURE=abort TURBOLIFT_LOG=info
+    export TURBOLIFT_CONFIG=$1/turbolift.yaml
+    unset TURBOLIFT_MODE TURBOLIFT_TARGET TURBOLIFT_KEEP TURBOLIFT_ENDPOINT TURBOLIFT_TOKEN
+}
+
+# start_load SOURCE_ROOT WORK THREADS: build tests/k8s/fixtures/hpa_load.c
+# with the plugin and start THREADS threads of calls in the background
+# (load_pid; stopped by touching WORK/ctl/stop), once its first call is
+# answered. Ends the script (finish) when either fails.
+start_load() {
+    local cflags
+    cflags=$(pkg-config --cflags --libs turbolift) || { fail "pkg-config turbolift"; finish; }
+    if gcc -std=gnu11 -O2 $cflags -pthread "$1/tests/k8s/fixtures/hpa_load.c" \
+            -o "$2/load" 2>"$2/build.err"; then
+        pass "fixture builds with the plugin"
+    else
+        cat "$2/build.err"; fail "fixture build"; finish
+    fi
+    mkdir -p "$2/ctl"
+    "$2/load" load "$2/ctl" "$3" >"$2/load.out" 2>"$2/load.err" &
+    load_pid=$!
+    if ! wait_for 200 grep -q running "$2/load.out"; then
+        tail -20 "$2/load.err"; fail "the load did not start (first call)"; finish
+    fi
+}

@@ -49,11 +49,7 @@ else
 fi
 
 # ---- the fixture, with the plugin ----
-export XDG_CACHE_HOME=$work/cache TURBOLIFT_OUTDIR=$work/out
-export PKG_CONFIG_PATH=$build/meson-uninstalled
-export TURBOLIFT_NAMESPACE=$NS TURBOLIFT_ON_FAILURE=abort TURBOLIFT_LOG=info
-export TURBOLIFT_CONFIG=$work/turbolift.yaml
-unset TURBOLIFT_MODE TURBOLIFT_TARGET TURBOLIFT_KEEP TURBOLIFT_ENDPOINT TURBOLIFT_TOKEN
+k8s_program_env "$work" "$build" "$NS"
 # cpu 100m: the HPA aims at 70 % of it per pod, so the heavy load asks for
 # all four replicas and the light one (a call every 0.5 s) for one.
 cat >"$TURBOLIFT_CONFIG" <<'EOF'
@@ -69,21 +65,9 @@ functions:
     resources: { cpu: 100m, memory: 32Mi, cpu_limit: 500m }
 EOF
 SEL="app.kubernetes.io/managed-by=turbolift,turbolift.dev/function=smallest_factor"
-cflags=$(pkg-config --cflags --libs turbolift) || { fail "pkg-config turbolift"; finish; }
-if gcc -std=gnu11 -O2 $cflags -pthread "$src/tests/k8s/fixtures/hpa_load.c" -o "$work/hpa_load" 2>"$work/build.err"; then
-    pass "fixture builds with the plugin"
-else
-    cat "$work/build.err"; fail "fixture build"; finish
-fi
 
 # ---- sustained load: 4 threads ----
-mkdir -p "$work/ctl"
-"$work/hpa_load" load "$work/ctl" 4 >"$work/load.out" 2>"$work/load.err" &
-load_pid=$!
-running() { grep -q running "$work/load.out"; }
-if ! wait_for 200 running; then
-    tail -20 "$work/load.err"; fail "the load did not start (first call)"; finish
-fi
+start_load "$src" "$work" 4
 t_load=$(date +%s)
 pass "load running on 1 replica"
 

@@ -70,11 +70,7 @@ fi >/dev/null 2>&1
 pass "no container tool on PATH (docker, podman, buildah hidden)"
 k() { kubectl --request-timeout=30s -n "$NS" "$@"; }
 
-export XDG_CACHE_HOME=$work/cache TURBOLIFT_OUTDIR=$work/out
-export PKG_CONFIG_PATH=$build/meson-uninstalled
-export TURBOLIFT_NAMESPACE=$NS TURBOLIFT_ON_FAILURE=abort TURBOLIFT_LOG=info
-export TURBOLIFT_CONFIG=$work/turbolift.yaml
-unset TURBOLIFT_MODE TURBOLIFT_TARGET TURBOLIFT_KEEP TURBOLIFT_ENDPOINT TURBOLIFT_TOKEN
+k8s_program_env "$work" "$build" "$NS"
 cat >"$TURBOLIFT_CONFIG" <<'EOF'
 defaults:
   min_replicas: 2

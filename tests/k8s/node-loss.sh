@@ -58,11 +58,7 @@ if [ "$ready_nodes" -ge 2 ]; then pass "$ready_nodes Ready nodes"; else kc get n
 # on another connection, which kube-proxy sends to either pod until the
 # dead one leaves the Service (node NotReady -> its pods not ready): 20
 # attempts over up to ~20 s with backoff_ms 10 (doubling) ride that out.
-export XDG_CACHE_HOME=$work/cache TURBOLIFT_OUTDIR=$work/out
-export PKG_CONFIG_PATH=$build/meson-uninstalled
-export TURBOLIFT_NAMESPACE=$NS TURBOLIFT_ON_FAILURE=abort TURBOLIFT_LOG=info
-export TURBOLIFT_CONFIG=$work/turbolift.yaml
-unset TURBOLIFT_MODE TURBOLIFT_TARGET TURBOLIFT_KEEP TURBOLIFT_ENDPOINT TURBOLIFT_TOKEN
+k8s_program_env "$work" "$build" "$NS"
 cat >"$TURBOLIFT_CONFIG" <<'EOF'
 defaults:
   retries: 20
@@ -76,20 +72,7 @@ functions:
     resources: { cpu: 50m, memory: 32Mi, cpu_limit: 500m }
 EOF
 SEL="app.kubernetes.io/managed-by=turbolift,turbolift.dev/function=smallest_factor"
-cflags=$(pkg-config --cflags --libs turbolift) || { fail "pkg-config turbolift"; finish; }
-if gcc -std=gnu11 -O2 $cflags -pthread "$src/tests/k8s/fixtures/hpa_load.c" -o "$work/load" 2>"$work/build.err"; then
-    pass "fixture builds with the plugin"
-else
-    cat "$work/build.err"; fail "fixture build"; finish
-fi
-
-mkdir -p "$work/ctl"
-"$work/load" load "$work/ctl" 2 >"$work/load.out" 2>"$work/load.err" &
-load_pid=$!
-running() { grep -q running "$work/load.out"; }
-if ! wait_for 200 running; then
-    tail -20 "$work/load.err"; fail "the run did not start (first call)"; finish
-fi
+start_load "$src" "$work" 2
 
 placement() { # "node1count node2count" of running, ready pods
     k get pods -l "$SEL" --field-selector=status.phase=Running \
