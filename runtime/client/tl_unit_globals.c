@@ -12,6 +12,11 @@
  * linker kept: a writable data symbol (nm types d, D, b, B) that one of the
  * other units' objects defines and the service binary still holds was
  * reached, and is named to the user at the first call of every run.
+ * Constant data that holds addresses (a `const` table of function
+ * pointers or strings: zlib's configuration_table, z_errmsg) is type d
+ * too, since the dynamic linker writes it once before making it read-only;
+ * its section, .data.rel.ro, tells it apart, so nm prints the sysv format,
+ * which names each symbol's section.
  *
  * nm from binutils is what reads the symbol tables: the compiler that links
  * the services needs binutils anyway.
@@ -53,7 +58,7 @@ static int append_line(struct tl_buf *b, const char *fmt, ...)
 static int writable_symbols(const char *file, int referenced, long timeout_ms,
                             struct tl_buf *names, char *err, size_t errlen)
 {
-    char *const argv[] = { "nm", (char *)file, NULL };
+    char *const argv[] = { "nm", "--format=sysv", (char *)file, NULL };
     struct tl_proc_out r = { .out = NULL };
     int rc = -1;
 
@@ -62,17 +67,20 @@ static int writable_symbols(const char *file, int referenced, long timeout_ms,
         goto cleanup;
     }
     for (char *line = r.out, *next; line != NULL && *line != '\0'; line = next) {
-        char type, name[512];
+        char type, name[512], section[512] = "";
 
         next = strchr(line, '\n');
         if (next != NULL)
             *next++ = '\0';
-        /* "ADDRESS TYPE NAME", or blanks where the address would be for
-         * an undefined symbol */
-        if (sscanf(line, line[0] == ' ' ? " %c %511s" : "%*s %c %511s", &type,
-                   name) != 2)
+        /* "NAME |VALUE|CLASS|TYPE|SIZE|LINE|SECTION", padded with blanks;
+         * the header lines have no class of one letter */
+        if (sscanf(line, "%511[^| ] |%*[^|]| %c |%*[^|]|%*[^|]|%*[^|]|%511s", name, &type,
+                   section) < 2)
             continue;
         if (strchr("dDbB", type) == NULL && !(referenced && type == 'U'))
+            continue;
+        /* const data with relocations: read-only once the program runs */
+        if (strncmp(section, ".data.rel.ro", strlen(".data.rel.ro")) == 0)
             continue;
         /* "name.0" is a function's static local or a compiler temporary,
          * never a variable another part of the program can change */
