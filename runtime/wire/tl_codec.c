@@ -74,6 +74,8 @@ struct tl_decoder {
                                  * become the caller's                     */
     int old_strings_valid;      /* client: the memory holds the caller's
                                  * strings, keep those that did not change */
+    int lend;                   /* service: read-only blocks may stay in
+                                 * the body (tl_decode_request_lent)       */
 };
 
 /* ------------------------------------------------------------------ */
@@ -1292,6 +1294,20 @@ static int tl_decode_pointer(struct tl_decoder *d, const struct tl_sig *sig,
         return tl_fail(d->err, d->errlen, "%zu elements of %zu bytes overflow "
                        "the address space", count, param->type->size);
     bytes = count * param->type->size;
+    /* A read-only block that lies aligned in the body is used where it
+     * lies: no allocation and no copy (its bytes are checked all the same;
+     * on a big-endian host every scalar must be swapped, so it is copied). */
+    if (d->lend && !TL_BIG_ENDIAN && param->kind == TL_PARAM_BUFFER &&
+        param->access == TL_ACCESS_READ && tl_type_is_block(param->type) &&
+        bytes > 0 && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == bytes &&
+        (uintptr_t)o->via.bin.ptr % param->type->align == 0) {
+        if (tl_unpack_block(d, param->type, o, count, NULL) < 0)
+            return -1;
+        buffer = (void *)(uintptr_t)o->via.bin.ptr;
+        memcpy(frame->args[index], &buffer, sizeof buffer);
+        frame->counts[index] = count;
+        return 0;
+    }
     /* A block read buffer is filled completely from the body: no zeroing. */
     buffer = tl_frame_alloc_mem(frame, bytes, param->type->align,
                                 !(param->kind == TL_PARAM_BUFFER &&
@@ -1366,12 +1382,35 @@ int tl_decode_request(const struct tl_sig *sig, const char *data, size_t len,
     return tl_decode_request_in(sig, data, len, 0, NULL, out, NULL, err, errlen);
 }
 
+static int tl_decode_request_with(const struct tl_sig *sig, const char *data,
+                                  size_t len, size_t charged, struct tl_budget *budget,
+                                  int lend, struct tl_frame **out, unsigned *status,
+                                  char *err, size_t errlen);
+
 int tl_decode_request_in(const struct tl_sig *sig, const char *data, size_t len,
                          size_t charged, struct tl_budget *budget,
                          struct tl_frame **out, unsigned *status,
                          char *err, size_t errlen)
 {
-    struct tl_decoder d = { .err = err, .errlen = errlen, .write = 1 };
+    return tl_decode_request_with(sig, data, len, charged, budget, 0, out, status,
+                                  err, errlen);
+}
+
+int tl_decode_request_lent(const struct tl_sig *sig, const char *data, size_t len,
+                           size_t charged, struct tl_budget *budget,
+                           struct tl_frame **out, unsigned *status,
+                           char *err, size_t errlen)
+{
+    return tl_decode_request_with(sig, data, len, charged, budget, 1, out, status,
+                                  err, errlen);
+}
+
+static int tl_decode_request_with(const struct tl_sig *sig, const char *data,
+                                  size_t len, size_t charged, struct tl_budget *budget,
+                                  int lend, struct tl_frame **out, unsigned *status,
+                                  char *err, size_t errlen)
+{
+    struct tl_decoder d = { .err = err, .errlen = errlen, .write = 1, .lend = lend };
     struct tl_frame *frame = NULL;
     msgpack_unpacked msg;
     const msgpack_object *items;

@@ -60,6 +60,15 @@ int tl_decode_request_in(const struct tl_sig *sig, const char *data, size_t len,
                          size_t charged, struct tl_budget *budget,
                          struct tl_frame **out, unsigned *status,
                          char *err, size_t errlen);
+/* The same, but a read-only ('*r') block argument whose bytes lie in data
+ * at its element type's alignment (little-endian hosts) is not copied: the
+ * frame points into data, which must then stay unchanged until the
+ * function has run (the service's body buffer; the reply may be encoded
+ * over it after the call, since a read-only argument is not sent back). */
+int tl_decode_request_lent(const struct tl_sig *sig, const char *data, size_t len,
+                           size_t charged, struct tl_budget *budget,
+                           struct tl_frame **out, unsigned *status,
+                           char *err, size_t errlen);
 void *const *tl_frame_args(const struct tl_frame *frame);
 void *tl_frame_result(const struct tl_frame *frame);   /* NULL for void */
 /* Bytes the frame's buffers take (what counts against the call's limit). */
