@@ -482,8 +482,15 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result,
             snprintf(reason, sizeof reason, "bad reply from %s: %s", ep->base, why);
             return fail_policy(fn, reason);
         }
-        snprintf(reason, sizeof reason, "%s answered HTTP %ld: %.*s", ep->base,
-                 resp.status, (int)(resp.len < 300 ? resp.len : 300), resp.body);
+        {
+            /* The service's text ends in a newline; the reason goes on
+             * with "; aborting ..." or "; running it in-process ...". */
+            size_t shown = resp.len < 300 ? resp.len : 300;
+            while (shown > 0 && (resp.body[shown - 1] == '\n' || resp.body[shown - 1] == '\r'))
+                shown--;
+            snprintf(reason, sizeof reason, "%s answered HTTP %ld: %.*s", ep->base,
+                     resp.status, (int)shown, resp.body);
+        }
         if (resp.status != 503)
             return fail_policy(fn, reason);    /* 4xx, 500: never retried */
         avoid = ep;

@@ -710,7 +710,7 @@ static enum MHD_Result tl_begin(struct tl_service *service,
             tl_count_call(fn, 413, 0, 0, 0);
             return tl_send_text(service, connection, 413, MHD_HTTP_HEADER_CONNECTION,
                                 "close", "request body of %llu bytes is larger than "
-                                "the limit of %zu (TURBOLIFT_MAX_REQUEST)",
+                                "the limit of %zu bytes (TURBOLIFT_MAX_REQUEST)",
                                 declared, service->max_request_bytes);
         }
         if (errno == 0 && end != length && declared >= tl_codec_alloc_limit()) {
