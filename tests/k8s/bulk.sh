@@ -163,15 +163,18 @@ pods() {
 # The pods' peak memory as their cgroups counted it (cgroup v1 or v2, the
 # node is this machine); a figure, best effort.
 pod_peaks() {
-    local uid f
-    for uid in $(k get pods -l "$SEL" -o jsonpath='{.items[*].metadata.uid}'); do
-        f=$(find /sys/fs/cgroup -maxdepth 5 -type d \( -name "pod$uid" -o -name "*pod${uid//-/_}.slice" \) 2>/dev/null | head -1)
+    local name uid f
+    k get pods -l "$SEL" -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.uid}{"\n"}{end}' |
+    while read -r name uid; do
+        printf '%s: ' "$name"
+        f=$(ls -d /sys/fs/cgroup/memory/kubepods/pod"$uid" /sys/fs/cgroup/memory/kubepods/*/pod"$uid" \
+                  /sys/fs/cgroup/kubepods/pod"$uid" /sys/fs/cgroup/kubepods/*/pod"$uid" 2>/dev/null | head -1)
         if [ -n "$f" ] && [ -r "$f/memory.max_usage_in_bytes" ]; then
             echo "$(( $(cat "$f/memory.max_usage_in_bytes") >> 20 )) MiB peak (limit $(( $(cat "$f/memory.limit_in_bytes") >> 20 )) MiB, hit $(cat "$f/memory.failcnt") times)"
         elif [ -n "$f" ] && [ -r "$f/memory.peak" ]; then
             echo "$(( $(cat "$f/memory.peak") >> 20 )) MiB peak (limit $(cat "$f/memory.max"))"
         else
-            echo "pod $uid: no cgroup found"
+            echo "no cgroup found"
         fi
     done
 }
@@ -193,8 +196,8 @@ for ep in nodeport port-forward; do
     before=$(pods)
     # the pods counted the calls (read through their /metrics)
     "$CLI" status -n "$NS" >"$d/status" 2>&1
-    if [ "$(awk '$1 == "total" || $1 == "mix" {print $1, $5, $6}' "$d/status" | sort | tr '\n' ' ')" = "mix 1 0 total 1 0 " ]; then
-        pass "$ep: the pods answered one call of each function, no error (turbolift status)"
+    if [ "$(awk '$1 == "total" || $1 == "mix" {print $1, $5, $6}' "$d/status" | sort | tr '\n' ' ')" = "mix 2 0 total 2 0 " ]; then
+        pass "$ep: the pods answered two calls of each function, no error (turbolift status)"
     else
         cat "$d/status"; fail "$ep: calls counted by the pods"
     fi
@@ -218,18 +221,31 @@ for ep in nodeport port-forward; do
     else
         cat "$d/fb.out"; grep -E 'turbolift: (error|warning)|reaper' "$d/fb.err"; fail "$ep: 1 GiB with fallback (status $rc)"
     fi
+    "$CLI" status -n "$NS" >"$d/status2" 2>&1
+    if [ "$(awk '$1 == "mix" {print $5, $6}' "$d/status2")" = "3 0" ]; then
+        pass "$ep: mix() answered by the pods after the 1 GiB refusals (2 calls in all, no error)"
+    else
+        cat "$d/status2"; fail "$ep: calls after the refusals"
+    fi
+    # The pod's budget comes from its cgroup (256Mi: 192 MiB per call and
+    # in all): a 100 MiB read_write call needs its body and its buffer,
+    # 200 MiB, and is refused unrun with 413 (on local workers, 256 MiB per
+    # call by default, it runs); the 100 MiB read_only one before it needs
+    # only its body (used where it lies) and runs.
+    mkdir -p "$d/100"
+    "$reaper" "$p/bulk" run 100 "$d/100" >"$d/100.out" 2>"$d/100.err"; rc=$?
+    if aborted "$rc" "$d/100.err" "$left" && grep -q '^figure: total(100 MiB' "$d/100.out" &&
+       grep -qF "answered HTTP 413: too much memory for mix(v(*x1:u8,u8)): argument 0: the call needs more than 201326592 bytes of memory (TURBOLIFT_MAX_ALLOC); aborting" "$d/100.err"; then
+        pass "$ep: 100 MiB read_only runs in the pod; 100 MiB read_write is refused with 413 by the pod's 192 MiB budget"
+    else
+        cat "$d/100.out"; grep -E 'turbolift: (error|warning)|reaper' "$d/100.err"; fail "$ep: 100 MiB in the pod (status $rc)"
+    fi
     after=$(pods)
     if [ -n "$before" ] && [ "$before" = "$after" ] && ! grep -q OOMKilled <<<"$after" &&
        [ -z "$(awk '$2 != 0 || $4 != "true"' <<<"$after")" ]; then
         pass "$ep: the same pod(s) before and after, ready, never restarted or OOMKilled: $(tr '\n' ';' <<<"$after")"
     else
-        printf 'before:\n%s\nafter:\n%s\n' "$before" "$after"; fail "$ep: pods across the 1 GiB calls"
-    fi
-    "$CLI" status -n "$NS" >"$d/status2" 2>&1
-    if [ "$(awk '$1 == "mix" {print $5, $6}' "$d/status2")" = "2 0" ]; then
-        pass "$ep: mix() answered by the pods after the 1 GiB refusals (2 calls in all, no error)"
-    else
-        cat "$d/status2"; fail "$ep: calls after the refusals"
+        printf 'before:\n%s\nafter:\n%s\n' "$before" "$after"; fail "$ep: pods across the 1 GiB and 100 MiB calls"
     fi
     pod_peaks | while read -r l; do log "figure: $ep: pod memory: $l"; done
 
