@@ -4,9 +4,16 @@
  *
  *   <outdir>/<function>-<hash>/service.c       the slice plus the dispatcher
  *                                              (docs/abi.md, section 4)
- *   <outdir>/<function>-<hash>/service.yaml    the manifest (docs/abi.md, section 5)
- *   <outdir>/<function>-<hash>/service.o       compiled now, so a service that
- *                                              does not build fails the user's build
+ *   <outdir>/<function>-<hash>/service.yaml    the manifest (docs/abi.md, section 5),
+ *                                              written once service.c passed a
+ *                                              -fsyntax-only check beside cc1, so a
+ *                                              service that does not compile fails
+ *                                              the user's build
+ *
+ * service.o is compiled at the first call that needs it, like the other
+ * units (runtime/client/tl_build.c): the build pays for a parse of the
+ * service text, on a CPU cc1 leaves free, not for a second optimising
+ * compile of the whole file (docs/multifile.md, "Build time").
  *
  * The hash covers the service text, the compile options and the compiler,
  * so a folder never changes once written and can be shared by every build
@@ -241,6 +248,7 @@ static bool tl_write_manifest(const char *path, struct tl_tagged *tagged, const 
 	ok = ok && tl_yaml_list(&em, TL_ABI_MAN_LINK_FLAGS, link_flags);
 	ok = ok && tl_yaml_pair(&em, TL_ABI_MAN_SERVICE_SOURCE, "service.c");
 	ok = ok && tl_yaml_pair(&em, TL_ABI_MAN_SERVICE_OBJECT, "service.o");
+	ok = ok && tl_yaml_pair(&em, TL_ABI_MAN_UNIT, tl_unit_dir);
 	ok = ok && tl_yaml_list(&em, TL_ABI_MAN_EXTERNAL_SYMBOLS, externals);
 	ok = ok && tl_yaml_captured(&em, tagged);
 	yaml_mapping_end_event_initialize(&ev);
@@ -256,15 +264,15 @@ static bool tl_write_manifest(const char *path, struct tl_tagged *tagged, const 
 	return ok;
 }
 
-/* ---- the service object: the user's build is where it must fail -------- */
+/* ---- the service check: the user's build is where it must fail -------- */
 
-/* A service.o being compiled while cc1 goes on with the user's own code
- * (optimisation and code generation, most of a compile): the two overlap
- * when a CPU is free. tl_finish_services collects it at the end of cc1,
- * which still fails the user's build when the service does not compile. */
+/* service.c being checked (-fsyntax-only) while cc1 goes on with the
+ * user's own code (optimisation and code generation, most of a compile):
+ * the two overlap when a CPU is free. tl_finish_services collects it at
+ * the end of cc1 and publishes the manifest, or fails the user's build. */
 struct tl_pending_service {
 	struct tl_child child;
-	char *source, *object, *tmp_object, *name;
+	char *source, *manifest, *tmp_manifest, *name;
 	location_t loc;
 };
 static vec<tl_pending_service> tl_pending_services;
@@ -278,62 +286,58 @@ void tl_finish_services(void)
 		char *output = NULL;
 		bool ok = tl_run_wait(&p->child, &output);
 
-		if (ok && rename(p->tmp_object, p->object) != 0)
-			ok = false;
 		if (!ok) {
-			unlink(p->tmp_object);
 			error_at(p->loc, "turbolift: the service for %qs does not compile", p->name);
 			inform(p->loc, "%s", output ? output : p->source);
+		} else if (rename(p->tmp_manifest, p->manifest) != 0) {
+			error_at(p->loc, "turbolift: cannot write %qs: %s", p->manifest,
+				 xstrerror(errno));
+			ok = false;
 		}
+		if (!ok)
+			unlink(p->tmp_manifest);
 		free(output);
 		free(p->source);
-		free(p->object);
-		free(p->tmp_object);
+		free(p->manifest);
+		free(p->tmp_manifest);
 		free(p->name);
 	}
 	tl_pending_services.release();
 }
 
-static bool tl_compile_service(struct tl_tagged *tagged, const char *dir, vec<const char *> *flags)
+/* Start "gcc -fsyntax-only service.c" with the options of its later compile
+ * (runtime/client/tl_build.c adds -c -ffunction-sections -fdata-sections). */
+static bool tl_check_service(struct tl_tagged *tagged, const char *dir, const char *manifest,
+			     const char *tmp_manifest, vec<const char *> *flags)
 {
 	vec<const char *> argv = vNULL;
 	char *source = concat(dir, "/service.c", NULL);
-	char *object = concat(dir, "/service.o", NULL);
-	char *tmp_object = xasprintf("%s/service.o.tmp.%ld", dir, (long)getpid());
 	const char *driver = getenv("COLLECT_GCC");
 	struct tl_pending_service p;
 	unsigned i;
 	bool ok;
 
 	argv.safe_push(driver && *driver ? driver : "gcc");
-	argv.safe_push("-c");
-	/* The output is shown only when this fails, so warnings stay quiet; but
-	 * a name the slice lost must fail here, not at link time on first call. */
-	argv.safe_push("-Werror=implicit-function-declaration");
-	argv.safe_push("-Werror=implicit-int");
-	/* the service link keeps only what the dispatcher reaches (--gc-sections) */
-	argv.safe_push("-ffunction-sections");
-	argv.safe_push("-fdata-sections");
+	argv.safe_push("-fsyntax-only");
+	/* The output is shown only when this fails. No -Werror: the service is
+	 * the user's whole file, so what the file may do (an implicit
+	 * declaration in old code) the service may too. */
 	for (i = 0; i < flags->length(); i++)
 		argv.safe_push((*flags)[i]);
 	argv.safe_push(source);
-	argv.safe_push("-o");
-	argv.safe_push(tmp_object);
 	argv.safe_push(NULL);
 	ok = tl_run_start(argv.address(), &p.child);
 	argv.release();
 	if (!ok) {
 		error_at(DECL_SOURCE_LOCATION(tagged->decl),
-			 "turbolift: cannot start the compiler for the service of %qD: %s",
+			 "turbolift: cannot start the compiler to check the service of %qD: %s",
 			 tagged->decl, xstrerror(errno));
 		free(source);
-		free(object);
-		free(tmp_object);
 		return false;
 	}
 	p.source = source;
-	p.object = object;
-	p.tmp_object = tmp_object;
+	p.manifest = xstrdup(manifest);
+	p.tmp_manifest = xstrdup(tmp_manifest);
 	p.name = xstrdup(IDENTIFIER_POINTER(DECL_NAME(tagged->decl)));
 	p.loc = DECL_SOURCE_LOCATION(tagged->decl);
 	tl_pending_services.safe_push(p);
@@ -392,24 +396,25 @@ bool tl_emit_service(struct tl_tagged *tagged, struct tl_reach *reach,
 	for (line = ext ? strtok(ext, "\n") : NULL; line; line = strtok(NULL, "\n"))
 		externals.safe_push(line);
 
-	/* 2. service.c, manifest and service.o, unless this exact service exists */
-	path = concat(dir, "/service.o", NULL);
+	/* 2. service.c and, once it passes the check, the manifest, unless this
+	 *    exact service exists (the manifest appears last, by rename) */
+	path = concat(dir, "/" TL_ABI_MANIFEST_FILE, NULL);
 	if (stat(path, &st) != 0) {
 		char *c_path = concat(dir, "/service.c", NULL);
-		char *yaml_path = concat(dir, "/" TL_ABI_MANIFEST_FILE, NULL);
+		char *tmp_yaml = xasprintf("%s.checking.%ld", path, (long)getpid());
 
 		if (!tl_mkdir_p(dir)) {
 			error("turbolift: cannot create %qs: %s", dir, xstrerror(errno));
 		} else if (!tl_write_file(c_path, service->data, service->len)) {
 			error("turbolift: cannot write %qs: %s", c_path, xstrerror(errno));
-		} else if (!tl_write_manifest(yaml_path, tagged, hash, source, where.line, &flags,
+		} else if (!tl_write_manifest(tmp_yaml, tagged, hash, source, where.line, &flags,
 					      &link_flags, &externals)) {
-			error("turbolift: cannot write %qs", yaml_path);
+			error("turbolift: cannot write %qs", tmp_yaml);
 		} else {
-			ok = tl_compile_service(tagged, dir, &flags);
+			ok = tl_check_service(tagged, dir, path, tmp_yaml, &flags);
 		}
 		free(c_path);
-		free(yaml_path);
+		free(tmp_yaml);
 	} else {
 		ok = true;
 	}

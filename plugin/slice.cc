@@ -3,9 +3,10 @@
  * slice.cc - step 5: the unit text and the service translation unit.
  *
  * Both are cut from the translation unit exactly as the compiler saw it:
- * cc1 preprocesses the input again with the same options, and the text is
- * split into top-level declarations. The unit text (what unit.cc stores for
- * every file compiled with the plugin) is all of them except
+ * cc1 preprocesses the input again with the same options (in a child
+ * started beside cc1's parse), and the text is split into top-level
+ * declarations. The unit text (what unit.cc stores for every file compiled
+ * with the plugin) is all of them except
  *
  *   - main (the service's main is in libturbolift-service.a);
  *   - constructors and destructors that nothing in the text names (they
@@ -75,14 +76,24 @@ static bool tl_skip_option(const struct cl_decoded_option *opt)
 	       !strncmp(text, "-fstack-usage", 13) || !strncmp(text, "-fcallgraph-info", 16);
 }
 
-bool tl_read_preprocessed(struct tl_strbuf *out)
+/*
+ * The second preprocessing runs beside cc1: tl_preprocess_start forks it
+ * when the unit starts, before cc1 parses, and tl_read_preprocessed
+ * collects it after parsing. It does less than cc1 has done by then (cc1
+ * preprocesses too, and parses), so on a free CPU the build hardly waits
+ * for it (docs/multifile.md, "Build time").
+ */
+static struct tl_child tl_cpp_child = { -1, -1 };
+static char *tl_cpp_output;		/* the .i it writes, or the input itself */
+static bool tl_cpp_input_preprocessed;	/* -fpreprocessed: nothing to run     */
+static bool tl_cpp_failed_to_start;
+
+void tl_preprocess_start(void)
 {
 	vec<const char *> argv = vNULL;
-	char *output = NULL, *tmp = NULL;
 	const char *cc1 = tl_cc1_path();
 	unsigned i, j;
-	bool ok, preprocessed_input = false;
-	FILE *f;
+	int fd;
 
 	for (i = 0; i < save_decoded_options_count; i++)
 		if (save_decoded_options[i].opt_index == OPT_fpreprocessed) {
@@ -90,27 +101,23 @@ bool tl_read_preprocessed(struct tl_strbuf *out)
 			 * main_input_filename names the original source by then */
 			for (j = 0; j < save_decoded_options_count; j++)
 				if (save_decoded_options[j].opt_index == OPT_SPECIAL_input_file)
-					tmp = xstrdup(save_decoded_options[j].arg);
-			if (!tmp)
-				tmp = xstrdup(main_input_filename);
-			preprocessed_input = true;
-			goto read;
+					tl_cpp_output = xstrdup(save_decoded_options[j].arg);
+			if (!tl_cpp_output)
+				tl_cpp_output = xstrdup(main_input_filename);
+			tl_cpp_input_preprocessed = true;
+			return;
 		}
-	if (!cc1) {
-		error("turbolift: cannot find cc1 to preprocess %qs", main_input_filename);
-		return false;
+	tl_cpp_failed_to_start = true;
+	if (!cc1)
+		return;
+	tl_cpp_output = xstrdup("/tmp/turbolift-cpp-XXXXXX.i");
+	fd = mkstemps(tl_cpp_output, 2);
+	if (fd < 0) {
+		free(tl_cpp_output);
+		tl_cpp_output = NULL;
+		return;
 	}
-	tmp = xstrdup("/tmp/turbolift-cpp-XXXXXX.i");
-	{
-		int fd = mkstemps(tmp, 2);
-
-		if (fd < 0) {
-			error("turbolift: cannot create a temporary file: %s", xstrerror(errno));
-			free(tmp);
-			return false;
-		}
-		close(fd);
-	}
+	close(fd);
 	argv.safe_push(cc1);
 	argv.safe_push("-E");
 	for (i = 0; i < save_decoded_options_count; i++) {
@@ -126,22 +133,54 @@ bool tl_read_preprocessed(struct tl_strbuf *out)
 			argv.safe_push(opt->canonical_option[j]);
 	}
 	argv.safe_push("-o");
-	argv.safe_push(tmp);
+	argv.safe_push(tl_cpp_output);
 	argv.safe_push(NULL);
-	ok = tl_run(argv.address(), NULL, &output);
+	tl_cpp_failed_to_start = !tl_run_start(argv.address(), &tl_cpp_child);
 	argv.release();
-	if (!ok) {
-		error("turbolift: preprocessing %qs again for the service failed: %s",
-		      main_input_filename, output ? output : "no output");
-		free(output);
-		unlink(tmp);
-		free(tmp);
-		return false;
-	}
-	free(output);
+}
 
-read:
-	f = fopen(tmp, "rb");
+/* Reap the child and remove its output, whether or not it was read (a file
+ * with errors never reads it). */
+void tl_preprocess_discard(void)
+{
+	char *output = NULL;
+
+	if (tl_cpp_child.pid > 0) {
+		tl_run_wait(&tl_cpp_child, &output);
+		free(output);
+		tl_cpp_child.pid = -1;
+	}
+	if (tl_cpp_output && !tl_cpp_input_preprocessed)
+		unlink(tl_cpp_output);
+	free(tl_cpp_output);
+	tl_cpp_output = NULL;
+}
+
+bool tl_read_preprocessed(struct tl_strbuf *out)
+{
+	char *output = NULL;
+	FILE *f;
+	bool ok;
+
+	if (!tl_cpp_input_preprocessed) {
+		if (tl_cpp_failed_to_start || tl_cpp_child.pid <= 0) {
+			error("turbolift: cannot start cc1 to preprocess %qs again for the service: %s",
+			      main_input_filename, tl_cc1_path() ? xstrerror(errno) : "cc1 not found");
+			tl_preprocess_discard();
+			return false;
+		}
+		ok = tl_run_wait(&tl_cpp_child, &output);
+		tl_cpp_child.pid = -1;
+		if (!ok) {
+			error("turbolift: preprocessing %qs again for the service failed: %s",
+			      main_input_filename, output ? output : "no output");
+			free(output);
+			tl_preprocess_discard();
+			return false;
+		}
+		free(output);
+	}
+	f = fopen(tl_cpp_output, "rb");
 	if (f) {
 		char block[65536];
 		size_t n;
@@ -150,9 +189,7 @@ read:
 			tl_buf_append(out, block, n);
 		fclose(f);
 	}
-	if (!preprocessed_input)
-		unlink(tmp);
-	free(tmp);
+	tl_preprocess_discard();
 	if (!out->data) {
 		error("turbolift: cannot read the preprocessed %qs", main_input_filename);
 		return false;

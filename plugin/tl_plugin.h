@@ -89,9 +89,12 @@ bool tl_check_globals(struct tl_tagged *tagged);
 #define TL_UNITS_SECTION "turbolift_units"	/* in every object: its unit folder */
 #define TL_UNIT_OF_SECTION "turbolift_unit_of"	/* in service.o: the unit it replaces */
 extern char *tl_unit_dir;			/* this file's unit folder, once written */
+void tl_preprocess_start(void);
+void tl_preprocess_discard(void);
 bool tl_read_preprocessed(struct tl_strbuf *out);
 bool tl_unit_text(const struct tl_strbuf *preprocessed, struct tl_strbuf *unit);
 bool tl_emit_unit(const struct tl_strbuf *unit);
+void tl_emit_unit_late(void);
 bool tl_slice_service(const struct tl_strbuf *unit, struct tl_tagged *tagged,
 		      struct tl_reach *reach, struct tl_strbuf *service);
 

@@ -113,6 +113,9 @@ static void tl_note_function(void *gcc_data, void *user_data ATTRIBUTE_UNUSED)
 		tl_insert_stub(tagged);
 }
 
+/* The unit of a file without services, stored at the end of the compile. */
+static bool tl_unit_late;
+
 /* After the whole TU is parsed and lowered, before any interprocedural
  * optimisation: the call graph is complete and nothing is inlined yet. */
 static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
@@ -142,7 +145,15 @@ static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data A
 	if (tl_build_mode_option != TL_BUILD_DISTRIBUTED || seen_error())
 		return;
 
-	/* 2. every file is a unit that services may reach (docs/multifile.md) */
+	/* 2. every file is a unit that services may reach (docs/multifile.md);
+	 *    a file without services stores it at the end (tl_finish_unit) */
+	for (i = 0; i < tl_tagged_count; i++)
+		if (tl_tagged_functions[i].has_body && tl_tagged_functions[i].signature)
+			break;
+	if (i == tl_tagged_count && !flag_generate_lto) {
+		tl_unit_late = true;
+		return;
+	}
 	if (!tl_read_preprocessed(&preprocessed) || !tl_unit_text(&preprocessed, &unit) ||
 	    !tl_emit_unit(&unit))
 		i = tl_tagged_count;	/* the error is reported: no services */
@@ -169,10 +180,25 @@ static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data A
 	tl_buf_free(&unit);
 }
 
-/* At the end of cc1: the service objects compiled meanwhile (emit.cc). */
+static void tl_finish_unit(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
+{
+	if (tl_unit_late)
+		tl_emit_unit_late();
+}
+
+/* Before cc1 parses: the second preprocessing starts beside it (slice.cc). */
+static void tl_start_unit(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
+{
+	if (tl_build_mode_option == TL_BUILD_DISTRIBUTED)
+		tl_preprocess_start();
+}
+
+/* At the end of cc1: the service checks run meanwhile (emit.cc), and the
+ * preprocessing child when errors stopped the build before it was read. */
 static void tl_collect_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
 {
 	tl_finish_services();
+	tl_preprocess_discard();
 }
 
 static bool tl_parse_arguments(struct plugin_name_args *info)
@@ -244,10 +270,12 @@ int plugin_init(struct plugin_name_args *info, struct plugin_gcc_version *versio
 	turbolift_plugin_info.help = turbolift_plugin_help;
 	register_callback(info->base_name, PLUGIN_INFO, NULL, &turbolift_plugin_info);
 	register_callback(info->base_name, PLUGIN_PRAGMAS, tl_predefine_macro, NULL);
+	register_callback(info->base_name, PLUGIN_START_UNIT, tl_start_unit, NULL);
 	register_callback(info->base_name, PLUGIN_ATTRIBUTES, tl_register_attributes, NULL);
 	register_callback(info->base_name, PLUGIN_FINISH_DECL, tl_note_declaration, NULL);
 	register_callback(info->base_name, PLUGIN_PRE_GENERICIZE, tl_note_function, NULL);
 	register_callback(info->base_name, PLUGIN_ALL_IPA_PASSES_START, tl_build_services, NULL);
+	register_callback(info->base_name, PLUGIN_FINISH_UNIT, tl_finish_unit, NULL);
 	register_callback(info->base_name, PLUGIN_FINISH, tl_collect_services, NULL);
 	return 0;
 }

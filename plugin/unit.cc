@@ -30,6 +30,7 @@
 #include "stringpool.h"
 #include "cgraph.h"
 #include "diagnostic-core.h"
+#include "output.h"
 #include <sys/stat.h>
 
 char *tl_unit_dir;
@@ -68,8 +69,10 @@ static bool tl_write_unit_recipe(const char *path, vec<const char *> *flags)
 }
 
 /* The folder's path in this object's turbolift_units section, as an asm
- * string (gas escapes: backslash and double quote). */
-static void tl_emit_units_entry(const char *dir)
+ * string (gas escapes: backslash and double quote): a top-level asm of the
+ * unit before code generation, or straight into cc1's assembly output at
+ * the end of the unit (tl_emit_unit_late). */
+static void tl_emit_units_entry(const char *dir, bool now)
 {
 	struct tl_strbuf text = { NULL, 0, 0 };
 	const char *p;
@@ -81,11 +84,14 @@ static void tl_emit_units_entry(const char *dir)
 		tl_buf_append(&text, p, 1);
 	}
 	tl_buf_puts(&text, "\"\n\t.popsection");
-	symtab->finalize_toplevel_asm(build_string(text.len, text.data));
+	if (now)
+		fprintf(asm_out_file, "%s\n", text.data);
+	else
+		symtab->finalize_toplevel_asm(build_string(text.len, text.data));
 	tl_buf_free(&text);
 }
 
-bool tl_emit_unit(const struct tl_strbuf *unit)
+static bool tl_store_unit(const struct tl_strbuf *unit, bool now)
 {
 	vec<const char *> flags = tl_compile_flags();
 	char *outdir = tl_absolute(tl_outdir);
@@ -117,7 +123,7 @@ bool tl_emit_unit(const struct tl_strbuf *unit)
 		}
 	}
 	if (ok) {
-		tl_emit_units_entry(dir);
+		tl_emit_units_entry(dir, now);
 		tl_unit_dir = dir;
 	} else {
 		free(dir);
@@ -128,4 +134,31 @@ bool tl_emit_unit(const struct tl_strbuf *unit)
 	free(base);
 	free(outdir);
 	return ok;
+}
+
+bool tl_emit_unit(const struct tl_strbuf *unit)
+{
+	return tl_store_unit(unit, false);
+}
+
+/*
+ * A file without a tagged function needs its unit text only for its object's
+ * section, which can be written at the very end of the compile, straight
+ * into the assembly output (PLUGIN_FINISH_UNIT runs before the target's end
+ * of file). Collecting the preprocessing child there, not after parsing,
+ * lets it run beside all of cc1's work: the build of an untagged file hardly
+ * waits for it (docs/multifile.md, "Build time"). An LTO object keeps the
+ * top-level asm of tl_emit_unit: its assembly is not what the final link
+ * reads.
+ */
+void tl_emit_unit_late(void)
+{
+	struct tl_strbuf preprocessed = { NULL, 0, 0 }, unit = { NULL, 0, 0 };
+
+	if (seen_error() || !asm_out_file)
+		return;
+	if (tl_read_preprocessed(&preprocessed) && tl_unit_text(&preprocessed, &unit))
+		tl_store_unit(&unit, true);
+	tl_buf_free(&preprocessed);
+	tl_buf_free(&unit);
 }

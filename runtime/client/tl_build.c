@@ -392,21 +392,36 @@ static int list_has(const char *data, size_t len, const char *s)
 /* How long the first call may spend compiling the program's units. */
 #define UNIT_COMPILE_BUDGET_MS (10 * 60 * 1000L)
 
-/* One unit of the program, compiled on demand. */
+/* One unit of the program, compiled on demand; or the tagged function's
+ * service.c, compiled the same way (service != NULL). */
 struct unit {
     char *dir;              /* the unit folder (from the program's section)  */
     char *object;           /* <dir>/unit.o                                   */
     char *source;           /* the file it came from, for messages            */
+    const struct tl_manifest *service;  /* compile service.c of this manifest */
     char err[1024];
 };
 
 struct units {
     struct unit *v;
     size_t n;
+    struct unit service;    /* the service's own object, when not yet compiled */
+    int compile_service;
     long deadline;
     atomic_size_t next;     /* the compile threads' shared cursor             */
     atomic_int failed;
 };
+
+/* The i-th object to compile: the units, then the service's own. */
+static struct unit *unit_at(struct units *u, size_t i)
+{
+    return i < u->n ? &u->v[i] : &u->service;
+}
+
+static size_t units_to_compile(const struct units *u)
+{
+    return u->n + (u->compile_service ? 1 : 0);
+}
 
 struct find_units {
     const char *own;        /* the unit service.o stands for                  */
@@ -469,6 +484,24 @@ static void units_free(struct units *u)
     free(u->v);
 }
 
+static int compile_unit(struct unit *x, long deadline);
+
+/*
+ * service.o is compiled at the first call, like every unit (the build only
+ * checked service.c; docs/multifile.md, "Build time"). A manifest that
+ * names its unit lets it compile beside the units; an older one, without
+ * "unit:", has it compiled first so its note can be read.
+ */
+static void service_unit(const struct tl_manifest *m, struct units *u)
+{
+    u->compile_service = access(m->service_object, R_OK) != 0 && m->service_source != NULL;
+    u->service.dir = m->dir;
+    u->service.object = m->service_object;
+    u->service.source = m->source != NULL ? m->source : m->function;
+    u->service.service = m;
+    u->service.err[0] = '\0';
+}
+
 /*
  * The units the program holding this service was linked from, but the one
  * service.o already is. A service.o without the note (an older plugin)
@@ -482,9 +515,23 @@ static int program_units(const struct tl_manifest *m, struct units *u, char *err
     int rc;
 
     memset(u, 0, sizeof *u);
-    rc = read_section(m->service_object, UNIT_OF_SECTION, &own, &ownlen, err, errlen);
-    if (rc != 0)
-        return rc < 0 ? -1 : 0;
+    service_unit(m, u);
+    if (m->unit != NULL) {
+        own = strdup(m->unit);
+        if (own == NULL)
+            goto oom;
+    } else {
+        if (u->compile_service) {
+            if (compile_unit(&u->service, tl_now_ms() + UNIT_COMPILE_BUDGET_MS) != 0) {
+                snprintf(err, errlen, "%s", u->service.err);
+                return -1;
+            }
+            u->compile_service = 0;
+        }
+        rc = read_section(m->service_object, UNIT_OF_SECTION, &own, &ownlen, err, errlen);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
+    }
     f.own = own;
     f.err[0] = '\0';
     dl_iterate_phdr(find_units_in, &f);
@@ -531,9 +578,10 @@ oom:
     return -1;
 }
 
-/* compiler -c -w <flags> -ffunction-sections -fdata-sections unit.i -o unit.o:
- * under the folder's lock, so one process compiles and the others wait;
- * the object appears by rename. */
+/* compiler -c -w <flags> -ffunction-sections -fdata-sections unit.i -o unit.o
+ * (the flags from unit.txt; for the service, from its manifest and of
+ * service.c): under the folder's lock, so one process compiles and the
+ * others wait; the object appears by rename. */
 static int compile_unit(struct unit *x, long deadline)
 {
     struct argv a = { 0 };
@@ -551,9 +599,33 @@ static int compile_unit(struct unit *x, long deadline)
         rc = 0;
         goto cleanup;
     }
-    if (asprintf(&txt, "%s/unit.txt", x->dir) < 0 || asprintf(&input, "%s/unit.i", x->dir) < 0 ||
-        asprintf(&tmp, "%s/unit.o.tmp.%ld.%lu", x->dir, (long)getpid(),
+    if (asprintf(&tmp, "%s.tmp.%ld.%lu", x->object, (long)getpid(),
                  (unsigned long)pthread_self()) < 0) {
+        snprintf(x->err, sizeof x->err, "out of memory");
+        goto cleanup;
+    }
+    if (x->service != NULL) {
+        const struct tl_manifest *m = x->service;
+
+        input = strdup(m->service_source);
+        compiler = strdup(m->compiler);
+        if (input == NULL || compiler == NULL) {
+            snprintf(x->err, sizeof x->err, "out of memory");
+            goto cleanup;
+        }
+        if (access(input, R_OK) != 0) {
+            snprintf(x->err, sizeof x->err, "the service of %s is no longer in the cache "
+                     "(%s: %s); rebuild the program", m->function, input, strerror(errno));
+            goto cleanup;
+        }
+        argv_add(&a, compiler);
+        argv_add(&a, "-c");
+        argv_add(&a, "-w");
+        for (size_t i = 0; i < m->compile_flags.count; i++)
+            argv_add(&a, m->compile_flags.items[i]);
+        goto compile;
+    }
+    if (asprintf(&txt, "%s/unit.txt", x->dir) < 0 || asprintf(&input, "%s/unit.i", x->dir) < 0) {
         snprintf(x->err, sizeof x->err, "out of memory");
         goto cleanup;
     }
@@ -578,6 +650,7 @@ static int compile_unit(struct unit *x, long deadline)
         snprintf(x->err, sizeof x->err, "%s names no compiler; rebuild the program", txt);
         goto cleanup;
     }
+compile:
     argv_add(&a, "-ffunction-sections");
     argv_add(&a, "-fdata-sections");
     argv_add(&a, input);
@@ -587,13 +660,16 @@ static int compile_unit(struct unit *x, long deadline)
         snprintf(x->err, sizeof x->err, "out of memory");
         goto cleanup;
     }
-    tl_log_info("compiling the unit of %s for services: %s", x->source, x->object);
+    tl_log_info("compiling the %s of %s for services: %s", x->service ? "service" : "unit",
+                x->service ? x->service->function : x->source, x->object);
     if (tl_proc_run_merged(a.v, deadline - tl_now_ms(), &r) != 0) {
         /* whole in the log; the reason has a fixed size */
-        tl_log_error("compiling the unit of %s (%s) failed (%s):\n%s", x->source, input,
-                     r.err, r.out ? r.out : "");
-        snprintf(x->err, sizeof x->err, "compiling the unit of %s (%s) failed (%.200s):\n%s",
-                 x->source, input, r.err, r.out ? r.out : "");
+        tl_log_error("compiling the %s of %s (%s) failed (%s):\n%s",
+                     x->service ? "service" : "unit", x->source, input, r.err,
+                     r.out ? r.out : "");
+        snprintf(x->err, sizeof x->err, "compiling the %s of %s (%s) failed (%.200s):\n%s",
+                 x->service ? "service" : "unit", x->source, input, r.err,
+                 r.out ? r.out : "");
         unlink(tmp);
         goto cleanup;
     }
@@ -622,8 +698,8 @@ static void *compile_units_thread(void *arg)
     struct units *u = arg;
     size_t i;
 
-    while ((i = atomic_fetch_add(&u->next, 1)) < u->n)
-        if (compile_unit(&u->v[i], u->deadline) != 0)
+    while ((i = atomic_fetch_add(&u->next, 1)) < units_to_compile(u))
+        if (compile_unit(unit_at(u, i), u->deadline) != 0)
             atomic_store(&u->failed, 1);
     return NULL;
 }
@@ -634,20 +710,22 @@ static int compile_units(struct units *u, const char *function, long deadline,
 {
     pthread_t threads[16];
     size_t nthreads = (size_t)tl_cpu_count(), started = 0, missing = 0;
+    size_t total = units_to_compile(u);
 
     for (size_t i = 0; i < u->n; i++)
         missing += access(u->v[i].object, R_OK) != 0;
-    if (missing > 0)
-        tl_log_progress(isatty(STDERR_FILENO), "%s: compiling %zu of this program's %zu other files for its "
-                        "services (once per machine)", function, missing, u->n);
+    if (missing > 0 || u->compile_service)
+        tl_log_progress(isatty(STDERR_FILENO), "%s: compiling %s%zu of this program's %zu other "
+                        "files for its service (once per machine)", function,
+                        u->compile_service ? "its service and " : "", missing, u->n);
 
     u->deadline = deadline;
     atomic_store(&u->next, 0);
     atomic_store(&u->failed, 0);
     if (nthreads > sizeof threads / sizeof threads[0])
         nthreads = sizeof threads / sizeof threads[0];
-    if (nthreads > u->n)
-        nthreads = u->n;
+    if (nthreads > total)
+        nthreads = total;
     for (; started + 1 < nthreads; started++)
         if (pthread_create(&threads[started], NULL, compile_units_thread, u) != 0)
             break;
@@ -656,9 +734,9 @@ static int compile_units(struct units *u, const char *function, long deadline,
         pthread_join(threads[i], NULL);
     if (!atomic_load(&u->failed))
         return 0;
-    for (size_t i = 0; i < u->n; i++)
-        if (u->v[i].err[0] != '\0') {
-            snprintf(err, errlen, "%s", u->v[i].err);
+    for (size_t i = 0; i < total; i++)
+        if (unit_at(u, i)->err[0] != '\0') {
+            snprintf(err, errlen, "%s", unit_at(u, i)->err);
             break;
         }
     return -1;

@@ -137,6 +137,7 @@ void tl_manifest_free(struct tl_manifest *m)
     strlist_clear(&m->link_flags);
     free(m->service_source);
     free(m->service_object);
+    free(m->unit);
     strlist_clear(&m->external_symbols);
     free(m);
 }
@@ -168,6 +169,7 @@ static int read_pairs(struct mctx *c, yaml_node_t *root, struct tl_manifest *m)
         else if (strcmp(key, TL_ABI_MAN_SERVICE_SOURCE) == 0)   rc = get_string(c, v, key, &m->service_source);
         else if (strcmp(key, TL_ABI_MAN_SERVICE_OBJECT) == 0)   rc = get_string(c, v, key, &m->service_object);
         else if (strcmp(key, TL_ABI_MAN_EXTERNAL_SYMBOLS) == 0) rc = get_strlist(c, v, key, &m->external_symbols);
+        else if (strcmp(key, TL_ABI_MAN_UNIT) == 0)             rc = get_string(c, v, key, &m->unit);
         else if (strcmp(key, TL_ABI_MAN_CAPTURED) == 0)         rc = 0;  /* for people: the signature says it */
         else {
             /* The plugin may add keys in a later version 1 manifest; "turbolift:"
@@ -246,7 +248,7 @@ int tl_manifest_load(const char *service_dir, struct tl_manifest **out,
         goto cleanup;
 
     if (resolve(m->dir, &m->service_object) != 0 ||
-        resolve(m->dir, &m->service_source) != 0) {
+        resolve(m->dir, &m->service_source) != 0 || resolve(m->dir, &m->unit) != 0) {
         snprintf(err, errlen, "%s: out of memory", c.path);
         goto cleanup;
     }

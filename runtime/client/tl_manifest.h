@@ -27,7 +27,9 @@ struct tl_manifest {
     struct tl_strlist compile_flags;
     struct tl_strlist link_flags;
     char *service_source;   /* absolute (resolved against dir)              */
-    char *service_object;   /* absolute (resolved against dir)              */
+    char *service_object;   /* absolute (resolved against dir); compiled from
+                               service_source at the first call when missing */
+    char *unit;             /* the unit folder service.c was cut from, or NULL */
     struct tl_strlist external_symbols;
 };
 

@@ -54,6 +54,9 @@
 #define TL_ABI_MAN_SERVICE_SOURCE       "service_source"
 #define TL_ABI_MAN_SERVICE_OBJECT       "service_object"
 #define TL_ABI_MAN_EXTERNAL_SYMBOLS     "external_symbols"
+/* The unit folder service.c was cut from (the one it stands for in the
+ * program's list of units, docs/multifile.md). */
+#define TL_ABI_MAN_UNIT                 "unit"
 /* One line per captured variable: {name, type, source}; for people and
  * tools, the runtime reads the signature instead. */
 #define TL_ABI_MAN_CAPTURED             "captured"

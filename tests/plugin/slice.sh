@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # The service for fixtures/reach.c holds exactly the functions and globals
-# compute() reaches: service.o is the whole file but main (docs/multifile.md),
+# compute() reaches: service.c is the whole file but main (docs/multifile.md),
 # and the service link's --gc-sections from the dispatcher keeps the rest;
-# checked with nm on service.o linked that way (at -O0, so nothing is folded
-# away).
+# checked with nm on service.c compiled as the runtime does at the first call
+# and linked that way (at -O0, so nothing is folded away).
 # usage: slice.sh PLUGIN INCLUDE_DIR FIXTURE_DIR
 . "$(dirname "$0")/lib.sh" "$@"
 
 gcc -std=gnu11 -O0 -c -fplugin="$plugin" -I"$include" "$fixtures/reach.c" -o "$work/reach.o" 2>"$work/err"
 check "fixture compiles with the plugin" test $? -eq 0 -a ! -s "$work/err"
 dir=$(echo "$work"/out/compute-*)
-check "one service folder compute-<hash>" test -f "$dir/service.c" -a -f "$dir/service.o" -a -f "$dir/service.yaml"
+check "one service folder compute-<hash>" test -f "$dir/service.c" -a -f "$dir/service.yaml"
+check "service.o waits for the first call (the build only checks service.c)" test ! -e "$dir/service.o"
+check "nothing left of the check" bash -c "! ls '$dir' | grep -q 'checking\|tmp'"
+gcc -std=gnu11 -O0 -c -w -ffunction-sections -fdata-sections "$dir/service.c" -o "$work/service.o"
+check "service.c compiles as the runtime compiles it" test $? -eq 0
 
 # the runtime's link, with a main that only names the dispatcher's table
 echo 'extern const char tl_service_entries[]; int main(void) { return tl_service_entries[0]; }' \
 	>"$work/root.c"
-gcc -O0 "$work/root.c" "$dir/service.o" -Wl,--gc-sections -Wl,--unresolved-symbols=ignore-all \
+gcc -O0 "$work/root.c" "$work/service.o" -Wl,--gc-sections -Wl,--unresolved-symbols=ignore-all \
 	-o "$work/linked"
 nm --defined-only "$work/linked" | awk '{print $3}' | sed 's/\.[0-9]*$//' | sort -u >"$work/defined"
 for sym in add compute counter depth fib mul ops pick table table_sum tl_dispatch_compute tripled; do
