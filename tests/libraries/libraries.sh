@@ -246,6 +246,85 @@ for i in 1 2; do
 		fail "cjson twin $i: not proven remote: $why"
 	fi
 done
+
 check "cjson twins: one service binary for both" test "$(ls -d "$t"/cache/turbolift/bin/*/ | wc -l)" -eq 1
+
+# ---- 7. libraries built without the plugin (third-party archives) ----
+# The plain builds' archives (no plugin) with the plugin-built main.c. What
+# the program takes from such an archive is in no unit: the first call must
+# fail naming every missing symbol, complete, and never take the library
+# from a shared library the process happens to load (libcurl loads the
+# system's libz); TURBOLIFT_LINK=<the archive> is the documented way in.
+# no_plugin NAME LIB: $work/NAME/prog = LIB's main.c with the plugin + $work/LIB-plain's archive
+no_plugin() {
+	local name=$1 lib=$2 n=$work/$1 archive
+	archive=$(echo "$work/$lib-plain"/lib*.a)
+	mkdir -p "$n"
+	(cd "$n" && TURBOLIFT_OUTDIR=$n/out gcc -O2 -I. -I"$work/$lib-plain" $cflags -I"${libsrc[$lib]}" \
+		-c "$here/$lib/main.c" -o main.o && gcc -o prog main.o "$archive" $libs -lm) >"$n.build" 2>&1
+}
+# listed ERR: the lines under the first "needs N symbols" error
+listed() { awk 'on && /^  / { n++; next } on { exit } /^turbolift: error: .* needs [0-9]+ symbols? / { on = 1 } END { print n + 0 }' "$1"; }
+needs_count() { sed -n 's/^turbolift: error: .* needs \([0-9]*\) symbols\{0,1\} .*/\1/p' "$1" | head -1; }
+
+if no_plugin lua-noplugin lua; then
+	n=$work/lua-noplugin
+	dist "$n" "$n/dist.out" "$n/dist.err" "$n/prog"
+	check "lua, archive without the plugin: the first call aborts (abort policy)" test $? -ne 0
+	check "... naming luaL_newstate and the file that needs it" \
+		grep -q "^  luaL_newstate (needed by run in $here/lua/main.c)" "$n/dist.err"
+	k=$(needs_count "$n/dist.err")
+	check "... every one of the ${k:-?} symbols it counts, complete" test "${k:-0}" -gt 0 -a "$(listed "$n/dist.err")" = "${k:-0}"
+	TURBOLIFT_LINK=$(echo "$work"/lua-plain/liblua.a) dist "$n" "$n/link.out" "$n/link.err" "$n/prog"
+	check "lua, archive without the plugin, TURBOLIFT_LINK=liblua.a: runs (abort policy)" test $? -eq 0
+	check "... and prints what the plain build prints" cmp -s "$work/lua.plain" "$n/link.out"
+else
+	tail -20 "$work/lua-noplugin.build"; fail "lua: main.c with the plugin and the plain liblua.a"
+fi
+
+# Lua with 4 of its 32 files built without the plugin (objects of the plain
+# build) and the rest with it: hundreds of symbols missing, every one named
+n=$work/lua-mixed
+mkdir -p "$n"
+plain4="lauxlib.o lstrlib.o ltablib.o lmathlib.o"
+(cd "$work/lua" && cp main.o "$n/" && for o in *.o; do
+	case " $plain4 main.o " in *" $o "*) ;; *) cp "$o" "$n/" ;; esac; done) &&
+	(cd "$work/lua-plain" && cp $plain4 "$n/") &&
+	(cd "$n" && ar rcs liblua.a l*.o && gcc -o prog main.o liblua.a $libs -lm) >"$n.build" 2>&1
+if [ -x "$n/prog" ]; then
+	dist "$n" "$n/dist.out" "$n/dist.err" "$n/prog"
+	check "lua, 4 files without the plugin: the first call aborts (abort policy)" test $? -ne 0
+	check "... naming luaL_openlibs's needs in linit.c" \
+		grep -q "^  luaopen_string (needed by luaL_openlibs in ${libsrc[lua]}/linit.c)" "$n/dist.err"
+	k=$(needs_count "$n/dist.err")
+	check "... every one of the ${k:-?} symbols it counts, complete (listed: $(listed "$n/dist.err"))" \
+		test "${k:-0}" -gt 0 -a "$(listed "$n/dist.err")" = "${k:-0}"
+else
+	cat "$n.build"; fail "lua with 4 files without the plugin: build"
+fi
+
+if no_plugin zlib-noplugin zlib; then
+	n=$work/zlib-noplugin
+	dist "$n" "$n/dist.out" "$n/dist.err" "$n/prog"
+	if [ $? -ne 0 ]; then
+		check "zlib, archive without the plugin: the first call fails naming the program's own zlib functions" \
+			grep -Eq '^  (crc32|deflate|compress2) ' "$n/dist.err"
+	elif cmp -s "$work/zlib.plain" "$n/dist.out"; then
+		pass "zlib, archive without the plugin: the service used the program's own zlib"
+	else
+		fail "zlib, archive without the plugin: the service took the system's libz in silence (exit 0, other output)"
+		diff "$work/zlib.plain" "$n/dist.out" | sed -n 2p
+	fi
+	TURBOLIFT_LINK=$(echo "$work"/zlib-plain/libz.a) dist "$n" "$n/link.out" "$n/link.err" "$n/prog"
+	check "zlib, archive without the plugin, TURBOLIFT_LINK=libz.a: runs (abort policy)" test $? -eq 0
+	check "... and prints the program's own zlib output" cmp -s "$work/zlib.plain" "$n/link.out"
+	if why=$(proven "$n" "$n/link.err"); then
+		pass "... every call answered by a worker of this run"
+	else
+		fail "zlib with TURBOLIFT_LINK: not proven remote: $why"
+	fi
+else
+	tail -20 "$work/zlib-noplugin.build"; fail "zlib: main.c with the plugin and the plain libz.a"
+fi
 
 finish
