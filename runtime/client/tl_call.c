@@ -70,7 +70,9 @@ struct tl_fn {
 /* Per-thread scratch: the request buffer is reused so that a call
  * allocates nothing once the buffer has grown to size. */
 struct tl_scratch {
-    msgpack_sbuffer sb;
+    msgpack_sbuffer sb;             /* the request, but for its pieces:   */
+    struct tl_pieces pieces;        /* big blocks sent from the caller's
+                                       memory (tl_encode_request_pieces)  */
     void **all;                     /* arguments, then captured globals  */
     unsigned all_cap;
     uint64_t rng;
@@ -179,6 +181,7 @@ static void scratch_free(void *p)
 
     if (s != NULL) {
         msgpack_sbuffer_destroy(&s->sb);
+        free(s->pieces.v);
         free(s->all);
         free(s);
     }
@@ -426,7 +429,8 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result,
         return fail_policy(fn, "out of memory");
     msgpack_sbuffer_clear(&s->sb);
     if (with_captures(fn, s, args, captured, &all, reason, sizeof reason) != 0 ||
-        tl_encode_request(fn->sig, all, &s->sb, reason, sizeof reason) != 0)
+        tl_encode_request_pieces(fn->sig, all, &s->sb, &s->pieces, reason,
+                                 sizeof reason) != 0)
         return fail_policy(fn, reason);
 
     unsigned attempt, sent = 0;
@@ -463,7 +467,8 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result,
         opts.timeout_ms = left;
         sent++;
         atomic_fetch_add_explicit(&ep->inflight, 1, memory_order_relaxed);
-        int rc = tl_client_post(ep, s->sb.data, s->sb.size, &opts, &resp);
+        int rc = tl_client_post_pieces(ep, s->sb.data, s->sb.size, &s->pieces, &opts,
+                                       &resp);
         atomic_fetch_sub_explicit(&ep->inflight, 1, memory_order_relaxed);
 
         if (rc != 0) {                                   /* transport */

@@ -26,6 +26,7 @@
 
 #include "tl_buf.h"
 #include "tl_clock.h"
+#include "tl_codec.h"
 #include "tl_env.h"
 #include "tl_log.h"
 
@@ -50,7 +51,19 @@ struct tl_conn {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+/* A body in pieces as curl reads it: the encoded bytes, with each piece's
+ * bytes read from the caller's memory before encoded byte `at`. */
+struct tl_send {
+    const char *body;
+    size_t len;
+    const struct tl_pieces *pieces;
+    size_t done;                /* encoded bytes sent                       */
+    unsigned next;              /* the next piece                           */
+    size_t into;                /* bytes of piece `next` sent               */
+};
+
 struct tl_thread {
+    struct tl_send send;        /* the body in pieces being sent            */
     unsigned generation;        /* client_generation when the conns were made */
     struct tl_conn conns[TL_CONN_CACHE];
     uint64_t clock;
@@ -222,6 +235,57 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     return tl_buf_append(&t->reply, data, n, TL_MAX_REPLY + 1) == 0 ? n : 0;
 }
 
+/* curl asks for the next bytes of a body in pieces: at most size * nmemb,
+ * copied once, from the encoded bytes or straight from the caller's
+ * memory (curl copies into its upload buffer whatever the source). */
+static size_t on_send(char *to, size_t size, size_t nmemb, void *user)
+{
+    struct tl_send *s = user;
+    size_t room = size * nmemb, put = 0;
+
+    while (put < room) {
+        const struct tl_piece *pc = s->next < s->pieces->count ? &s->pieces->v[s->next] : NULL;
+        size_t n;
+
+        if (pc != NULL && s->done == pc->at) {          /* inside a piece */
+            n = pc->len - s->into;
+            if (n > room - put)
+                n = room - put;
+            memcpy(to + put, (const char *)pc->ptr + s->into, n);
+            s->into += n;
+            if (s->into == pc->len) {
+                s->next++;
+                s->into = 0;
+            }
+        } else {                                        /* encoded bytes */
+            size_t end = pc != NULL ? pc->at : s->len;
+            n = end - s->done;
+            if (n == 0)
+                break;                                  /* all sent */
+            if (n > room - put)
+                n = room - put;
+            memcpy(to + put, s->body + s->done, n);
+            s->done += n;
+        }
+        put += n;
+    }
+    return put;
+}
+
+/* curl rewinds a body to send it again (a kept-alive connection that the
+ * server had closed): from the start, the only place it asks for. */
+static int on_seek(void *user, curl_off_t offset, int origin)
+{
+    struct tl_send *s = user;
+
+    if (offset != 0 || origin != SEEK_SET)
+        return CURL_SEEKFUNC_CANTSEEK;
+    s->done = 0;
+    s->next = 0;
+    s->into = 0;
+    return CURL_SEEKFUNC_OK;
+}
+
 /* The headers of every call: content type, token, and the Expect line. */
 static struct curl_slist *request_headers(const char *token, const char *expect)
 {
@@ -317,6 +381,11 @@ static struct tl_conn *conn_get(struct tl_thread *t, const struct tl_endpoint *e
     curl_easy_setopt(c->h, CURLOPT_BUFFERSIZE, 1L << 20);
     curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->h, CURLOPT_WRITEDATA, t);
+    /* used only for a body in pieces (CURLOPT_POSTFIELDS NULL) */
+    curl_easy_setopt(c->h, CURLOPT_READFUNCTION, on_send);
+    curl_easy_setopt(c->h, CURLOPT_READDATA, &t->send);
+    curl_easy_setopt(c->h, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(c->h, CURLOPT_SEEKDATA, &t->send);
     curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, c->errbuf);
     conn_tls(c->h, ep->pin);
     c->id = ep->id;
@@ -445,10 +514,18 @@ static int run_transfer(struct tl_thread *t, struct tl_conn *c, struct tl_endpoi
 int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
                    const struct tl_client_opts *opts, struct tl_response *resp)
 {
+    return tl_client_post_pieces(ep, body, len, NULL, opts, resp);
+}
+
+int tl_client_post_pieces(struct tl_endpoint *ep, const char *body, size_t len,
+                          const struct tl_pieces *pieces,
+                          const struct tl_client_opts *opts, struct tl_response *resp)
+{
     struct tl_thread *t;
     struct tl_conn *c;
     CURLcode rc = CURLE_OK;
     char why[512];
+    size_t total = len + (pieces != NULL ? pieces->total : 0);
     long start;
 
     resp->status = 0;
@@ -464,10 +541,16 @@ int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
     t->overflow = 0;
     c->errbuf[0] = '\0';
     t->receiving = c->h;
-    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, len > TL_EXPECT_BODY ? c->headers_big
-                                                                  : c->headers);
-    curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, total > TL_EXPECT_BODY ? c->headers_big
+                                                                    : c->headers);
+    if (pieces != NULL && pieces->count > 0) {
+        /* NULL post fields: curl reads the body through on_send */
+        t->send = (struct tl_send){ body, len, pieces, 0, 0, 0 };
+        curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, NULL);
+    } else {
+        curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
+    }
+    curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)total);
     curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, opts->connect_timeout_ms);
     curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, opts->timeout_ms > 0 ? opts->timeout_ms : 1L);
 

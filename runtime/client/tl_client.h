@@ -84,6 +84,12 @@ int tl_client_init(char *err, size_t errlen);
  */
 int tl_client_post(struct tl_endpoint *ep, const char *body, size_t len,
                    const struct tl_client_opts *opts, struct tl_response *resp);
+/* The same for a body in pieces (tl_codec.h, tl_encode_request_pieces):
+ * the big blocks are read from the caller's memory as curl sends them. */
+struct tl_pieces;
+int tl_client_post_pieces(struct tl_endpoint *ep, const char *body, size_t len,
+                          const struct tl_pieces *pieces,
+                          const struct tl_client_opts *opts, struct tl_response *resp);
 
 /* GET url with a fresh connection; returns the HTTP status or 0 when no
  * response came (reason in err). For readiness probes, not for calls. */

@@ -546,14 +546,29 @@ static int tl_load_length(const struct tl_sig *sig, void *const *args,
 static int tl_pack_value(msgpack_packer *pk, const struct tl_type *type,
                          const unsigned char *mem, char *err, size_t errlen);
 
-/* count elements of `elem` starting at mem as one block (a bin). Every
- * packer in this file writes into a msgpack_sbuffer, so the block is
- * copied straight into it and fixed up there, with no per-element call. */
+/* Where every packer in this file writes: a msgpack_sbuffer, and for a
+ * request sent in pieces (tl_encode_request_pieces) the list of big blocks
+ * left in the caller's memory. */
+struct tl_out {
+    msgpack_sbuffer *sb;
+    struct tl_pieces *pieces;   /* NULL: every byte goes into sb            */
+};
+
+static int tl_out_write(void *data, const char *buf, size_t len)
+{
+    return msgpack_sbuffer_write(((struct tl_out *)data)->sb, buf, len);
+}
+
+/* count elements of `elem` starting at mem as one block (a bin): copied
+ * straight into the sbuffer and fixed up there, with no per-element call;
+ * or, when the wire form is the C memory itself and the block is big, not
+ * copied at all but noted as a piece that the sender reads from mem. */
 static int tl_pack_block(msgpack_packer *pk, const struct tl_type *elem,
                          const unsigned char *mem, size_t count,
                          char *err, size_t errlen)
 {
-    msgpack_sbuffer *sb = pk->data;
+    struct tl_out *out = pk->data;
+    msgpack_sbuffer *sb = out->sb;
     unsigned char *dst;
     size_t bytes;
 
@@ -565,6 +580,20 @@ static int tl_pack_block(msgpack_packer *pk, const struct tl_type *elem,
     TL_PACK(msgpack_pack_bin(pk, bytes));
     if (bytes == 0)
         return 0;
+    if (out->pieces != NULL && !tl_block_walks(elem) && bytes >= TL_PIECE_MIN) {
+        struct tl_pieces *pc = out->pieces;
+        if (pc->count == pc->capacity) {
+            unsigned grown = pc->capacity ? pc->capacity * 2 : 4;
+            struct tl_piece *v = realloc(pc->v, grown * sizeof *v);
+            if (v == NULL)
+                goto pack_failed;
+            pc->v = v;
+            pc->capacity = grown;
+        }
+        pc->v[pc->count++] = (struct tl_piece){ sb->size, mem, bytes };
+        pc->total += bytes;
+        return 0;
+    }
     if (tl_sbuffer_reserve(sb, bytes) < 0)
         goto pack_failed;
     dst = (unsigned char *)sb->data + sb->size;
@@ -770,9 +799,30 @@ static int tl_load_pointer(const struct tl_sig *sig, void *const *args, unsigned
     return tl_load_length(sig, args, param, count, err, errlen);
 }
 
+static int tl_encode_request_to(const struct tl_sig *sig, void *const *args,
+                                msgpack_sbuffer *out, struct tl_pieces *pieces,
+                                char *err, size_t errlen);
+
 int tl_encode_request(const struct tl_sig *sig, void *const *args,
                       msgpack_sbuffer *out, char *err, size_t errlen)
 {
+    return tl_encode_request_to(sig, args, out, NULL, err, errlen);
+}
+
+int tl_encode_request_pieces(const struct tl_sig *sig, void *const *args,
+                             msgpack_sbuffer *out, struct tl_pieces *pieces,
+                             char *err, size_t errlen)
+{
+    pieces->count = 0;
+    pieces->total = 0;
+    return tl_encode_request_to(sig, args, out, pieces, err, errlen);
+}
+
+static int tl_encode_request_to(const struct tl_sig *sig, void *const *args,
+                                msgpack_sbuffer *out, struct tl_pieces *pieces,
+                                char *err, size_t errlen)
+{
+    struct tl_out target = { out, pieces };
     msgpack_packer pk;
     size_t bound = 5;
 
@@ -790,6 +840,10 @@ int tl_encode_request(const struct tl_sig *sig, void *const *args,
             return tl_fail_at(err, errlen, "argument %u: ", i);
         if (ptr == NULL || param->access == TL_ACCESS_WRITE)
             bound = tl_add_bound(bound, 1);
+        else if (param->kind == TL_PARAM_BUFFER && pieces != NULL &&
+                 tl_type_is_block(param->type) && !tl_block_walks(param->type) &&
+                 count * param->type->size >= TL_PIECE_MIN)
+            bound = tl_add_bound(bound, 5);    /* the bin's header; bytes stay */
         else if (param->kind == TL_PARAM_BUFFER)
             bound = tl_add_bound(bound, tl_bound_elements(param->type, ptr, count));
         else
@@ -798,7 +852,7 @@ int tl_encode_request(const struct tl_sig *sig, void *const *args,
     if (bound == SIZE_MAX || tl_sbuffer_reserve(out, bound) < 0)
         return tl_fail(err, errlen, "out of memory for a request of %zu bytes", bound);
 
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &target, tl_out_write);
     TL_PACK(msgpack_pack_array(&pk, sig->param_count));
     for (unsigned i = 0; i < sig->param_count; i++) {
         const struct tl_param *param = &sig->params[i];
@@ -851,10 +905,11 @@ int tl_encode_reply(const struct tl_sig *sig, const struct tl_frame *frame,
 {
     msgpack_packer pk;
     size_t bound = tl_reply_bound(sig, frame);
+    struct tl_out target = { out, NULL };
 
     if (bound == SIZE_MAX || tl_sbuffer_reserve(out, bound) < 0)
         return tl_fail(err, errlen, "out of memory for a reply of %zu bytes", bound);
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &target, tl_out_write);
     TL_PACK(msgpack_pack_map(&pk, 2));
     TL_PACK(msgpack_pack_str(&pk, 6));
     TL_PACK(msgpack_pack_str_body(&pk, "result", 6));

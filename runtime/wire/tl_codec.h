@@ -48,6 +48,27 @@ struct tl_budget {
 int  tl_budget_take(struct tl_budget *budget, size_t bytes);
 void tl_budget_give(struct tl_budget *budget, size_t bytes);
 
+/* Client: a request in pieces. The body is the sbuffer's bytes with, for
+ * each piece in order, `len` bytes from `ptr` inserted before sbuffer byte
+ * `at`: a block of at least TL_PIECE_MIN bytes whose wire form is its C
+ * memory (little-endian host, no _Bool or padding inside) is sent from the
+ * caller's memory instead of being copied into the body first. The
+ * caller's memory must not change until the request is sent. */
+#define TL_PIECE_MIN ((size_t)64 << 10)
+struct tl_piece {
+    size_t at;
+    const void *ptr;
+    size_t len;
+};
+struct tl_pieces {
+    struct tl_piece *v;
+    unsigned count, capacity;
+    size_t total;               /* sum of len                             */
+};
+int tl_encode_request_pieces(const struct tl_sig *sig, void *const *args,
+                             msgpack_sbuffer *out, struct tl_pieces *pieces,
+                             char *err, size_t errlen);
+
 /* Service: decode a request into a frame that owns every buffer it needs. */
 int tl_decode_request(const struct tl_sig *sig, const char *data, size_t len,
                       struct tl_frame **out, char *err, size_t errlen);
