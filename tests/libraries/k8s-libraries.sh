@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The libraries on the cluster (suite k8s; docs/libraries.md): Lua 5.4 (32
-# files in a static archive) and cJSON, from Debian's source packages
+# files in a static archive), cJSON and zlib (the program's own -DFASTEST
+# copy, which the pod's service must use too), from Debian's source packages
 # (tests/libraries/sources.sh), each built with make -j2 and every file
 # compiled with the plugin, the user's main.c of tests/libraries; the
 # function tagged "local" runs on the real local cluster through
@@ -58,13 +59,13 @@ cflags=$(pkg-config --cflags turbolift) && libs=$(pkg-config --libs turbolift) |
 
 # library (our folder) -> Debian package, folder of its tree, tagged
 # function, calls the program makes, a symbol its service must define
-declare -A pkg_of=([lua]=lua5.4 [cjson]=cjson)
-declare -A sub_of=([lua]=/src [cjson]=)
-declare -A fn_of=([lua]=run [cjson]=reformat)
-declare -A calls_of=([lua]=5 [cjson]=5)
-declare -A sym_of=([lua]=luaV_execute [cjson]=cJSONUtils_SortObject)
+declare -A pkg_of=([lua]=lua5.4 [cjson]=cjson [zlib]=zlib)
+declare -A sub_of=([lua]=/src [cjson]= [zlib]=)
+declare -A fn_of=([lua]=run [cjson]=reformat [zlib]=squeeze)
+declare -A calls_of=([lua]=5 [cjson]=5 [zlib]=9)
+declare -A sym_of=([lua]=luaV_execute [cjson]=cJSONUtils_SortObject [zlib]=zlibCompileFlags)
 
-for lib in lua cjson; do
+for lib in lua cjson zlib; do
 	pkg=${pkg_of[$lib]} fn=${fn_of[$lib]}
 	if lib_source "$pkg"; then
 		pass "$lib: source of $pkg ${lib_versions[$pkg]}"
@@ -115,4 +116,20 @@ for lib in lua cjson; do
 		bash -c "nm '$svc' | grep -q ' [Tt] ${sym_of[$lib]}\$'"
 	"$CLI" down -n "$NS" >"$work/$lib.down" 2>&1 || { cat "$work/$lib.down"; fail "$lib: turbolift down"; }
 done
+
+# zlib's archive built without the plugin (a third-party library), added
+# with TURBOLIFT_LINK (docs/multifile.md): the image's service holds it too
+z=$work/zlib-link
+if [ -f "$work/zlib-dist/main.o" ] && [ -f "$work/zlib-plain/libz.a" ] &&
+   gcc -o "$z" "$work/zlib-dist/main.o" "$work/zlib-plain/libz.a" $libs 2>"$z.build"; then
+	TURBOLIFT_TARGET=k8s TURBOLIFT_LINK=$work/zlib-plain/libz.a TURBOLIFT_LOG=info "$z" >"$z.k8s" 2>"$z.err"
+	check "zlib archive without the plugin + TURBOLIFT_LINK: runs on the cluster (abort policy)" test $? -eq 0
+	if cmp -s "$work/zlib.plain" "$z.k8s"; then
+		pass "... and prints the program's own zlib output (not the system's)"
+	else
+		fail "... output on the cluster"; diff "$work/zlib.plain" "$z.k8s" | head -4; tail -10 "$z.err"
+	fi
+else
+	cat "$z.build" 2>/dev/null; fail "zlib: main.o with the plugin and the plain libz.a"
+fi
 finish
