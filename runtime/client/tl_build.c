@@ -46,6 +46,7 @@
 #include "tl_env.h"
 #include "tl_log.h"
 #include "tl_proc.h"
+#include "tl_own_symbols.h"
 #include "tl_unit_globals.h"
 #include "tl_paths.h"
 
@@ -406,6 +407,7 @@ struct units {
     struct unit *v;
     size_t n;
     struct unit service;    /* the service's own object, when not yet compiled */
+    char *program;          /* the ELF file that lists the units (or NULL)    */
     int compile_service;
     long deadline;
     atomic_size_t next;     /* the compile threads' shared cursor             */
@@ -425,6 +427,7 @@ static size_t units_to_compile(const struct units *u)
 
 struct find_units {
     const char *own;        /* the unit service.o stands for                  */
+    char *path;             /* the ELF file of the object that lists it       */
     char *data;             /* the section of the object that lists it        */
     size_t len;
     char err[512];
@@ -448,6 +451,8 @@ static int find_units_in(struct dl_phdr_info *info, size_t size, void *arg)
     if (list_has(data, len, f->own)) {
         f->data = data;
         f->len = len;
+        /* another process (nm) reads it: /proc/self/exe would be nm */
+        f->path = strcmp(path, "/proc/self/exe") == 0 ? realpath(path, NULL) : strdup(path);
         return 1;
     }
     free(data);
@@ -482,6 +487,7 @@ static void units_free(struct units *u)
         free(u->v[i].source);
     }
     free(u->v);
+    free(u->program);
 }
 
 static int compile_unit(struct unit *x, long deadline);
@@ -566,6 +572,7 @@ static int program_units(const struct tl_manifest *m, struct units *u, char *err
         if (x->dir == NULL || x->source == NULL || asprintf(&x->object, "%s/unit.o", dir) < 0)
             goto oom;
     }
+    u->program = f.path;
     free(own);
     free(f.data);
     return 0;
@@ -573,6 +580,7 @@ oom:
     snprintf(err, errlen, "out of memory");
     free(own);
     free(f.data);
+    free(f.path);
     units_free(u);
     memset(u, 0, sizeof *u);
     return -1;
@@ -864,6 +872,38 @@ static void warn_unit_globals(const struct tl_manifest *m, const struct units *u
     free(refs);
 }
 
+/* What the program defines itself must not come from a shared library in
+ * the service (tl_own_symbols.c): checked after every link and at every
+ * run's first call, since two programs may share one cached service. */
+static int refuse_library_copies(const struct tl_manifest *m, const struct units *u,
+                                 const char *binary, long deadline, char *err, size_t errlen)
+{
+    char *list = NULL, why[512];
+    size_t count = 0;
+
+    if (u->program == NULL)
+        return 0;   /* an older service without its unit: nothing to compare */
+    if (tl_own_symbols_imported(u->program, binary, deadline - tl_now_ms(), &list, &count,
+                                why, sizeof why) != 0) {
+        snprintf(err, errlen, "cannot compare the symbols of %s and its service: %s",
+                 u->program, why);
+        return -1;
+    }
+    if (count == 0)
+        return 0;
+    tl_log_error("the service of %s would take %zu symbol%s from a shared library that this "
+                 "program (%s) defines itself, in files compiled without the turbolift plugin; "
+                 "the service would run other code than the program:\n%s"
+                 "compile the files that define them with the plugin, or name their objects or "
+                 "archives with link: in turbolift.yaml or TURBOLIFT_LINK (docs/multifile.md)",
+                 m->function, count, count == 1 ? "" : "s", u->program, list);
+    snprintf(err, errlen, "the service of '%s' would take %zu symbol%s from a shared library "
+             "that the program defines itself (all listed in the log above):\n%.*s", m->function,
+             count, count == 1 ? "" : "s", (int)strlen(list) - 1, list);
+    free(list);
+    return -1;
+}
+
 int tl_build_service(const struct tl_manifest *m, long timeout_ms,
                      char **binary, int *hit, char *err, size_t errlen)
 {
@@ -978,6 +1018,8 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
         goto cleanup;
     }
 done:
+    if (refuse_library_copies(m, &u, out, deadline, err, errlen) != 0)
+        goto cleanup;
     warn_unit_globals(m, &u, out, deadline);
     *binary = out;
     out = NULL;

@@ -57,12 +57,22 @@ int tl_log_enabled(enum tl_log_level level)
 static void tl_log_line(enum tl_log_level level, const char *fmt, va_list ap)
 {
     static const char *const labels[] = { "error: ", "warning: ", "", "debug: " };
-    char line[1024];
+    char line[1024], *whole = NULL;
+    va_list again;
+    int n;
 
-    vsnprintf(line, sizeof line, fmt, ap);
-    /* One fprintf per line so that lines from several threads or worker
+    va_copy(again, ap);
+    n = vsnprintf(line, sizeof line, fmt, ap);
+    /* A long message (every missing symbol of a link, every variable of
+     * other files) is worth its length: never cut it. Only when memory runs
+     * out does the first part stand for it. */
+    if (n >= (int)sizeof line && (whole = malloc((size_t)n + 1)) != NULL)
+        vsnprintf(whole, (size_t)n + 1, fmt, again);
+    va_end(again);
+    /* One fprintf per message so that lines from several threads or worker
      * processes sharing stderr do not interleave mid-line. */
-    fprintf(stderr, "turbolift: %s%s\n", labels[level], line);
+    fprintf(stderr, "turbolift: %s%s\n", labels[level], whole != NULL ? whole : line);
+    free(whole);
 }
 
 void tl_log(enum tl_log_level level, const char *fmt, ...)

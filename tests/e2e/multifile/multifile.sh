@@ -9,7 +9,8 @@
 # (zlib's crc32 and zlibVersion, while libcurl loads the system's libz into
 # the process) must be the program's own in the service; an edited file must
 # never be served from its older unit; a file compiled without the plugin is
-# reported by symbol and file, and TURBOLIFT_LINK adds it.
+# reported by symbol and file, and TURBOLIFT_LINK adds it; so is a file
+# compiled without the plugin whose names a loaded library also defines.
 # usage: multifile.sh BUILD_ROOT SOURCE_ROOT
 set -u
 build=$1 src=$2
@@ -66,11 +67,13 @@ for sym in sum_squares is_even is_odd scaled factor offsets ar_twice ar_helper; 
 	check "service defines $sym (reached in another file or the archive)" \
 		grep -qx "$sym" "$work/service.syms"
 done
-for sym in never_called unused_global ar_unused c_constructor report_only_main_uses; do
+for sym in never_called unused_global ar_unused c_constructor report_only_main_uses main_file_unreached; do
 	check "service holds no $sym (reached by nothing)" bash -c "! grep -qx '$sym' '$work/service.syms'"
 done
 check "... though the units it was linked from define them (--gc-sections removed them)" \
 	bash -c "nm '$work'/dist/out/units/c-*/unit.o '$work'/dist/out/units/ar2-*/unit.o | grep -qw never_called"
+check "... and the service's own object, compiled at the first call, defines main_file_unreached" \
+	bash -c "nm '$work'/dist/out/work-*/service.o | grep -qw main_file_unreached"
 check "an unreached constructor does not run in the service" \
 	test "$(grep -c 'c.c constructor ran' "$work/dist/dist.err")" -eq 1
 
@@ -130,5 +133,22 @@ check "own-zlib: the service defines crc32 and zlibVersion itself" \
 	bash -c "nm '$zsvc' | grep -q ' T crc32\$' && nm '$zsvc' | grep -q ' T zlibVersion\$'"
 check "own-zlib: ... and does not take them from a shared library" \
 	bash -c "! nm -D '$zsvc' | grep -Eq ' U (crc32|zlibVersion)\$'"
+
+# 6. the same own zlib compiled WITHOUT the plugin: its names would come from
+# the system's libz in the service; never silently (tl_own_symbols.c)
+n=$work/ownlib-plain
+mkdir -p "$n"
+gcc -std=gnu11 -O2 -I"$here/ownlib" -c "$here/ownlib/ownz.c" -o "$n/ownz.o" &&
+	TURBOLIFT_OUTDIR=$n/out gcc -std=gnu11 -O2 $cflags -I"$here/ownlib" "$here/ownlib/main.c" \
+		"$n/ownz.o" $libs -o "$n/prog" 2>"$n/build.err"
+check "own zlib without the plugin: the program builds" test -x "$n/prog"
+dist "$n" "$n/dist.out" "$n/dist.err" "$n/prog"
+check "own zlib without the plugin: the first call aborts (abort policy)" test $? -ne 0
+check "... naming crc32 and zlibVersion, which the program defines itself" \
+	bash -c "grep -qx '  crc32' '$n/dist.err' && grep -qx '  zlibVersion' '$n/dist.err' &&
+		grep -q 'would take 2 symbols from a shared library that this program ($n/prog) defines itself' '$n/dist.err'"
+TURBOLIFT_LINK=$n/ownz.o dist "$n" "$n/dist.out" "$n/dist.err" "$n/prog"
+check "... and with TURBOLIFT_LINK=ownz.o it runs distributed" test $? -eq 0
+check "... printing what the plain build prints" cmp -s "$o/plain.out" "$n/dist.out"
 
 finish

@@ -23,6 +23,13 @@ static void report_only_main_uses(long total)
 	printf("total %ld\n", total);
 }
 
+/* nothing calls it, but it is external, so the object keeps it: the service's
+ * own file is cut by the linker too (compiled with one section a function) */
+long main_file_unreached(long x)
+{
+	return x * 3 + 1;
+}
+
 int main(void)
 {
 	long total = 0;
