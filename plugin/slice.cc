@@ -68,6 +68,9 @@ static bool tl_skip_option(const struct cl_decoded_option *opt)
 	case OPT_dumpdir:
 	case OPT_M: case OPT_MM: case OPT_MD: case OPT_MMD: case OPT_MF:
 	case OPT_MT: case OPT_MQ: case OPT_MP: case OPT_MG:
+	/* the preprocessor needs only the plugin's macro (given instead below),
+	 * not a second load of the plugin */
+	case OPT_fplugin_: case OPT_fplugin_arg_:
 		return true;
 	default:
 		break;
@@ -120,6 +123,7 @@ void tl_preprocess_start(void)
 	close(fd);
 	argv.safe_push(cc1);
 	argv.safe_push("-E");
+	argv.safe_push("-D__TURBOLIFT__=1");	/* what tl_predefine_macro defines */
 	for (i = 0; i < save_decoded_options_count; i++) {
 		const struct cl_decoded_option *opt = &save_decoded_options[i];
 
