@@ -324,6 +324,20 @@ if no_plugin zlib-noplugin zlib; then
 		fail "zlib, archive without the plugin: the service took the system's libz in silence (exit 0, other output)"
 		diff "$work/zlib.plain" "$n/dist.out" | sed -n 2p
 	fi
+	# the same program stripped (no .symtab; install -s, distribution
+	# packages): still never the system's zlib in silence
+	cp "$n/prog" "$n/prog-stripped" && strip "$n/prog-stripped"
+	rm -rf "$n/cache"
+	dist "$n" "$n/strip.out" "$n/strip.err" "$n/prog-stripped"
+	if [ $? -ne 0 ]; then
+		check "zlib, archive without the plugin, stripped program: the first call fails naming crc32" \
+			grep -Eq "^  crc32( |\$)" "$n/strip.err"
+	elif cmp -s "$work/zlib.plain" "$n/strip.out"; then
+		pass "zlib, archive without the plugin, stripped program: the service used the program's own zlib"
+	else
+		fail "zlib, archive without the plugin, stripped program: the service took the system's libz in silence (exit 0, other output)"
+		diff "$work/zlib.plain" "$n/strip.out" | sed -n 2p
+	fi
 	TURBOLIFT_LINK=$(echo "$work"/zlib-plain/libz.a) dist "$n" "$n/link.out" "$n/link.err" "$n/prog"
 	check "zlib, archive without the plugin, TURBOLIFT_LINK=libz.a: runs (abort policy)" test $? -eq 0
 	check "... and prints the program's own zlib output" cmp -s "$work/zlib.plain" "$n/link.out"
