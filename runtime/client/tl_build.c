@@ -878,28 +878,43 @@ static void warn_unit_globals(const struct tl_manifest *m, const struct units *u
 static int refuse_library_copies(const struct tl_manifest *m, const struct units *u,
                                  const char *binary, long deadline, char *err, size_t errlen)
 {
+    const char **objects = calloc(u->n + 1, sizeof *objects);
+    const char *what;
     char *list = NULL, why[512];
     size_t count = 0;
+    int stripped = 0, rc;
 
     if (u->program == NULL)
         return 0;   /* an older service without its unit: nothing to compare */
-    if (tl_own_symbols_imported(u->program, binary, deadline - tl_now_ms(), &list, &count,
-                                why, sizeof why) != 0) {
+    if (objects == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    objects[0] = m->service_object;
+    for (size_t i = 0; i < u->n; i++)
+        objects[i + 1] = u->v[i].object;
+    rc = tl_own_symbols_imported(u->program, binary, objects, u->n + 1, deadline - tl_now_ms(),
+                                 &list, &count, &stripped, why, sizeof why);
+    free(objects);
+    if (rc != 0) {
         snprintf(err, errlen, "cannot compare the symbols of %s and its service: %s",
                  u->program, why);
         return -1;
     }
     if (count == 0)
         return 0;
+    what = stripped ? "does not import (it is stripped: so it defines them itself, "
+                      "in files compiled without the turbolift plugin)"
+                    : "defines itself, in files compiled without the turbolift plugin";
     tl_log_error("the service of %s would take %zu symbol%s from a shared library that this "
-                 "program (%s) defines itself, in files compiled without the turbolift plugin; "
-                 "the service would run other code than the program:\n%s"
+                 "program (%s) %s; the service would run other code than the program:\n%s"
                  "compile the files that define them with the plugin, or name their objects or "
                  "archives with link: in turbolift.yaml or TURBOLIFT_LINK (docs/multifile.md)",
-                 m->function, count, count == 1 ? "" : "s", u->program, list);
+                 m->function, count, count == 1 ? "" : "s", u->program, what, list);
     snprintf(err, errlen, "the service of '%s' would take %zu symbol%s from a shared library "
-             "that the program defines itself (all listed in the log above):\n%.*s", m->function,
-             count, count == 1 ? "" : "s", (int)strlen(list) - 1, list);
+             "that the program %s (all listed in the log above):\n%.*s", m->function,
+             count, count == 1 ? "" : "s", stripped ? "does not import" : "defines itself",
+             (int)strlen(list) - 1, list);
     free(list);
     return -1;
 }

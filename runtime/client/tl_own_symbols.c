@@ -14,6 +14,15 @@
  * file defines itself (nm --defined-only --extern-only, without the
  * versioned names a copy relocation gives, like stdout@GLIBC_2.2.5) is
  * reported, and the call fails with the failure policy.
+ *
+ * A stripped program (install -s, every distribution package) has no
+ * .symtab, but its .dynsym still lists what it imports. The service's code
+ * is the program's code: what that code (service.o and the units) leaves
+ * undefined, the program either imports too or defines itself. So a name
+ * the code leaves undefined, the service imports and the program does not
+ * import is the program's own. (A program built with -flto may have folded
+ * such a call away; then the name is named although the program does not
+ * use it, and the message says "does not import" rather than "defines".)
  */
 #define _GNU_SOURCE
 #include "tl_own_symbols.h"
@@ -49,6 +58,9 @@ static int symbol_names(char *const argv[], int keep_versioned, long timeout_ms,
         next = strchr(line, '\n');
         if (next != NULL)
             *next++ = '\0';
+        /* "FILE:" headers of nm on several objects */
+        if (strchr(line, ' ') == NULL)
+            continue;
         for (char *f = strtok_r(line, " \t", &save); f != NULL && n < 3;
              f = strtok_r(NULL, " \t", &save))
             fields[n++] = f;
@@ -85,8 +97,53 @@ static int has_line(const struct tl_buf *list, const char *name, size_t len)
     return 0;
 }
 
-int tl_own_symbols_imported(const char *program, const char *service, long timeout_ms,
-                            char **list, size_t *count, char *err, size_t errlen)
+/* The stripped program's case: names the code leaves undefined (nm -u on
+ * every object of the service) that the program does not import. */
+static int not_imported_by_program(const char *program, const char *const *objects,
+                                   size_t nobjects, long timeout_ms, struct tl_buf *own,
+                                   char *err, size_t errlen)
+{
+    char *const program_argv[] = { "nm", "-D", "--undefined-only", (char *)program, NULL };
+    struct tl_buf program_imports = { 0 }, code_needs = { 0 };
+    char **argv = calloc(nobjects + 3, sizeof *argv);
+    int rc = -1;
+
+    if (argv == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    argv[0] = "nm";
+    argv[1] = "--undefined-only";
+    for (size_t i = 0; i < nobjects; i++)
+        argv[2 + i] = (char *)objects[i];
+    if (symbol_names(program_argv, 1, timeout_ms, &program_imports, err, errlen) != 0 ||
+        symbol_names(argv, 1, timeout_ms, &code_needs, err, errlen) != 0)
+        goto cleanup;
+    for (const char *p = code_needs.data; p != NULL && p < code_needs.data + code_needs.len;) {
+        const char *end = memchr(p, '\n', (size_t)(code_needs.data + code_needs.len - p));
+        size_t len;
+
+        if (end == NULL)
+            break;
+        len = (size_t)(end - p);
+        if (!has_line(&program_imports, p, len) && !has_line(own, p, len) &&
+            tl_buf_append(own, p, len + 1, TL_OWN_SYMBOLS_MAX) != 0) {
+            snprintf(err, errlen, "out of memory");
+            goto cleanup;
+        }
+        p = end + 1;
+    }
+    rc = 0;
+cleanup:
+    tl_buf_free(&program_imports);
+    tl_buf_free(&code_needs);
+    free(argv);
+    return rc;
+}
+
+int tl_own_symbols_imported(const char *program, const char *service,
+                            const char *const *objects, size_t nobjects, long timeout_ms,
+                            char **list, size_t *count, int *stripped, char *err, size_t errlen)
 {
     char *const imports_argv[] = { "nm", "-D", "--undefined-only", (char *)service, NULL };
     char *const own_argv[] = { "nm", "--defined-only", "--extern-only", (char *)program, NULL };
@@ -95,9 +152,17 @@ int tl_own_symbols_imported(const char *program, const char *service, long timeo
 
     *list = NULL;
     *count = 0;
+    *stripped = 0;
     if (symbol_names(imports_argv, 1, timeout_ms, &imports, err, errlen) != 0 ||
         symbol_names(own_argv, 0, timeout_ms, &own, err, errlen) != 0)
         goto cleanup;
+    /* no .symtab: nm printed no name ("no symbols" on stderr) */
+    if (own.len == 0) {
+        *stripped = 1;
+        if (not_imported_by_program(program, objects, nobjects, timeout_ms, &own,
+                                    err, errlen) != 0)
+            goto cleanup;
+    }
     for (const char *p = imports.data; p != NULL && p < imports.data + imports.len;) {
         const char *end = memchr(p, '\n', (size_t)(imports.data + imports.len - p));
 

@@ -147,6 +147,16 @@ check "own zlib without the plugin: the first call aborts (abort policy)" test $
 check "... naming crc32 and zlibVersion, which the program defines itself" \
 	bash -c "grep -qx '  crc32' '$n/dist.err' && grep -qx '  zlibVersion' '$n/dist.err' &&
 		grep -q 'would take 2 symbols from a shared library that this program ($n/prog) defines itself' '$n/dist.err'"
+# stripped (no .symtab): what the program does not import is its own
+cp "$n/prog" "$n/stripped" && strip "$n/stripped"
+dist "$n" "$n/dist.out" "$n/dist.err" "$n/stripped"
+check "own zlib without the plugin, stripped: the first call aborts too" test $? -ne 0
+check "... naming crc32 and zlibVersion, which the stripped program does not import" \
+	bash -c "grep -qx '  crc32' '$n/dist.err' && grep -q 'that this program ($n/stripped) does not import' '$n/dist.err'"
+cp "$o/prog" "$o/stripped" && strip "$o/stripped"
+dist "$o" "$o/dist.out" "$o/dist.err" "$o/stripped"
+check "own zlib WITH the plugin, stripped: runs distributed (no false alarm)" test $? -eq 0
+check "... printing what the plain build prints" cmp -s "$o/plain.out" "$o/dist.out"
 TURBOLIFT_LINK=$n/ownz.o dist "$n" "$n/dist.out" "$n/dist.err" "$n/prog"
 check "... and with TURBOLIFT_LINK=ownz.o it runs distributed" test $? -eq 0
 check "... printing what the plain build prints" cmp -s "$o/plain.out" "$n/dist.out"
