@@ -41,6 +41,43 @@ close_file:
     return rc;
 }
 
+int tl_yaml_load_string(const char *text, yaml_document_t *doc, char *err, size_t errlen)
+{
+    yaml_parser_t parser;
+    int rc = -1;
+
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err, errlen, "cannot initialise the YAML parser");
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    if (!yaml_parser_load(&parser, doc)) {
+        snprintf(err, errlen, "line %lu: %s%s%s", (unsigned long)parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "unknown",
+                 parser.context ? " " : "", parser.context ? parser.context : "");
+        goto delete_parser;
+    }
+    rc = 0;
+delete_parser:
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+yaml_node_t *tl_yaml_lookup(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+    if (map == NULL || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+
+        if (k != NULL && k->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)k->data.scalar.value, key) == 0)
+            return yaml_document_get_node(doc, p->value);
+    }
+    return NULL;
+}
+
 int tl_yaml_verror(char *err, size_t errlen, const char *path, const yaml_node_t *node,
                    const char *key, const char *fmt, va_list ap)
 {

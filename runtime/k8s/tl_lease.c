@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE   /* asprintf, timegm */
 #include "tl_lease.h"
+#include "tl_yaml_read.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -80,46 +81,37 @@ int tl_lease_seconds(int *seconds, char *err, size_t errlen)
     return 0;
 }
 
-/* The string value after "key": in a JSON object, into out. 0 when found. */
-static int json_value(const char *json, const char *key, char *out, size_t outlen)
-{
-    char quoted[128];
-    const char *p;
-    size_t n = 0;
-
-    snprintf(quoted, sizeof quoted, "\"%s\":\"", key);
-    p = strstr(json, quoted);
-    if (p == NULL)
-        return -1;
-    for (p += strlen(quoted); *p && *p != '"' && n + 1 < outlen; p++)
-        out[n++] = *p;
-    out[n] = '\0';
-    return 0;
-}
-
 void tl_lease_parse(const char *annotations, long now, const char *except,
                     struct tl_lease_info *li)
 {
-    static const char key[] = "\"" TL_LEASE_PREFIX;
-    char keep[16];
+    static const char prefix[] = TL_LEASE_PREFIX;
+    yaml_document_t doc;
+    yaml_node_t *root, *keep;
+    char why[256];
     size_t used = 0;
 
     memset(li, 0, sizeof *li);
-    /* kubectl prints the map as JSON: "holder.turbolift.dev/<id>":"<unix s>".
-     * Inside other values (last-applied-configuration) quotes are escaped,
-     * so the quoted key matches real keys only. */
-    for (const char *p = strstr(annotations, key); p != NULL; p = strstr(p, key)) {
-        char run[64];
-        size_t n = 0;
+    /* kubectl prints the annotations as a JSON object; a value that is not
+     * one (nothing annotated yet) holds no lease */
+    if (tl_yaml_load_string(annotations, &doc, why, sizeof why) != 0)
+        return;
+    root = yaml_document_get_root_node(&doc);
+    if (root == NULL || root->type != YAML_MAPPING_NODE)
+        goto done;
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(&doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(&doc, p->value);
+        const char *key, *run;
         long expires;
 
-        p += sizeof key - 1;
-        while (*p && *p != '"' && n + 1 < sizeof run)
-            run[n++] = *p++;
-        run[n] = '\0';
-        if (strncmp(p, "\":\"", 3) != 0)
+        if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
             continue;
-        expires = strtol(p + 3, NULL, 10);
+        key = (const char *)k->data.scalar.value;
+        if (strncmp(key, prefix, sizeof prefix - 1) != 0)
+            continue;
+        run = key + sizeof prefix - 1;
+        expires = strtol((const char *)v->data.scalar.value, NULL, 10);
         if (except != NULL && strcmp(run, except) == 0)
             continue;
         if (expires <= now) {
@@ -136,8 +128,11 @@ void tl_lease_parse(const char *annotations, long now, const char *except,
             used += w > 0 ? (size_t)w : 0;
         }
     }
-    li->keep = json_value(annotations, TL_LEASE_KEEP, keep, sizeof keep) == 0 &&
-               strcmp(keep, "true") == 0;
+    keep = tl_yaml_lookup(&doc, root, TL_LEASE_KEEP);
+    li->keep = keep != NULL && keep->type == YAML_SCALAR_NODE &&
+               strcmp((const char *)keep->data.scalar.value, "true") == 0;
+done:
+    yaml_document_delete(&doc);
 }
 
 int tl_lease_hold(const char *ns, const char *name, int seconds, const char *jsonpath,

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE   /* asprintf, strndup */
 #include "tl_registry.h"
+#include "tl_yaml_read.h"
 #include "tl_buf.h"
 #include "tl_env.h"
 
@@ -374,44 +375,34 @@ int tl_registry_manifest_put(const char *registry, const char *repo, const char 
 int tl_json_strings(const char *json, const char *key,
                     void (*fn)(const char *s, void *arg), void *arg)
 {
-    char quoted[128];
-    const char *p;
-    int count = 0;
+    yaml_document_t doc;
+    yaml_node_t *list;
+    char why[256];
+    int count = -1;
 
-    snprintf(quoted, sizeof quoted, "\"%s\"", key);
-    p = strstr(json, quoted);
-    if (p == NULL)
+    if (tl_yaml_load_string(json, &doc, why, sizeof why) != 0)
         return -1;
-    p += strlen(quoted);
-    while (*p == ' ' || *p == ':' || *p == '\t' || *p == '\n' || *p == '\r')
-        p++;
-    if (strncmp(p, "null", 4) == 0)
-        return 0;               /* a repository whose tags were all deleted */
-    if (*p != '[')
-        return -1;
-    p++;
-    for (;;) {                  /* each round consumes one element or ends */
-        char buf[512];
-        size_t n = 0;
-
-        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n' || *p == '\r')
-            p++;
-        if (*p != '"')
-            break;
-        p++;
-        while (*p != '\0' && *p != '"') {
-            if (*p == '\\' && p[1] != '\0')
-                p++;
-            if (n + 1 < sizeof buf)
-                buf[n++] = *p;
-            p++;
-        }
-        if (*p != '"')
-            break;
-        p++;
-        buf[n] = '\0';
-        fn(buf, arg);
-        count++;
+    list = tl_yaml_lookup(&doc, yaml_document_get_root_node(&doc), key);
+    if (list == NULL)
+        goto done;
+    /* null: a repository whose tags were all deleted */
+    if (list->type == YAML_SCALAR_NODE && strcmp((const char *)list->data.scalar.value, "null") == 0) {
+        count = 0;
+        goto done;
     }
+    if (list->type != YAML_SEQUENCE_NODE)
+        goto done;
+    count = 0;
+    for (yaml_node_item_t *i = list->data.sequence.items.start; i < list->data.sequence.items.top;
+         i++) {
+        yaml_node_t *item = yaml_document_get_node(&doc, *i);
+
+        if (item != NULL && item->type == YAML_SCALAR_NODE) {
+            fn((const char *)item->data.scalar.value, arg);
+            count++;
+        }
+    }
+done:
+    yaml_document_delete(&doc);
     return count;
 }

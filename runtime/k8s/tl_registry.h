@@ -47,9 +47,10 @@ int tl_registry_manifest_put(const char *registry, const char *repo, const char 
 
 /*
  * The strings of the JSON array under "key" in a registry answer such as
- * {"repositories":["a","b"]} or {"name":"x","tags":["1","2"]}: calls fn
- * for each (escapes other than \" and \\ do not occur in names). Returns
- * the count, or -1 when the key is missing.
+ * {"repositories":["a","b"]} or {"name":"x","tags":["1","2"]}, read with
+ * libyaml (JSON is YAML's flow style): calls fn for each. Returns the
+ * count (0 for null), or -1 when the answer is no JSON object or the key
+ * is missing.
  */
 int tl_json_strings(const char *json, const char *key,
                     void (*fn)(const char *s, void *arg), void *arg);
