@@ -99,13 +99,14 @@ warned() {
 }
 warned_count() { sed -n 's/.*: its service uses \([0-9]*\) variables\{0,1\} of other files.*/\1/p' "$1" | head -1; }
 
-# same_as_plain NAME PLAIN_OUT: NAME's program ($work/NAME/prog), run
+# same_as_plain NAME PLAIN_OUT [LABEL]: NAME's program ($work/NAME/prog), run
 # distributed, exits 0 under the abort policy, prints PLAIN_OUT, and every
 # call was answered by a worker of the run; secs := the run's seconds
 same_as_plain() {
-	local name=$1 plain=$2 p=$work/$1 why t0 rc
+	local name=${3:-$1} plain=$2 p=$work/$1 why t0 rc
 	t0=$(now)
-	dist "$p" "$p/dist.out" "$p/dist.err" "$p/prog"
+	# in its folder: what the program or its workers write (gmon.out) stays there
+	(cd "$p" && dist "$p" "$p/dist.out" "$p/dist.err" "$p/prog")
 	rc=$? secs=$(since "$t0")
 	check "$name: distributed run exits 0 (TURBOLIFT_ON_FAILURE=abort)" test $rc -eq 0
 	if cmp -s "$plain" "$p/dist.out"; then
@@ -349,5 +350,21 @@ if no_plugin zlib-noplugin zlib; then
 else
 	tail -20 "$work/zlib-noplugin.build"; fail "zlib: main.c with the plugin and the plain libz.a"
 fi
+
+# ---- 8. flags users add to every file (cJSON, make -j2) ----
+# Each program distributed must print what the plain build printed.
+# ASan's leak report at exit is about the whole process, not the calls.
+export ASAN_OPTIONS=detect_leaks=0
+i=0
+for opt in "--coverage" "-save-temps" "-fsanitize=undefined" "-fstack-protector-strong -D_FORTIFY_SOURCE=2" \
+		"-pg" "-fno-pie -no-pie" "-fsanitize=address"; do
+	i=$((i + 1))
+	if mk "cjson-flags$i" cjson "$cflags $opt" "$libs"; then
+		pass "cjson $opt: build with the plugin"
+		same_as_plain "cjson-flags$i" "$work/cjson.plain" "cjson $opt"
+	else
+		fail "cjson $opt: build with the plugin"
+	fi
+done
 
 finish
