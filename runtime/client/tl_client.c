@@ -443,10 +443,12 @@ static int worker_answers(const struct tl_endpoint *ep, long timeout_ms,
  * check at an attempt deadline, or curl itself failed (why says which).
  */
 static int run_transfer(struct tl_thread *t, struct tl_conn *c, struct tl_endpoint *ep,
-                        long timeout_ms, CURLcode *code, char *why, size_t whylen)
+                        size_t body_len, long timeout_ms, CURLcode *code,
+                        char *why, size_t whylen)
 {
     long start = tl_now_ms(), deadline = start + timeout_ms;
     long interval = attempt_ms(ep), check_at = start + interval;
+    curl_off_t sent = 0, received = 0;
     CURLMcode mc;
     int rc = -1;
 
@@ -482,6 +484,26 @@ static int run_transfer(struct tl_thread *t, struct tl_conn *c, struct tl_endpoi
         if (rc == 0)
             break;
         now = tl_now_ms();
+        if (now >= check_at) {
+            curl_off_t up = 0, down = 0;
+
+            /* A body still going out, or a reply coming in, since the last
+             * look: the connection moves, nothing to check. (A big array
+             * through a port-forward takes longer than the deadline a
+             * small call set, and a health check on a fresh connection
+             * through the same busy tunnel could then miss its time.) A
+             * stopped worker takes no more than its socket buffers hold. */
+            curl_easy_getinfo(c->h, CURLINFO_SIZE_UPLOAD_T, &up);
+            curl_easy_getinfo(c->h, CURLINFO_SIZE_DOWNLOAD_T, &down);
+            if ((up > sent && (size_t)up < body_len) || down > received) {
+                sent = up;
+                received = down;
+                check_at = now + interval;
+                continue;
+            }
+            sent = up;
+            received = down;
+        }
         if (now >= check_at) {
             long probe = interval < TL_PROBE_MAX_MS ? interval : TL_PROBE_MAX_MS;
             char reason[256] = "no answer";
@@ -559,7 +581,7 @@ int tl_client_post_pieces(struct tl_endpoint *ep, const char *body, size_t len,
         return -1;
     }
     start = tl_now_ms();
-    if (run_transfer(t, c, ep, opts->timeout_ms > 0 ? opts->timeout_ms : 1L, &rc,
+    if (run_transfer(t, c, ep, total, opts->timeout_ms > 0 ? opts->timeout_ms : 1L, &rc,
                      why, sizeof why) != 0) {
         snprintf(resp->error, sizeof resp->error, "%s", why);
         conn_drop(c);
