@@ -26,7 +26,7 @@ here=$src/tests/libraries
 . "$here/sources.sh"
 
 missing=
-for tool in apt-get dpkg-source flock make ar gcc-ar nm ldd meson ninja cmake pkg-config; do
+for tool in apt-get dpkg-source flock make ar gcc-ar nm ldd meson ninja cmake ccache pkg-config; do
 	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 [ -f /etc/apt/sources.list.d/debian.sources ] || missing="$missing /etc/apt/sources.list.d/debian.sources"
@@ -199,12 +199,18 @@ check "cjson: the warning names cJSON.c's global_error and global_hooks" \
 	bash -c "grep -qx global_error '$work/cjson.warned' && grep -qx global_hooks '$work/cjson.warned'"
 
 # ---- 5. build styles: meson, CMake, -flto ----
-# meson: libmatheval as a static_library, dependency('turbolift') on both targets
+# meson: libmatheval as a static_library, dependency('turbolift') on both
+# targets. meson compiles through ccache when it is installed: here without
+# (CCACHE_DISABLE), then with ccache in section 9.
+# meson_build DIR: the meson project's program in DIR/b, linked as DIR/prog
+meson_build() {
+	TURBOLIFT_OUTDIR=$1/out nice meson setup "$1/b" "$here/meson-project" -Dlibsrc="${libsrc[matheval]}" \
+		>"$1/build.log" 2>&1 && TURBOLIFT_OUTDIR=$1/out nice ninja -C "$1/b" -j2 >>"$1/build.log" 2>&1 &&
+		ln -s b/prog "$1/prog"
+}
 m=$work/meson t0=$SECONDS
 mkdir -p "$m"
-if TURBOLIFT_OUTDIR=$m/out nice meson setup "$m/b" "$here/meson-project" -Dlibsrc="${libsrc[matheval]}" \
-		>"$m/build.log" 2>&1 && TURBOLIFT_OUTDIR=$m/out nice ninja -C "$m/b" -j2 >>"$m/build.log" 2>&1 &&
-		ln -s b/prog "$m/prog"; then
+if CCACHE_DISABLE=1 meson_build "$m"; then
 	pass "meson: libmatheval and the program, dependency('turbolift') on every target ($((SECONDS - t0)) s)"
 	same_as_plain meson "$work/matheval.plain"
 else
@@ -366,5 +372,22 @@ for opt in "--coverage" "-save-temps" "-fsanitize=undefined" "-fstack-protector-
 		fail "cjson $opt: build with the plugin"
 	fi
 done
+
+# ---- 9. ccache (meson uses it by itself when it is installed) ----
+# The same project built in two folders, each with its own plugin output
+# folder; the second build's compiles are ccache hits. Once the first
+# folder is gone, the second program must still run distributed, from its
+# own folder.
+export CCACHE_DIR=$work/ccache-store
+mkdir -p "$work/ccache-a" "$work/ccache-b"
+if meson_build "$work/ccache-a" && meson_build "$work/ccache-b"; then
+	pass "meson with ccache: built twice, in two folders ($(ccache -s 2>/dev/null | sed -n 's/^ *Hits: *\([0-9]*\) .*/\1/p' | head -1) ccache hits)"
+	check "meson with ccache: the builds used ccache" grep -q ccache "$work/ccache-b/b/meson-logs/meson-log.txt"
+	rm -rf "$work/ccache-a"
+	same_as_plain ccache-b "$work/matheval.plain" "meson with ccache, the first build's folder removed"
+else
+	tail -20 "$work/ccache-a/build.log" "$work/ccache-b/build.log"; fail "meson with ccache: builds"
+fi
+unset CCACHE_DIR
 
 finish
