@@ -403,6 +403,94 @@ struct unit {
     char err[1024];
 };
 
+/*
+ * Compile options that the link must repeat, as the user's own link did:
+ * a sanitizer's runtime library must come first in the service too (gcc
+ * puts it there when the link has -fsanitize=), and code compiled with
+ * -fno-pie cannot go into a position-independent executable (the default
+ * link), so one such unit makes the service -no-pie.
+ */
+struct link_needs {
+    char *sanitize[8];      /* distinct -fsanitize=... options               */
+    size_t nsanitize;
+    int no_pie;
+};
+
+static void link_needs_note(struct link_needs *ln, const char *flag)
+{
+    if (strncmp(flag, "-fsanitize=", 11) == 0) {
+        for (size_t i = 0; i < ln->nsanitize; i++)
+            if (strcmp(ln->sanitize[i], flag) == 0)
+                return;
+        if (ln->nsanitize < sizeof ln->sanitize / sizeof ln->sanitize[0])
+            ln->sanitize[ln->nsanitize++] = strdup(flag);
+    } else if (strcmp(flag, "-fno-pie") == 0 || strcmp(flag, "-fno-PIE") == 0 ||
+               strcmp(flag, "-fno-pic") == 0 || strcmp(flag, "-fno-PIC") == 0) {
+        ln->no_pie = 1;
+    } else if (strcmp(flag, "-fpie") == 0 || strcmp(flag, "-fPIE") == 0 ||
+               strcmp(flag, "-fpic") == 0 || strcmp(flag, "-fPIC") == 0) {
+        ln->no_pie = 0;     /* the last one of a file's options wins */
+    }
+}
+
+/* The -no-pie of one file's options (the last of -f[no-]pie/pic wins). */
+static int flags_no_pie(char *const *flags, size_t n)
+{
+    struct link_needs one = { .no_pie = 0 };
+
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(flags[i], "-fsanitize=", 11) != 0)
+            link_needs_note(&one, flags[i]);
+    return one.no_pie;
+}
+
+/* Every file's options, read from unit.txt or the manifest. */
+static void link_needs_add(struct link_needs *ln, char *const *flags, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(flags[i], "-fsanitize=", 11) == 0)
+            link_needs_note(ln, flags[i]);
+    if (flags_no_pie(flags, n))
+        ln->no_pie = 1;
+}
+
+static void link_needs_free(struct link_needs *ln)
+{
+    for (size_t i = 0; i < ln->nsanitize; i++)
+        free(ln->sanitize[i]);
+    ln->nsanitize = 0;
+}
+
+/* The flag= lines of a unit's unit.txt, as an argv (NULL when unreadable). */
+static char **unit_flags(const char *dir, size_t *n)
+{
+    char *path = NULL, line[8192];
+    char **v = NULL;
+    FILE *f;
+
+    *n = 0;
+    if (asprintf(&path, "%s/unit.txt", dir) < 0)
+        return NULL;
+    f = fopen(path, "re");
+    free(path);
+    if (f == NULL)
+        return NULL;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char **grown;
+
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "flag=", 5) != 0)
+            continue;
+        grown = realloc(v, (*n + 1) * sizeof *v);
+        if (grown == NULL)
+            break;
+        v = grown;
+        v[(*n)++] = strdup(line + 5);
+    }
+    fclose(f);
+    return v;
+}
+
 struct units {
     struct unit *v;
     size_t n;
@@ -601,6 +689,11 @@ static int compile_unit(struct unit *x, long deadline)
 
     if (access(x->object, R_OK) == 0)
         return 0;
+    if (access(x->dir, F_OK) != 0) {
+        snprintf(x->err, sizeof x->err, "the %s folder of %s, %s, does not exist: "
+                 TL_BUILD_FOLDER_GONE, x->service ? "service" : "unit", x->source, x->dir);
+        return -1;
+    }
     if (lock_dir(x->dir, deadline, &lockfd, x->err, sizeof x->err) != 0)
         return -1;
     if (access(x->object, R_OK) == 0) {     /* compiled while we waited */
@@ -927,6 +1020,7 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
     char name[64];
     struct tl_proc_out r = { .out = NULL };
     struct units u = { .v = NULL };
+    struct link_needs needs = { .nsanitize = 0 };
     long deadline = tl_now_ms() + timeout_ms;
     int rc = -1, lockfd = -1;
     uint64_t h = TL_FNV_OFFSET;
@@ -952,6 +1046,20 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
     argv_add(&a, lib);
     for (size_t i = 0; i < m->link_flags.count; i++)
         argv_add(&a, m->link_flags.items[i]);
+    link_needs_add(&needs, m->compile_flags.items, m->compile_flags.count);
+    for (size_t i = 0; i < u.n; i++) {
+        size_t n;
+        char **flags = unit_flags(u.v[i].dir, &n);
+
+        link_needs_add(&needs, flags, n);
+        for (size_t j = 0; j < n; j++)
+            free(flags[j]);
+        free(flags);
+    }
+    for (size_t i = 0; i < needs.nsanitize; i++)
+        argv_add(&a, needs.sanitize[i]);
+    if (needs.no_pie)
+        argv_add(&a, "-no-pie");
     add_words(&a, TL_SERVICE_LINK_ARGS);
     if (add_extra_inputs(&a, m->function, err, errlen) != 0)
         goto cleanup;
@@ -1053,5 +1161,6 @@ cleanup:
     free(tmp);
     tl_proc_out_free(&r);
     units_free(&u);
+    link_needs_free(&needs);
     return rc;
 }

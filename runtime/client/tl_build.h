@@ -36,4 +36,12 @@ char *tl_cache_dir(const char *sub, char *err, size_t errlen);
  * installed one. malloc'd, or NULL with err set when none exists. */
 char *tl_build_service_lib(char *err, size_t errlen);
 
+/* The end of a message about a folder the program's objects name that no
+ * longer exists (docs/multifile.md, "Build styles"). */
+#define TL_BUILD_FOLDER_GONE \
+    "it was removed after the program was built, or a compiler cache (ccache) returned " \
+    "objects of an earlier build whose output folder is gone; rebuild the program (with " \
+    "ccache: keep the default output folder, pass -fplugin-arg-turbolift-outdir=DIR, or " \
+    "set CCACHE_DISABLE=1; docs/multifile.md)"
+
 #endif /* TL_BUILD_H */

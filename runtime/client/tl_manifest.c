@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE   /* strndup, asprintf */
 #include "tl_manifest.h"
+#include "tl_build.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "tl_abi.h"
@@ -235,6 +237,11 @@ int tl_manifest_load(const char *service_dir, struct tl_manifest **out,
     c.err = err;
     c.errlen = errlen;
 
+    if (access(service_dir, F_OK) != 0) {
+        snprintf(err, errlen, "the service folder %s does not exist: " TL_BUILD_FOLDER_GONE,
+                 service_dir);
+        goto cleanup;
+    }
     if (tl_yaml_load_file(m->path, "manifest", &doc, err, errlen) != 0)
         goto cleanup;
     have_doc = 1;

@@ -59,6 +59,21 @@ check "the build says nothing (no warning about other files or builtins)" \
 same_as_plain dist plain
 check "make -j4 -flto with the plugin" build lto "$cflags -flto" "$libs" -j4
 same_as_plain lto plain
+# options whose link must follow the compile: -fno-pie code cannot go into
+# the default PIE service; a sanitizer's library must come first
+check "make -j4 -fno-pie -no-pie with the plugin" build nopie "$cflags -fno-pie" "-no-pie $libs" -j4
+same_as_plain nopie plain
+# (ASan's table of instrumented globals names every global, so the linker
+# keeps them all: the service warns about c.c's unused_global, which a
+# plain service drops; the run itself must still be right and remote)
+ASAN_OPTIONS=detect_leaks=0 check "make -j4 -fsanitize=address with the plugin" \
+	build asan "$cflags -fsanitize=address" "-fsanitize=address $libs" -j4
+ASAN_OPTIONS=detect_leaks=0 dist "$work/asan" "$work/asan/dist.out" "$work/asan/dist.err" "$work/asan/prog"
+check "asan: distributed run exits 0 (abort policy)" test $? -eq 0
+check "asan: prints what the plain build prints" cmp -s "$work/plain/plain.out" "$work/asan/dist.out"
+check "asan: answered in another process" grep -qx 'answered elsewhere: yes' "$work/asan/dist.err"
+check "asan: answered by a worker of this run" \
+	bash -c "grep -q '^turbolift: debug: work: answered 200 in pid' '$work/asan/dist.err'"
 
 # 2. the service holds what work() reaches in every file, and nothing else
 service=$(echo "$work"/dist/cache/turbolift/bin/work-*/service)
@@ -76,6 +91,16 @@ check "... and the service's own object, compiled at the first call, defines mai
 	bash -c "nm '$work'/dist/out/work-*/service.o | grep -qw main_file_unreached"
 check "an unreached constructor does not run in the service" \
 	test "$(grep -c 'c.c constructor ran' "$work/dist/dist.err")" -eq 1
+
+# 2b. the output folder removed after the build (or never written: a compiler
+# cache's hit): said so, with what to do
+mv "$work/dist/out" "$work/dist/out.away"
+dist "$work/dist" "$work/dist/gone.out" "$work/dist/gone.err" "$work/dist/prog"
+check "output folder removed: the first call aborts (abort policy)" test $? -ne 0
+check "... saying the folder does not exist, why, and what to do with ccache" \
+	bash -c "grep -q 'does not exist: it was removed after the program was built, or a compiler cache (ccache)' '$work/dist/gone.err' &&
+		grep -q 'CCACHE_DISABLE=1' '$work/dist/gone.err'"
+mv "$work/dist/out.away" "$work/dist/out"
 
 # 3. an edited file: the rebuilt program never gets the older unit
 cp "$work/plain/plain.out" "$work/plain17.out"
