@@ -96,7 +96,12 @@ static void test_manifest_bad(void)
         char err[512];
 
         CHECK(tl_manifest_load("/nonexistent/dir", &m, err, sizeof err) == -1);
-        CHECK(strstr(err, "/nonexistent/dir/service.yaml: cannot open") != NULL);
+        CHECK_MSG(strstr(err, "the service folder /nonexistent/dir does not exist: it was "
+                         "removed after the program was built, or a compiler cache") != NULL,
+                  "%s", err);
+        /* the folder is there, the manifest not */
+        CHECK(tl_manifest_load("/", &m, err, sizeof err) == -1);
+        CHECK_MSG(strstr(err, "//service.yaml: cannot open") != NULL, "%s", err);
     }
 }
 

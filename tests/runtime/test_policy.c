@@ -256,7 +256,7 @@ int main(void)
     st = in_child(broken_case, out, sizeof out);
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "a broken set-up did not fall back");
     CHECK_MSG(count(out, "warning: call of gone (app.c:7) failed") == 1 &&
-              strstr(out, "/nonexistent/gone/service.yaml") != NULL,
+              strstr(out, "the service folder /nonexistent/gone does not exist") != NULL,
               "set-up failure not reported once with its reason:\n%s", out);
 
     st = in_child(timeout_case, out, sizeof out);
