@@ -33,6 +33,10 @@
 #define TL_CONN_CACHE 32                 /* handles per thread              */
 #define TL_CONN_MAX_AGE_S 5              /* reconnect (and re-balance) after */
 #define TL_MAX_REPLY ((size_t)1 << 30)   /* refuse replies above 1 GiB      */
+/* A thread's reply buffer is kept for its next call up to this size; a
+ * bigger one (a big read_write array) is given back at the next call, so
+ * that one 64 MiB reply does not stay with the thread for its life. */
+#define TL_REPLY_KEEP ((size_t)32 << 20)
 /* The attempt deadline when derived: this many times the endpoint's recent
  * slowest reply, and never less than the floor (a scheduler hiccup on a
  * loaded machine must not look like a stuck worker). */
@@ -559,6 +563,8 @@ int tl_client_post_pieces(struct tl_endpoint *ep, const char *body, size_t len,
         snprintf(resp->error, sizeof resp->error, "out of memory");
         return -1;
     }
+    if (t->reply.cap > TL_REPLY_KEEP)
+        tl_buf_free(&t->reply);     /* the last reply was read by now */
     t->reply.len = 0;
     t->overflow = 0;
     c->errbuf[0] = '\0';
