@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The libraries on the cluster (suite k8s; docs/libraries.md): Lua 5.4 (32
-# files in a static archive), cJSON and zlib (the program's own -DFASTEST
-# copy, which the pod's service must use too), from Debian's source packages
+# files in a static archive), cJSON, zlib (the program's own -DFASTEST
+# copy, which the pod's service must use too) and libmatheval (its bison
+# parser and flex scanner), from Debian's source packages
 # (tests/libraries/sources.sh), each built with make -j2 and every file
 # compiled with the plugin, the user's main.c of tests/libraries; the
 # function tagged "local" runs on the real local cluster through
@@ -59,13 +60,13 @@ cflags=$(pkg-config --cflags turbolift) && libs=$(pkg-config --libs turbolift) |
 
 # library (our folder) -> Debian package, folder of its tree, tagged
 # function, calls the program makes, a symbol its service must define
-declare -A pkg_of=([lua]=lua5.4 [cjson]=cjson [zlib]=zlib)
-declare -A sub_of=([lua]=/src [cjson]= [zlib]=)
-declare -A fn_of=([lua]=run [cjson]=reformat [zlib]=squeeze)
-declare -A calls_of=([lua]=5 [cjson]=5 [zlib]=9)
-declare -A sym_of=([lua]=luaV_execute [cjson]=cJSONUtils_SortObject [zlib]=zlibCompileFlags)
+declare -A pkg_of=([lua]=lua5.4 [cjson]=cjson [zlib]=zlib [matheval]=libmatheval)
+declare -A sub_of=([lua]=/src [cjson]= [zlib]= [matheval]=/lib)
+declare -A fn_of=([lua]=run [cjson]=reformat [zlib]=squeeze [matheval]=evaluate)
+declare -A calls_of=([lua]=5 [cjson]=5 [zlib]=9 [matheval]=7)
+declare -A sym_of=([lua]=luaV_execute [cjson]=cJSONUtils_SortObject [zlib]=zlibCompileFlags [matheval]=yyparse)
 
-for lib in lua cjson zlib; do
+for lib in lua cjson zlib matheval; do
 	pkg=${pkg_of[$lib]} fn=${fn_of[$lib]}
 	if lib_source "$pkg"; then
 		pass "$lib: source of $pkg ${lib_versions[$pkg]}"
@@ -100,8 +101,9 @@ for lib in lua cjson zlib; do
 	else
 		tail -20 "$work/$lib.err"; fail "$lib: image and deployment progress lines"
 	fi
+	pushed=$(sed -n "s/^turbolift: $fn: image .* pushed (\(.*\))/pushed \1/p" "$work/$lib.err" | head -1)
 	log "figure: $lib: run on the cluster, first call included: $((SECONDS - t0)) s" \
-		"($(sed -n "s/^turbolift: $fn: image .* pushed (\(.*\))/pushed \1/p" "$work/$lib.err" | head -1))"
+		"(image ${pushed:-in the registry already})"
 	# Which process answered: the kept deployment's pod counted every call
 	# of the run, and none failed (turbolift status reads the pods' metrics)
 	"$CLI" status -n "$NS" >"$work/$lib.status" 2>&1

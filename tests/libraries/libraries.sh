@@ -175,6 +175,7 @@ service_lacks cjson cJSON_Minify cJSONUtils_GeneratePatches
 service_has zlib compress2 uncompress deflate inflate crc32 crc32_combine adler32 zlibVersion zlibCompileFlags
 service_lacks zlib deflateParams inflateSync
 service_has lua luaL_newstate luaL_openlibs luaV_execute luaY_parser luaopen_string luaopen_coroutine
+service_lacks lua luaL_ref lua_setallocf
 
 # ---- 4. zlib: the program's own copy, in the service too ----
 if gcc -O2 -I"$src/include" "$here/zlib/main.c" -o "$work/zlib-system" -lz 2>"$work/zlib-system.err"; then
