@@ -24,6 +24,11 @@ struct emit {
     struct tl_buf out;
 };
 
+
+/* The pod's /tmp (an emptyDir on the node's disk): room for temporary
+ * files, not for data; the kubelet evicts a pod that writes more. */
+#define TL_K8S_TMP_SIZE "64Mi"
+
 static int write_handler(void *data, unsigned char *bytes, size_t size)
 {
     struct emit *m = data;
@@ -297,6 +302,16 @@ static void container(struct emit *m, const struct tl_k8s_spec *s)
      * terminating pod leaves the Service before it stops answering. */
     probe(m, "readinessProbe", TL_PROTO_PATH_READY, 1, 1, s->tls_cert != NULL);
     probe(m, "livenessProbe", TL_PROTO_PATH_HEALTH, 10, 3, s->tls_cert != NULL);
+    /* The image is read-only and has no /tmp; C libraries call tmpfile() and
+     * mkstemp("/tmp/...") (libmatheval writes a number's text through one),
+     * as they can on local workers: a small writable /tmp of the pod's own. */
+    str(m, "volumeMounts");
+    seq_begin(m);
+    map_begin(m);
+    kv(m, "name", "tmp");
+    kv(m, "mountPath", "/tmp");
+    map_end(m);
+    seq_end(m);
     str(m, "securityContext");
     map_begin(m);
     str(m, "allowPrivilegeEscalation");
@@ -359,6 +374,16 @@ static void deployment(struct emit *m, const struct tl_k8s_spec *s)
     str(m, "containers");
     seq_begin(m);
     container(m, s);
+    seq_end(m);
+    str(m, "volumes");
+    seq_begin(m);
+    map_begin(m);
+    kv(m, "name", "tmp");
+    str(m, "emptyDir");
+    map_begin(m);
+    kv(m, "sizeLimit", TL_K8S_TMP_SIZE);
+    map_end(m);
+    map_end(m);
     seq_end(m);
     map_end(m);
     map_end(m);

@@ -217,6 +217,11 @@ static void test_manifests(void)
     CHECK_STR(d, "spec.template.spec.containers.0.livenessProbe.httpGet.port", "http");
     CHECK_STR(d, "spec.template.spec.containers.0.securityContext.readOnlyRootFilesystem", "true");
     CHECK_PLAIN(d, "spec.template.spec.containers.0.securityContext.readOnlyRootFilesystem");
+    /* a writable /tmp of the pod's own, the image staying read-only */
+    CHECK_STR(d, "spec.template.spec.containers.0.volumeMounts.0.mountPath", "/tmp");
+    CHECK_STR(d, "spec.template.spec.containers.0.volumeMounts.0.name", "tmp");
+    CHECK_STR(d, "spec.template.spec.volumes.0.name", "tmp");
+    CHECK_STR(d, "spec.template.spec.volumes.0.emptyDir.sizeLimit", "64Mi");
 
     REQUIRE((d = kind("Service")) != NULL);
     CHECK_STR(d, "apiVersion", "v1");
