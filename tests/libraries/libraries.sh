@@ -375,19 +375,41 @@ for opt in "--coverage" "-save-temps" "-fsanitize=undefined" "-fstack-protector-
 done
 
 # ---- 9. ccache (meson uses it by itself when it is installed) ----
-# The same project built in two folders, each with its own plugin output
-# folder; the second build's compiles are ccache hits. Once the first
-# folder is gone, the second program must still run distributed, from its
-# own folder.
+# The same project built in two folders, the second build's compiles all
+# cache hits, then the first folder removed (docs/multifile.md, ccache):
+# with a per-build TURBOLIFT_OUTDIR the second program names the first
+# build's folders, and its first call must say so, with the remedies; with
+# the documented remedy, -fplugin-arg-turbolift-outdir=DIR on the command
+# line (which ccache hashes), the second program runs distributed.
 export CCACHE_DIR=$work/ccache-store
 mkdir -p "$work/ccache-a" "$work/ccache-b"
 if meson_build "$work/ccache-a" && meson_build "$work/ccache-b"; then
-	pass "meson with ccache: built twice, in two folders ($(ccache -s 2>/dev/null | sed -n 's/^ *Hits: *\([0-9]*\) .*/\1/p' | head -1) ccache hits)"
+	hits=$(ccache -s 2>/dev/null | sed -n 's/^ *Hits: *\([0-9]*\) .*/\1/p' | head -1)
+	pass "meson with ccache and TURBOLIFT_OUTDIR: built twice, in two folders (${hits:-?} ccache hits)"
 	check "meson with ccache: the builds used ccache" grep -q ccache "$work/ccache-b/b/meson-logs/meson-log.txt"
 	rm -rf "$work/ccache-a"
-	same_as_plain ccache-b "$work/matheval.plain" "meson with ccache, the first build's folder removed"
+	n=$work/ccache-b
+	(cd "$n" && dist "$n" "$n/dist.out" "$n/dist.err" "$n/prog")
+	check "... the first folder removed: the second program's first call aborts" test $? -ne 0
+	check "... saying the folder is gone, maybe through ccache, and the remedies" \
+		grep -q "does not exist: .*ccache.*-fplugin-arg-turbolift-outdir=DIR.*CCACHE_DISABLE=1" "$n/dist.err"
 else
-	tail -20 "$work/ccache-a/build.log" "$work/ccache-b/build.log"; fail "meson with ccache: builds"
+	tail -n 20 "$work/ccache-a/build.log" "$work/ccache-b/build.log"; fail "meson with ccache: builds"
+fi
+# meson_build_arg DIR: meson_build with the output folder on the command
+# line (-Doutdir: -fplugin-arg-turbolift-outdir added to the dependency)
+meson_build_arg() {
+	env -u TURBOLIFT_OUTDIR nice meson setup "$1/b" "$here/meson-project" -Dlibsrc="${libsrc[matheval]}" \
+		-Doutdir="$1/out" >"$1/build.log" 2>&1 &&
+		env -u TURBOLIFT_OUTDIR nice ninja -C "$1/b" -j2 >>"$1/build.log" 2>&1 && ln -s b/prog "$1/prog"
+}
+mkdir -p "$work/ccache-c" "$work/ccache-d"
+if meson_build_arg "$work/ccache-c" && meson_build_arg "$work/ccache-d"; then
+	pass "meson with ccache and -fplugin-arg-turbolift-outdir: built twice, in two folders"
+	rm -rf "$work/ccache-c"
+	same_as_plain ccache-d "$work/matheval.plain" "meson with ccache and the outdir argument, the first build's folder removed"
+else
+	tail -n 20 "$work/ccache-c/build.log" "$work/ccache-d/build.log"; fail "meson with ccache and the outdir argument: builds"
 fi
 unset CCACHE_DIR
 
