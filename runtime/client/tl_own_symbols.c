@@ -87,20 +87,6 @@ cleanup:
     return rc;
 }
 
-static int has_line(const struct tl_buf *list, const char *name, size_t len)
-{
-    for (const char *p = list->data; p != NULL && p < list->data + list->len;) {
-        const char *end = memchr(p, '\n', (size_t)(list->data + list->len - p));
-
-        if (end == NULL)
-            break;
-        if ((size_t)(end - p) == len && memcmp(p, name, len) == 0)
-            return 1;
-        p = end + 1;
-    }
-    return 0;
-}
-
 /* The stripped program's case: names the code leaves undefined (nm -u on
  * every object of the service) that the program does not import. */
 static int not_imported_by_program(const char *program, const char *const *objects,
@@ -130,7 +116,7 @@ static int not_imported_by_program(const char *program, const char *const *objec
         if (end == NULL)
             break;
         len = (size_t)(end - p);
-        if (!has_line(&program_imports, p, len) && !has_line(own, p, len) &&
+        if (!tl_buf_has_line(&program_imports, p, len) && !tl_buf_has_line(own, p, len) &&
             tl_buf_append(own, p, len + 1, TL_OWN_SYMBOLS_MAX) != 0) {
             snprintf(err, errlen, "out of memory");
             goto cleanup;
@@ -173,7 +159,7 @@ int tl_own_symbols_imported(const char *program, const char *service,
         if (end == NULL)
             break;
         /* nm -D lists each import once */
-        if (has_line(&own, p, (size_t)(end - p))) {
+        if (tl_buf_has_line(&own, p, (size_t)(end - p))) {
             if (tl_buf_append(&out, "  ", 2, TL_OWN_SYMBOLS_MAX) != 0 ||
                 tl_buf_append(&out, p, (size_t)(end - p) + 1, TL_OWN_SYMBOLS_MAX) != 0) {
                 snprintf(err, errlen, "out of memory");

@@ -97,23 +97,6 @@ cleanup:
     return rc;
 }
 
-/* Whether "name\n" is a line of list. */
-static int has_line(const struct tl_buf *list, const char *name)
-{
-    size_t len = strlen(name);
-
-    for (const char *p = list->data; p != NULL && p < list->data + list->len;) {
-        const char *end = memchr(p, '\n', (size_t)(list->data + list->len - p));
-
-        if (end == NULL)
-            break;
-        if ((size_t)(end - p) == len && memcmp(p, name, len) == 0)
-            return 1;
-        p = end + 1;
-    }
-    return 0;
-}
-
 int tl_unit_globals(const char *binary, const char *service_object,
                     const struct tl_unit_ref *units, size_t nunits, long timeout_ms,
                     char **list, size_t *count, char *err, size_t errlen)
@@ -143,7 +126,7 @@ int tl_unit_globals(const char *binary, const char *service_object,
             p = end + 1;
             /* what the tagged file defines or names is the plugin's
              * business: captured, or diagnosed at build time */
-            if (!has_line(&kept, name) || has_line(&own, name))
+            if (!tl_buf_has_line(&kept, name, strlen(name)) || tl_buf_has_line(&own, name, strlen(name)))
                 continue;
             if (append_line(&out, "  %s (%s)\n", name, units[i].source) != 0) {
                 snprintf(err, errlen, "out of memory");

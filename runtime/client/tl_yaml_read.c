@@ -9,6 +9,20 @@
 
 #include "tl_yaml_read.h"
 
+/* Load the parser's first document; "WHERE:LINE: YAML error: ..." on failure
+ * (libyaml counts lines from 0; editors count from 1). */
+static int load(yaml_parser_t *parser, const char *where, yaml_document_t *doc,
+                char *err, size_t errlen)
+{
+    if (yaml_parser_load(parser, doc))
+        return 0;
+    snprintf(err, errlen, "%s:%lu: YAML error: %s%s%s", where,
+             (unsigned long)parser->problem_mark.line + 1,
+             parser->problem ? parser->problem : "unknown",
+             parser->context ? " " : "", parser->context ? parser->context : "");
+    return -1;
+}
+
 int tl_yaml_load_file(const char *path, const char *what, yaml_document_t *doc,
                       char *err, size_t errlen)
 {
@@ -25,16 +39,7 @@ int tl_yaml_load_file(const char *path, const char *what, yaml_document_t *doc,
         goto close_file;
     }
     yaml_parser_set_input_file(&parser, f);
-    if (!yaml_parser_load(&parser, doc)) {
-        /* libyaml counts lines from 0; editors count from 1 */
-        snprintf(err, errlen, "%s:%lu: YAML error: %s%s%s", path,
-                 (unsigned long)parser.problem_mark.line + 1,
-                 parser.problem ? parser.problem : "unknown",
-                 parser.context ? " " : "", parser.context ? parser.context : "");
-        goto delete_parser;
-    }
-    rc = 0;
-delete_parser:
+    rc = load(&parser, path, doc, err, errlen);
     yaml_parser_delete(&parser);
 close_file:
     fclose(f);
@@ -44,21 +49,14 @@ close_file:
 int tl_yaml_load_string(const char *text, yaml_document_t *doc, char *err, size_t errlen)
 {
     yaml_parser_t parser;
-    int rc = -1;
+    int rc;
 
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err, errlen, "cannot initialise the YAML parser");
         return -1;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
-    if (!yaml_parser_load(&parser, doc)) {
-        snprintf(err, errlen, "line %lu: %s%s%s", (unsigned long)parser.problem_mark.line + 1,
-                 parser.problem ? parser.problem : "unknown",
-                 parser.context ? " " : "", parser.context ? parser.context : "");
-        goto delete_parser;
-    }
-    rc = 0;
-delete_parser:
+    rc = load(&parser, "text", doc, err, errlen);
     yaml_parser_delete(&parser);
     return rc;
 }

@@ -37,3 +37,17 @@ void tl_buf_free(struct tl_buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+int tl_buf_has_line(const struct tl_buf *b, const char *name, size_t len)
+{
+    for (const char *p = b->data; p != NULL && p < b->data + b->len;) {
+        const char *end = memchr(p, '\n', (size_t)(b->data + b->len - p));
+
+        if (end == NULL)
+            break;
+        if ((size_t)(end - p) == len && memcmp(p, name, len) == 0)
+            return 1;
+        p = end + 1;
+    }
+    return 0;
+}

@@ -21,4 +21,8 @@ int tl_buf_append(struct tl_buf *b, const void *data, size_t n, size_t max);
 
 void tl_buf_free(struct tl_buf *b);
 
+/* Whether name[0..len) is a whole line of b's text ("...\nname\n..."):
+ * lists of symbol names are kept one per line. */
+int tl_buf_has_line(const struct tl_buf *b, const char *name, size_t len);
+
 #endif /* TL_BUF_H */
