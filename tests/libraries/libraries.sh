@@ -167,6 +167,19 @@ for lib in $libs_all; do
 	fi
 done
 
+# Lua from 4 threads at once (calls in flight together, spread over the workers)
+"$work/lua-plain/prog" threads >"$work/lua-threads.plain" 2>/dev/null
+n=$work/lua
+(cd "$n" && dist "$n" "$n/threads.out" "$n/threads.err" "$n/prog" threads)
+check "lua, 4 threads x 12 calls at once: exits 0 (abort policy)" test $? -eq 0
+check "... prints what the plain build prints ($(wc -l <"$work/lua-threads.plain") lines)" \
+	cmp -s "$work/lua-threads.plain" "$n/threads.out"
+if why=$(proven "$n" "$n/threads.err"); then
+	pass "... every call answered by a worker of this run"
+else
+	fail "lua threads: not proven remote: $why"
+fi
+
 # ---- 3. what each service holds ----
 service_has matheval evaluator_create evaluator_derivative_x yyparse yylex yywrap
 service_lacks matheval evaluator_evaluate_x_y_z evaluator_derivative_z

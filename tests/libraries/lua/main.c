@@ -3,9 +3,12 @@
  * A user's program that does its work through Lua 5.4 (Debian's source
  * package, fetched at test time; docs/libraries.md): the tagged function
  * runs a Lua chunk in a new state with the standard libraries and returns
- * what the chunk returned, as text. The interpreter's 30 files are other
- * files of the program, in a static archive (liblua.a).
+ * what the chunk returned, as text. The interpreter's 32 files are other
+ * files of the program, in a static archive (liblua.a). With the argument
+ * "threads", four threads call it at once.
  */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <turbolift.h>
@@ -70,8 +73,38 @@ static const char *const chunks[][2] = {
 	{"syntax", "return 1 +"},
 };
 
-int main(void)
+/* "threads": the chunks again from TL_THREADS threads at once, TL_ROUNDS
+ * calls each (calls in flight together fan out over the workers); the
+ * results are printed afterwards in a fixed order. */
+#define TL_THREADS 4
+#define TL_ROUNDS 12
+static struct outcome results[TL_THREADS][TL_ROUNDS];
+
+static void *caller(void *arg)
 {
+	size_t t = (size_t)(uintptr_t)arg, n = sizeof chunks / sizeof chunks[0];
+
+	for (size_t r = 0; r < TL_ROUNDS; r++)
+		results[t][r] = run(chunks[(t + r) % n][1], chunks[(t + r) % n][0]);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "threads") == 0) {
+		pthread_t th[TL_THREADS];
+
+		for (size_t t = 0; t < TL_THREADS; t++)
+			if (pthread_create(&th[t], NULL, caller, (void *)(uintptr_t)t) != 0)
+				return 1;
+		for (size_t t = 0; t < TL_THREADS; t++)
+			pthread_join(th[t], NULL);
+		for (size_t t = 0; t < TL_THREADS; t++)
+			for (size_t r = 0; r < TL_ROUNDS; r++)
+				printf("-- thread %zu call %zu: status %d, %d results\n%s", t, r,
+				       results[t][r].status, results[t][r].results, results[t][r].text);
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
 		struct outcome o = run(chunks[i][1], chunks[i][0]);
 
