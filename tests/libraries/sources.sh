@@ -19,6 +19,7 @@
 # runs share, so they fetch once and never see half a tree. apt reads a
 # private sources list (the system's, as deb-src) and keeps its package
 # lists in the cache: the system's apt configuration is not touched.
+# A fetch runs only when a pinned version is not in the cache yet.
 # Needs apt-get and dpkg-source (package dpkg-dev).
 
 # The pinned versions: what Debian 12 (bookworm) serves. When Debian
@@ -45,8 +46,16 @@ lib_source_fetch() {
 	local pkg=$1 ver=$2 dir=$3 apt=$sources_cache/apt tmp unpacked
 	local -a opts
 	mkdir -p "$apt/parts" "$apt/lists/partial" || return 1
-	sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$apt/parts/src.sources" ||
-		return 1
+	# the machine's own mirrors, as deb-src: Debian 12's deb822 file, or
+	# the one-line format of older images
+	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$apt/parts/src.sources"
+	elif grep -q '^deb ' /etc/apt/sources.list 2>/dev/null; then
+		sed -n 's/^deb /deb-src /p' /etc/apt/sources.list >"$apt/parts/src.list"
+	else
+		echo "no apt sources: neither /etc/apt/sources.list.d/debian.sources nor deb lines in /etc/apt/sources.list"
+		false
+	fi || return 1
 	opts=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$apt/parts"
 		-o Dir::State::Lists="$apt/lists" -o APT::Sandbox::User=root)
 	# the lists are refreshed once per new package version, not per run
