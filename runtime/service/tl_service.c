@@ -77,9 +77,12 @@
  * Content-Length that promises more than is sent costs nothing. */
 #define TL_INITIAL_BODY ((size_t)64 << 10)
 /* A body of known size gets this many bytes more, so that its first
- * argument's block can start 16-byte aligned (tl_body_skew): a read-only
- * block that lies aligned is used in place by the codec, not copied. */
-#define TL_BODY_SLACK ((size_t)15)
+ * argument's block can start 16-byte aligned with at least TL_REPLY_ROOM
+ * bytes before it (tl_body_skew): a block that lies aligned is used in
+ * place by the codec, not copied, and a read_write one's reply is written
+ * around it (its header in the room before it). */
+#define TL_REPLY_ROOM ((size_t)48)
+#define TL_BODY_SLACK (TL_REPLY_ROOM + 16)
 /* Per-connection memory for headers and MHD's read buffer: a larger read
  * buffer means fewer reads and handler calls while a big body arrives
  * (bench_bulk, 8 MiB read_only: 128 KiB -> 256 KiB took the best call from
@@ -774,13 +777,14 @@ static enum MHD_Result tl_begin(struct tl_service *service,
     return MHD_YES;
 }
 
-/* Where a sized body's bytes start in its buffer (0..TL_BODY_SLACK): so
- * that the first argument's bin data, if it is one, is 16-byte aligned,
- * judged from the body's first bytes (an array header, then a bin header;
- * anything else, or too few bytes: 0). */
+/* Where a sized body's bytes start in its buffer (below TL_BODY_SLACK):
+ * so that the first argument's bin data, if it is one, is 16-byte aligned
+ * with TL_REPLY_ROOM bytes or more before it, judged from the body's first
+ * bytes (an array header, then a bin header; anything else, or too few
+ * bytes: 0). */
 static size_t tl_body_skew(const char *body, const unsigned char *p, size_t n)
 {
-    size_t at;
+    size_t at, skew;
 
     if (n < 1)
         return 0;
@@ -802,7 +806,8 @@ static size_t tl_body_skew(const char *body, const unsigned char *p, size_t n)
         at += 5;                                /* bin 32 */
     else
         return 0;
-    return (16 - ((uintptr_t)body + at) % 16) % 16;
+    skew = at < TL_REPLY_ROOM ? TL_REPLY_ROOM - at : 0;
+    return skew + (16 - ((uintptr_t)body + skew + at) % 16) % 16;
 }
 
 /* More body bytes. A body sent chunked has no Content-Length, so its size
@@ -980,7 +985,46 @@ static enum MHD_Result tl_finish(struct tl_request *request,
         return tl_send_text(service, connection, status, NULL, NULL, "%s: after "
                             "the call: %s", fn->entry->name, err);
     }
-    if (tl_encode_reply(fn->sig, frame, &reply, err, sizeof err) < 0) {
+    if (tl_frame_lent_out(frame)) {
+        /* The array was changed where it lay in the body: the reply's
+         * other bytes go in front of it, and that is the answer (no copy;
+         * the call held its body and nothing else). */
+        char *head;
+        size_t len;
+        int rc = tl_encode_reply_in_place(fn->sig, frame, reply.data, reply.alloc,
+                                          &head, &len, err, sizeof err);
+        if (rc == 0) {
+            tl_frame_free(frame);
+            response = MHD_create_response_from_buffer_with_free_callback_cls(
+                len, head, free, reply.data);
+            if (response == NULL) {
+                msgpack_sbuffer_destroy(&reply);
+                tl_count_call(fn, 500, request->size, 0, tl_now_ns() - start + 1);
+                return MHD_NO;
+            }
+            reply.data = NULL;          /* MHD frees it when sent */
+            reply_size = len;
+            goto send;
+        }
+        if (rc == 1) {
+            /* No room in front of it: a reply buffer of its own (this
+             * call then holds about 2 x the array, as without lending;
+             * not the usual case: the body is placed to leave room). */
+            msgpack_sbuffer own;
+            msgpack_sbuffer_init(&own);
+            rc = tl_encode_reply(fn->sig, frame, &own, err, sizeof err);
+            msgpack_sbuffer_destroy(&reply);
+            reply = own;
+        }
+        if (rc < 0) {
+            tl_frame_free(frame);
+            msgpack_sbuffer_destroy(&reply);
+            tl_count_call(fn, 500, request->size, 0, tl_now_ns() - start + 1);
+            tl_log_error("%s: cannot encode the reply: %s", fn->entry->name, err);
+            return tl_send_text(service, connection, 500, NULL, NULL,
+                                "%s: cannot encode the reply: %s", fn->entry->name, err);
+        }
+    } else if (tl_encode_reply(fn->sig, frame, &reply, err, sizeof err) < 0) {
         tl_frame_free(frame);
         msgpack_sbuffer_destroy(&reply);
         tl_count_call(fn, 500, request->size, 0, tl_now_ns() - start + 1);
@@ -1006,6 +1050,7 @@ static enum MHD_Result tl_finish(struct tl_request *request,
         tl_count_call(fn, 500, request->size, 0, tl_now_ns() - start + 1);
         return MHD_NO;
     }
+send:
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/msgpack");
     tl_count_call(fn, 200, request->size, reply_size, tl_now_ns() - start + 1);
     /* Which process answered: tests/e2e matches this pid with the client's

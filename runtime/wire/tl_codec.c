@@ -61,6 +61,8 @@ struct tl_frame {
     unsigned refusal;           /* why an allocation failed: 413 over the
                                  * call's limit, 503 over the budget or
                                  * out of memory                          */
+    int lent_out;               /* the out block lies in the request body
+                                 * (tl_encode_reply_in_place)             */
 };
 
 /* How a decode walk treats the memory it fills. */
@@ -900,14 +902,64 @@ size_t tl_reply_bound(const struct tl_sig *sig, const struct tl_frame *frame)
     return bound;
 }
 
+static int tl_encode_reply_to(const struct tl_sig *sig, const struct tl_frame *frame,
+                              msgpack_sbuffer *out, struct tl_pieces *pieces,
+                              char *err, size_t errlen);
+
 int tl_encode_reply(const struct tl_sig *sig, const struct tl_frame *frame,
                     msgpack_sbuffer *out, char *err, size_t errlen)
 {
+    return tl_encode_reply_to(sig, frame, out, NULL, err, errlen);
+}
+
+int tl_frame_lent_out(const struct tl_frame *frame)
+{
+    return frame->lent_out;
+}
+
+int tl_encode_reply_in_place(const struct tl_sig *sig, const struct tl_frame *frame,
+                             char *buf, size_t cap, char **start, size_t *len,
+                             char *err, size_t errlen)
+{
+    struct tl_pieces pieces = { NULL, 0, 0, 0 };
+    msgpack_sbuffer head;
+    char *at;
+    int rc = 1;
+
+    if (!frame->lent_out)
+        return 1;
+    msgpack_sbuffer_init(&head);
+    /* Everything but the big block (a piece: left where it lies) */
+    if (tl_encode_reply_to(sig, frame, &head, &pieces, err, errlen) < 0) {
+        rc = -1;
+        goto done;
+    }
+    if (pieces.count != 1 || pieces.v[0].at != head.size)
+        goto done;                      /* the block is not the reply's end */
+    at = (char *)(uintptr_t)pieces.v[0].ptr;
+    if (at < buf || (size_t)(at - buf) < head.size || pieces.v[0].len > cap ||
+        (size_t)(at - buf) > cap - pieces.v[0].len)
+        goto done;                      /* no room before it, or elsewhere */
+    memcpy(at - head.size, head.data, head.size);
+    *start = at - head.size;
+    *len = head.size + pieces.v[0].len;
+    rc = 0;
+done:
+    free(pieces.v);
+    msgpack_sbuffer_destroy(&head);
+    return rc;
+}
+
+static int tl_encode_reply_to(const struct tl_sig *sig, const struct tl_frame *frame,
+                              msgpack_sbuffer *out, struct tl_pieces *pieces,
+                              char *err, size_t errlen)
+{
     msgpack_packer pk;
     size_t bound = tl_reply_bound(sig, frame);
-    struct tl_out target = { out, NULL };
+    struct tl_out target = { out, pieces };
 
-    if (bound == SIZE_MAX || tl_sbuffer_reserve(out, bound) < 0)
+    /* (in pieces, the bytes left out are most of the bound) */
+    if (bound == SIZE_MAX || (pieces == NULL && tl_sbuffer_reserve(out, bound) < 0))
         return tl_fail(err, errlen, "out of memory for a reply of %zu bytes", bound);
     msgpack_packer_init(&pk, &target, tl_out_write);
     TL_PACK(msgpack_pack_map(&pk, 2));
@@ -1352,8 +1404,15 @@ static int tl_decode_pointer(struct tl_decoder *d, const struct tl_sig *sig,
     /* A read-only block that lies aligned in the body is used where it
      * lies: no allocation and no copy (its bytes are checked all the same;
      * on a big-endian host every scalar must be swapped, so it is copied). */
+    /* A read_write one too, when it is the function's only out parameter,
+     * big, and its wire form is its memory: the function changes it in the
+     * body, and the reply is written around it there (the service's
+     * tl_encode_reply_in_place). */
     if (d->lend && !TL_BIG_ENDIAN && param->kind == TL_PARAM_BUFFER &&
-        param->access == TL_ACCESS_READ && tl_type_is_block(param->type) &&
+        tl_type_is_block(param->type) &&
+        (param->access == TL_ACCESS_READ ||
+         (param->access == TL_ACCESS_READ_WRITE && sig->out_count == 1 &&
+          !tl_block_walks(param->type) && bytes >= TL_PIECE_MIN)) &&
         bytes > 0 && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == bytes &&
         (uintptr_t)o->via.bin.ptr % param->type->align == 0) {
         if (tl_unpack_block(d, param->type, o, count, NULL) < 0)
@@ -1361,6 +1420,8 @@ static int tl_decode_pointer(struct tl_decoder *d, const struct tl_sig *sig,
         buffer = (void *)(uintptr_t)o->via.bin.ptr;
         memcpy(frame->args[index], &buffer, sizeof buffer);
         frame->counts[index] = count;
+        if (param->access == TL_ACCESS_READ_WRITE)
+            frame->lent_out = 1;
         return 0;
     }
     /* A block read buffer is filled completely from the body: no zeroing. */

@@ -99,6 +99,18 @@ size_t tl_reply_bound(const struct tl_sig *sig, const struct tl_frame *frame);
 /* Encode the reply; the sbuffer grows once, to tl_reply_bound(). */
 int tl_encode_reply(const struct tl_sig *sig, const struct tl_frame *frame,
                     msgpack_sbuffer *out, char *err, size_t errlen);
+/* 1 when the frame's only out block lies in the request body
+ * (tl_decode_request_lent lends a big read_write block with no _Bool or
+ * padding inside when it is the function's only out parameter). */
+int tl_frame_lent_out(const struct tl_frame *frame);
+/* Such a frame's reply written around its block, inside buf (the request
+ * body's buffer, cap bytes): the reply's other bytes go right before the
+ * block. 0: the reply is the *len bytes at *start; 1: no room before the
+ * block (encode it with tl_encode_reply into a buffer of its own: never
+ * into buf, which holds the block); -1: error. */
+int tl_encode_reply_in_place(const struct tl_sig *sig, const struct tl_frame *frame,
+                             char *buf, size_t cap, char **start, size_t *len,
+                             char *err, size_t errlen);
 void tl_frame_free(struct tl_frame *frame);
 
 /* Service: most bytes one decoded frame may allocate, including write-only
