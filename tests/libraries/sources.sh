@@ -45,6 +45,8 @@ fi
 lib_source_fetch() {
 	local pkg=$1 ver=$2 dir=$3 apt=$sources_cache/apt tmp unpacked
 	local -a opts
+	# under the lock, a temporary folder is what a killed fetch left
+	rm -rf "$sources_cache"/.fetch-*
 	mkdir -p "$apt/parts" "$apt/lists/partial" || return 1
 	# the machine's own mirrors, as deb-src: Debian 12's deb822 file, or
 	# the one-line format of older images
