@@ -119,6 +119,26 @@ for lib in lua cjson zlib matheval; do
 	"$CLI" down -n "$NS" >"$work/$lib.down" 2>&1 || { cat "$work/$lib.down"; fail "$lib: turbolift down"; }
 done
 
+# Lua from 4 threads at once on 2 pods: 48 calls in flight together
+printf 'defaults:\n  min_replicas: 2\n  max_replicas: 2\n  start_timeout_ms: 180000\n  resources: { cpu: 100m, memory: 64Mi }\n' \
+	>"$work/two.yaml"
+if [ -x "$work/lua-dist/prog" ]; then
+	"$work/lua-plain/prog" threads >"$work/lua-threads.plain"
+	TURBOLIFT_CONFIG=$work/two.yaml TURBOLIFT_TARGET=k8s TURBOLIFT_KEEP=1 TURBOLIFT_LOG=info \
+		"$work/lua-dist/prog" threads >"$work/lua-threads.k8s" 2>"$work/lua-threads.err"
+	check "lua, 4 threads x 12 calls on 2 pods: exits 0 (abort policy)" test $? -eq 0
+	check "... prints what the plain build prints" cmp -s "$work/lua-threads.plain" "$work/lua-threads.k8s"
+	"$CLI" status -n "$NS" >"$work/lua-threads.status" 2>&1
+	read -r _ _ ready _ calls errors _ <<<"$(grep "^run " "$work/lua-threads.status")"
+	if [ "${ready:-}" = 2/2 ] && [ "${calls:-}" = 48 ] && [ "${errors:-}" = 0 ]; then
+		pass "... the 2 pods answered all 48 calls, none failed (turbolift status)"
+	else
+		cat "$work/lua-threads.status"; tail -5 "$work/lua-threads.err"
+		fail "lua threads: answered by the pods (ready '${ready:-}', calls '${calls:-}', errors '${errors:-}')"
+	fi
+	"$CLI" down -n "$NS" >/dev/null 2>&1 || fail "lua threads: turbolift down"
+fi
+
 # zlib's archive built without the plugin (a third-party library), added
 # with TURBOLIFT_LINK (docs/multifile.md): the image's service holds it too
 z=$work/zlib-link
