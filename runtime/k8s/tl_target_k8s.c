@@ -87,6 +87,8 @@ struct k8s {
     int node_port;                /* the Service's, as apply returned it; 0    */
     unsigned pf_restarts;
     struct tl_endpoint *retired;  /* every endpoint published (never freed)    */
+    long crashes_checked_ms;      /* under lock: last look at the pods' ends   */
+    char crashes_told[1024];      /* "pod/restarts\n" already reported        */
 };
 
 /* ------------------------------------------------------------------ */
@@ -740,15 +742,106 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
 /* ------------------------------------------------------------------ */
 /* failed, stop                                                         */
 
+/* One pod's end as "kubectl get pods" tells it, in words: "killed by
+ * signal 11 (Segmentation fault)", "exit code 3", with the reason the
+ * kubelet gave (OOMKilled, Error). */
+static void describe_end(const char *code, const char *reason, char *out, size_t len)
+{
+    int c = atoi(code);
+
+    if (c > 128 && c < 128 + 65)
+        snprintf(out, len, "killed by signal %d (%s)%s%s", c - 128, strsignal(c - 128),
+                 reason[0] ? ", " : "", reason);
+    else
+        snprintf(out, len, "exit code %d%s%s", c, reason[0] ? ", " : "", reason);
+}
+
+/*
+ * A call lost its connection: when a pod of the function ended meanwhile
+ * (a crash in the function's code, the OOM killer), say so, as the local
+ * target says a worker was killed by a signal; otherwise the caller sees
+ * only "connection refused" or "empty reply". Once per pod restart, and at
+ * most one kubectl a second: the call's retry goes on meanwhile.
+ */
+static void report_pod_ends(struct tl_target *t, struct k8s *k)
+{
+    long now = tl_now_ms();
+    char sel[160];
+    struct tl_proc_out r;
+
+    pthread_mutex_lock(&k->lock);
+    if (k->stopped || now - k->crashes_checked_ms < 1000) {
+        pthread_mutex_unlock(&k->lock);
+        return;
+    }
+    k->crashes_checked_ms = now;
+    pthread_mutex_unlock(&k->lock);
+    snprintf(sel, sizeof sel, TL_K8S_LABEL_NAME "=%s", k->name);
+    /* the end of the running container, if it has ended, else the last
+     * one's: "NAME RESTARTS CODE REASON CODE REASON" */
+    if (tl_kubectl(k->ns, NULL, TL_K8S_KUBECTL_TIMEOUT_MS, &r, "get", "pods", "-l", sel, "-o",
+                   "jsonpath={range .items[*]}{.metadata.name} "
+                   "{.status.containerStatuses[0].restartCount} "
+                   "{.status.containerStatuses[0].state.terminated.exitCode}/"
+                   "{.status.containerStatuses[0].state.terminated.reason}/"
+                   "{.status.containerStatuses[0].lastState.terminated.exitCode}/"
+                   "{.status.containerStatuses[0].lastState.terminated.reason}{\"\\n\"}{end}",
+                   (char *)NULL) != 0) {
+        tl_proc_out_free(&r);
+        return;
+    }
+    for (char *line = r.out, *next; line != NULL && *line != '\0'; line = next) {
+        char pod[128], ends[256], told[160], how[160];
+        char *f[4] = { NULL }, *p;
+        int restarts = 0, n = 0, now_ended;
+
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        if (sscanf(line, "%127s %d %255s", pod, &restarts, ends) < 3)
+            continue;
+        for (p = ends; n < 4; n++) {
+            f[n] = p;
+            p = strchr(p, '/');
+            if (p == NULL)
+                break;
+            *p++ = '\0';
+        }
+        if (n < 3)
+            continue;
+        now_ended = f[0][0] != '\0';
+        if (!now_ended && (restarts == 0 || f[2][0] == '\0'))
+            continue;       /* running, and never ended before */
+        /* the running container's end is restart N's; a last state, N-1's */
+        snprintf(told, sizeof told, "%s/%d\n", pod, now_ended ? restarts + 1 : restarts);
+        pthread_mutex_lock(&k->lock);
+        if (strstr(k->crashes_told, told) != NULL) {
+            pthread_mutex_unlock(&k->lock);
+            continue;
+        }
+        if (strlen(k->crashes_told) + strlen(told) < sizeof k->crashes_told)
+            strcat(k->crashes_told, told);
+        pthread_mutex_unlock(&k->lock);
+        describe_end(now_ended ? f[0] : f[2], now_ended ? f[1] : f[3], how, sizeof how);
+        tl_log_warn("%s: pod %s ended while calls were under way: %s; Kubernetes starts it "
+                    "again (what it printed before: kubectl logs -n %s %s --previous)",
+                    t->manifest->function, pod, how, k->ns, pod);
+    }
+    tl_proc_out_free(&r);
+}
+
 static void k8s_failed(struct tl_target *t, struct tl_endpoint *ep)
 {
     struct k8s *k = t->priv;
     char base[256], err[512];
 
+    if (k == NULL || getpid() != k->owner)
+        return;
+    report_pod_ends(t, k);
     /* A Service outlives its pods: Kubernetes replaces a dead one and the
      * next connection goes to a ready pod. Only our own port-forward
      * process can be the thing that died. */
-    if (k == NULL || getpid() != k->owner || strcmp(t->config->endpoint, "port-forward") != 0)
+    if (strcmp(t->config->endpoint, "port-forward") != 0)
         return;
     pthread_mutex_lock(&k->lock);
     if (!k->stopped && atomic_load_explicit(&t->slots[0], memory_order_relaxed) == ep &&
