@@ -16,10 +16,13 @@
  *   4. reach.cc      walk the call graph from each tagged function
  *      capture.cc    globals the slice reads (captured: sent with each call)
  *                    and writes (warned), hidden C library state it reaches
- *   5. slice.cc      the file as a unit (without main), and the service text
+ *   5. slice.cc      the file as a unit (without main), and the service text,
+ *                    from a second preprocessing started beside cc1's parse
  *      unit.cc       store the unit, name it in the object (docs/multifile.md)
- *   6. emit.cc       add the dispatcher, hash, write service.c + service.yaml,
- *                    compile service.o, fill the stub's descriptor
+ *   6. emit.cc       add the dispatcher, hash, write service.c, check it
+ *                    (-fsyntax-only, beside cc1), then service.yaml; fill
+ *                    the stub's descriptor (service.o is compiled at the
+ *                    first call, runtime/client/tl_build.c)
  *
  * Options:
  *   -fplugin-arg-turbolift-mode=distributed|off
