@@ -275,6 +275,39 @@ done
 
 check "cjson twins: one service binary for both" test "$(ls -d "$t"/cache/turbolift/bin/*/ | wc -l)" -eq 1
 
+# ---- 6b. two programs, one plugin output folder and one service cache,
+# built from two variants of zlib (with and without -DFASTEST): each
+# program's service is made of its own units, never the other's ----
+z=$work/zshare
+mkdir -p "$z/fast" "$z/std" "$z/std-plain"
+std_flags="-DDYNAMIC_CRC_TABLE -D_LARGEFILE64_SOURCE=1 -DHAVE_UNISTD_H"
+if TURBOLIFT_OUTDIR=$z/out nice make -s -j2 -C "$z/fast" -f "$here/zlib/Makefile" SRC="${libsrc[zlib]}" \
+		CFLAGS="-O2 $cflags" LDLIBS="$libs" >"$z/build.log" 2>&1 &&
+   TURBOLIFT_OUTDIR=$z/out nice make -s -j2 -C "$z/std" -f "$here/zlib/Makefile" SRC="${libsrc[zlib]}" \
+		LIB_CPPFLAGS="$std_flags" CFLAGS="-O2 $cflags" LDLIBS="$libs" >>"$z/build.log" 2>&1 &&
+   nice make -s -j2 -C "$z/std-plain" -f "$here/zlib/Makefile" SRC="${libsrc[zlib]}" \
+		LIB_CPPFLAGS="$std_flags" CFLAGS="-O2 -I$src/include" >>"$z/build.log" 2>&1; then
+	pass "zlib with and without -DFASTEST: two programs, one plugin output folder"
+	"$z/std-plain/prog" >"$z/std.plain"
+	check "... the two variants print different numbers (plain builds)" bash -c "! cmp -s '$work/zlib.plain' '$z/std.plain'"
+	for v in fast std; do
+		(cd "$z/$v" && dist "$z" "$z/$v.out" "$z/$v.err" "$z/$v/prog")
+		check "zlib $v, sharing the folder and the cache: exits 0 (abort policy)" test $? -eq 0
+	done
+	check "... the -DFASTEST program prints its own plain output" cmp -s "$work/zlib.plain" "$z/fast.out"
+	check "... the other prints its own" cmp -s "$z/std.plain" "$z/std.out"
+	for v in fast std; do
+		if why=$(proven "$z" "$z/$v.err"); then
+			pass "zlib $v: every call answered by a worker of its run"
+		else
+			fail "zlib $v: not proven remote: $why"
+		fi
+	done
+	check "... from two service binaries" test "$(ls -d "$z"/cache/turbolift/bin/squeeze-*/ | wc -l)" -eq 2
+else
+	tail -n 20 "$z/build.log"; fail "zlib variants: builds"
+fi
+
 # ---- 7. libraries built without the plugin (third-party archives) ----
 # The plain builds' archives (no plugin) with the plugin-built main.c. What
 # the program takes from such an archive is in no unit: the first call must
