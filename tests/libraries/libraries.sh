@@ -308,6 +308,37 @@ else
 	tail -n 20 "$z/build.log"; fail "zlib variants: builds"
 fi
 
+# ---- 6c. an edited library file: the rebuilt program never gets its older unit ----
+e=$work/cjson-edit
+mkdir -p "$e/src" "$e/plain"
+cp "${libsrc[cjson]}"/cJSON.[ch] "${libsrc[cjson]}"/cJSON_Utils.[ch] "$e/src/"
+# edit_run NAME: make (again) the plugin build in $e, run it distributed (one
+# cache for both runs) into $e/NAME.out and .err
+edit_run() {
+	TURBOLIFT_OUTDIR=$e/out nice make -s -j2 -C "$e" -f "$here/cjson/Makefile" SRC="$e/src" \
+		CFLAGS="-O2 $cflags" LDLIBS="$libs" >"$e/build.log" 2>&1 &&
+		(cd "$e" && dist "$e" "$e/$1.out" "$e/$1.err" "$e/prog")
+}
+if edit_run before && cmp -s "$work/cjson.plain" "$e/before.out"; then
+	pass "cjson from a copy of its source: distributed, the plain output"
+	# formatted output indents with a blank instead of a tab
+	sed -i "s/\\*output_pointer++ = '\\\\t';/*output_pointer++ = ' ';/" "$e/src/cJSON.c"
+	touch "$e/src/cJSON.c"
+	nice make -s -C "$e/plain" -f "$here/cjson/Makefile" SRC="$e/src" CFLAGS="-O2 -I$src/include" \
+		>"$e/plain.log" 2>&1 && "$e/plain/prog" >"$e/edited.plain"
+	check "... cJSON.c edited: the plain output changed" bash -c "! cmp -s '$work/cjson.plain' '$e/edited.plain'"
+	edit_run after
+	check "... rebuilt with make: distributed, exits 0 (abort policy)" test $? -eq 0
+	check "... and prints the edited plain output (never the older unit)" cmp -s "$e/edited.plain" "$e/after.out"
+	if why=$(proven "$e" "$e/after.err"); then
+		pass "... every call answered by a worker of this run"
+	else
+		fail "cjson edited: not proven remote: $why"
+	fi
+else
+	tail -n 20 "$e/build.log" "$e/before.err" 2>/dev/null; fail "cjson from a copy of its source"
+fi
+
 # ---- 7. libraries built without the plugin (third-party archives) ----
 # The plain builds' archives (no plugin) with the plugin-built main.c. What
 # the program takes from such an archive is in no unit: the first call must
