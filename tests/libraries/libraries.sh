@@ -13,9 +13,14 @@
 # holds the library code the function reaches and not what it does not
 # reach (nm); zlib built from source is the program's own copy in the
 # service although libcurl loads the system's libz; the warning about
-# variables of other files names what it counts, and no const data; a
-# meson project, a CMake project and an -flto build; two concurrent builds
-# and runs sharing one plugin output folder and one service cache.
+# variables of other files names what it counts, and no const data; Lua
+# from 4 threads at once; a meson project, a CMake project and an -flto
+# build; two concurrent builds and runs sharing one plugin output folder
+# and one service cache; two zlib variants sharing them, each with its own
+# units; an edited library file never served from its older unit;
+# archives built without the plugin (named symbol by symbol, never taken
+# from a loaded shared library in silence, TURBOLIFT_LINK); flags users
+# add (coverage, sanitizers, -pg, -no-pie...); ccache (meson uses it).
 # Prints "figure:" lines (build times plain and with the plugin, first
 # distributed run).
 # usage: libraries.sh BUILD_ROOT SOURCE_ROOT
