@@ -40,6 +40,7 @@
 #include "tl_protocol.h"
 #include "tl_registry.h"
 #include "tl_tls.h"
+#include "tl_yaml_read.h"
 
 #define KUBECTL_TIMEOUT_MS 120000
 #define MANAGED TL_K8S_LABEL_MANAGED "=turbolift"
@@ -93,9 +94,11 @@ static void age(const char *ts, char *out, size_t len)
 }
 
 /* The endpoint of service NAME in NS from the services listing. */
-static void endpoint_of(const char *services, const char *ns, const char *name,
+static void endpoint_of(const char *services, const char *ns, const char *name, int tls,
                         char *out, size_t len)
 {
+    const char *scheme = tls ? "https" : "http";
+
     char *copy = strdup(services), *save = NULL;
 
     snprintf(out, len, "-");
@@ -111,9 +114,9 @@ static void endpoint_of(const char *services, const char *ns, const char *name,
         port[strlen(port) - 1] = '\0';
         lb[strlen(lb) - 1] = '\0';
         if (strcmp(type, "NodePort") == 0 && port[0] != '\0')
-            snprintf(out, len, "http://127.0.0.1:%s", port);
+            snprintf(out, len, "%s://127.0.0.1:%s", scheme, port);
         else if (strcmp(type, "LoadBalancer") == 0 && lb[0] != '\0')
-            snprintf(out, len, "http://%s:%d", lb, TL_K8S_SERVICE_PORT);
+            snprintf(out, len, "%s://%s:%d", scheme, lb, TL_K8S_SERVICE_PORT);
         else
             snprintf(out, len, "%s (port-forward svc/%s)", type, name);
     }
@@ -306,15 +309,32 @@ static void hpa_of(const char *hpas, const char *ns, const char *name, char *out
     snprintf(out, len, "%s%%/%s%%(%s-%s)", cur[0] ? cur : "?", target, min, max);
 }
 
+/* The image's size from the deployment's annotations (JSON, as kubectl
+ * prints them; libyaml reads JSON as YAML's flow style). */
 static void image_size(const char *annotations, char *out, size_t len)
 {
-    static const char key[] = "\"" TL_K8S_IMAGE_BYTES "\":\"";
-    const char *p = strstr(annotations, key);
+    yaml_document_t doc;
+    yaml_node_t *bytes;
+    char why[128];
 
-    if (p == NULL)
-        snprintf(out, len, "-");
-    else
-        snprintf(out, len, "%.1fMB", (double)strtoull(p + sizeof key - 1, NULL, 10) / 1e6);
+    snprintf(out, len, "-");
+    if (tl_yaml_load_string(annotations, &doc, why, sizeof why) != 0)
+        return;
+    bytes = tl_yaml_lookup(&doc, yaml_document_get_root_node(&doc), TL_K8S_IMAGE_BYTES);
+    if (bytes != NULL && bytes->type == YAML_SCALAR_NODE)
+        snprintf(out, len, "%.1fMB",
+                 (double)strtoull((const char *)bytes->data.scalar.value, NULL, 10) / 1e6);
+    yaml_document_delete(&doc);
+}
+
+/* Whether the function's pods speak HTTPS: its Secret holds a certificate
+ * (secrets: "ns name token tlscert" lines). */
+static int tls_of(const char *secrets, const char *ns, const char *name)
+{
+    char cert[16] = "";
+
+    word(line_of(secrets, ns, name), 1, cert, sizeof cert);
+    return cert[0] != '\0';
 }
 
 static int cmd_status(const struct opts *o)
@@ -346,8 +366,10 @@ static int cmd_status(const struct opts *o)
 
     if (kget(o, deps, &d) != 0)
         return 1;
-    if (kget(o, svcs, &s) != 0 || kget(o, hpas, &h) != 0 ||
-        (o->metrics && (kget(o, pods, &p) != 0 || kget(o, secrets, &k) != 0)))
+    /* the secrets tell the endpoints' scheme, so they are read without
+     * --no-metrics too */
+    if (kget(o, svcs, &s) != 0 || kget(o, hpas, &h) != 0 || kget(o, secrets, &k) != 0 ||
+        (o->metrics && kget(o, pods, &p) != 0))
         goto cleanup;
     printf("%-16s %-16s %-5s %-16s %-7s %-6s %-7s %-4s %-16s %-26s %s\n", "FUNCTION", "HASH",
            "READY", "HPA", "CALLS", "ERRORS", "IMAGE", "AGE", "NAMESPACE", "ENDPOINT",
@@ -372,7 +394,7 @@ static int cmd_status(const struct opts *o)
             ready[0] = '0';
         }
         age(ts, a, sizeof a);
-        endpoint_of(s.out, ns, name, ep, sizeof ep);
+        endpoint_of(s.out, ns, name, tls_of(k.out, ns, name), ep, sizeof ep);
         if (strcmp(gone, "-") != 0)
             snprintf(ep, sizeof ep, "(being deleted)");
         hpa_of(h.out, ns, name, hpa, sizeof hpa);

@@ -180,8 +180,8 @@ fi
 log "figure: running deployment reused, start to first answer: $(secs "$work/warm.err") s"
 
 # ---- 5. turbolift status, logs, down ----
-if "$CLI" status -n "$NS" >"$work/status" 2>&1 && grep -q '^kwork .* 2/2 .*http://127.0.0.1:' "$work/status"; then
-    pass "turbolift status lists kwork with 2/2 ready and its endpoint"
+if "$CLI" status -n "$NS" >"$work/status" 2>&1 && grep -q '^kwork .* 2/2 .*https://127.0.0.1:' "$work/status"; then
+    pass "turbolift status lists kwork with 2/2 ready and its endpoint (https: TLS is on)"
 else
     cat "$work/status"; fail "turbolift status"
 fi
