@@ -575,13 +575,16 @@ static void tl_notify_connection(void *cls, struct MHD_Connection *connection,
                                  enum MHD_ConnectionNotificationCode code)
 {
     struct tl_service *service = cls;
-    struct tl_connection *c = *socket_context;
+    struct tl_connection *c;
 
+    /* *socket_context is ours to set at STARTED; before that MHD may leave
+     * it unset, so it is read only afterwards (valgrind saw the read) */
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
 
         c = calloc(1, sizeof *c);
+        *socket_context = NULL;
         if (c == NULL || info == NULL) {
             free(c);           /* untracked: MHD's own limits still hold */
             return;
@@ -601,6 +604,7 @@ static void tl_notify_connection(void *cls, struct MHD_Connection *connection,
         *socket_context = c;
         return;
     }
+    c = *socket_context;
     if (c == NULL)
         return;
     pthread_mutex_lock(&service->connections_lock);
