@@ -13,8 +13,9 @@
 #             compiled at the build
 #   program   tests/e2e/multifile/prog with make -j2 (separate compilation,
 #             an archive, the link)
-#   lua       with LUA_SRC=DIR (lua-5.4.x/src): Lua's 32 files, make-style,
-#             one compile at a time
+#   lua       with LUA_SRC=DIR (lua-5.4.x/src, or Debian's lua5.4 source
+#             tree's src/ that tests/libraries caches): Lua's 32 files,
+#             make-style, one compile at a time
 #
 # usage: bench/build-time.sh BUILD_ROOT [ROUNDS]
 # Prints "NAME plain S plugin S ratio R" lines. Nothing is asserted.
@@ -63,9 +64,12 @@ program() {
 		make -s -j2 -C "$work/prog" CFLAGS="-std=gnu11 -O2 -I$src/include $1" LDLIBS="$libs"
 }
 lua() {
+	# Debian's source tree (tests/libraries fetches it) has luaconf.h
+	# include a header its packaging writes: the same one line here
+	printf '#define DEB_HOST_MULTIARCH "%s"\n' "$(gcc -print-multiarch)" >"$work/lua5.4-deb-multiarch.h"
 	for f in "$LUA_SRC"/*.c; do
 		case $(basename "$f") in lua.c|luac.c) continue ;; esac
-		gcc -std=gnu99 -O2 -DLUA_COMPAT_5_3 -DLUA_USE_LINUX $1 -c "$f" -o "$work/l.o" || return 1
+		gcc -std=gnu99 -O2 -DLUA_COMPAT_5_3 -DLUA_USE_LINUX -I"$work" $1 -c "$f" -o "$work/l.o" || return 1
 	done
 }
 
