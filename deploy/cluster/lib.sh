@@ -161,3 +161,19 @@ cluster_unavailable_reason() {
     done
     return 0
 }
+
+# cri_serving SOCKET LOGNAME: the containerd on SOCKET answers CRI calls.
+# Its CRI plugin reports "ok" and the socket answers before the plugin has
+# recovered its state (the more containers it has known, the longer); a
+# kubelet that connects meanwhile exits with "server is not initialized
+# yet". The plugin logs "Start streaming server" once it is done: look for
+# it after the last start ("=== DATE COMMAND", written by start_daemon)
+# in $LOG_DIR/LOGNAME.log.
+cri_serving() {
+    local from
+    ctr --address "$1" version >/dev/null 2>&1 || return 1
+    ctr --address "$1" plugins ls 2>/dev/null | grep -E 'io.containerd.grpc.v1 +cri ' | grep -q ' ok' ||
+        return 1
+    from=$(grep -n '^=== ' "$LOG_DIR/$2.log" 2>/dev/null | tail -1 | cut -d: -f1)
+    tail -n +"${from:-1}" "$LOG_DIR/$2.log" 2>/dev/null | grep -q 'msg="Start streaming server"'
+}

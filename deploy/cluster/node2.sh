@@ -142,7 +142,7 @@ up_node2() {
     node2_configs
     start_daemon containerd-2 nsenter --net="/run/netns/$NODE2_NETNS" -- \
         containerd --config "$NODE2_CD/config.toml"
-    wait_up containerd-2 60 ctr --address "$NODE2_SOCK" version
+    wait_up containerd-2 60 cri_serving "$NODE2_SOCK" containerd-2
     start_daemon kubelet-2 nsenter --net="/run/netns/$NODE2_NETNS" -- "$BIN_DIR/kubelet" \
         --config="$NODE2_DIR/kubelet.yaml" --kubeconfig="$STATE_DIR/kubelet-2-client.kubeconfig" \
         --root-dir="$NODE2_DIR/kubelet" --cert-dir="$NODE2_DIR/kubelet/pki" \
