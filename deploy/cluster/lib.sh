@@ -170,10 +170,12 @@ cluster_unavailable_reason() {
 # it after the last start ("=== DATE COMMAND", written by start_daemon)
 # in $LOG_DIR/LOGNAME.log.
 cri_serving() {
-    local from
     ctr --address "$1" version >/dev/null 2>&1 || return 1
-    ctr --address "$1" plugins ls 2>/dev/null | grep -E 'io.containerd.grpc.v1 +cri ' | grep -q ' ok' ||
+    # awk reads all its input: under pipefail a grep -q that stops reading
+    # early would fail the check with its writer's SIGPIPE
+    ctr --address "$1" plugins ls 2>/dev/null |
+        awk '$1 == "io.containerd.grpc.v1" && $2 == "cri" && $NF == "ok" {ok = 1} END {exit !ok}' ||
         return 1
-    from=$(grep -n '^=== ' "$LOG_DIR/$2.log" 2>/dev/null | tail -1 | cut -d: -f1)
-    tail -n +"${from:-1}" "$LOG_DIR/$2.log" 2>/dev/null | grep -q 'msg="Start streaming server"'
+    awk '/^=== / {started = 0} /msg="Start streaming server"/ {started = 1}
+         END {exit !started}' "$LOG_DIR/$2.log" 2>/dev/null
 }
