@@ -112,8 +112,10 @@ void tl_lease_parse(const char *annotations, long now, const char *except,
             continue;
         run = key + sizeof prefix - 1;
         expires = strtol((const char *)v->data.scalar.value, NULL, 10);
-        if (except != NULL && strcmp(run, except) == 0)
+        if (except != NULL && strcmp(run, except) == 0) {
+            li->excepted = 1;
             continue;
+        }
         if (expires <= now) {
             li->expired++;
             continue;
@@ -378,8 +380,10 @@ int tl_lease_reclaim(const char *ns, int dry_run,
 
         if (parse_line(l, &dns, &name, &st) != 0 || st.deleting)
             continue;
-        tl_lease_parse(st.annotations, now, NULL, &li);
-        if (li.keep || li.live > 0)
+        /* never our own: a hold of this run that expired while its rollout
+         * took longer than the lease is still this run's Deployment */
+        tl_lease_parse(st.annotations, now, tl_lease_run_id(), &li);
+        if (li.keep || li.live > 0 || li.excepted)
             continue;
         if (li.expired == 0 && now - st.created < TL_LEASE_ORPHAN_SECONDS)
             continue;           /* no hold yet: its run may be taking it now */

@@ -46,6 +46,7 @@ struct tl_lease_info {
     int keep;                   /* turbolift.dev/keep is "true"              */
     long next_expiry;           /* the latest live expiry (unix s), 0: none  */
     char holders[512];          /* "run (42s), run (12s)", live only         */
+    int excepted;               /* the except run holds it (live or not)     */
 };
 void tl_lease_parse(const char *annotations, long now, const char *except,
                     struct tl_lease_info *li);

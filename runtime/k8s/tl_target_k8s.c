@@ -718,6 +718,9 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
             return -1;
         if (wait_rollout(t, deadline, err, errlen) != 0)
             return -1;
+        /* the rollout may have outlasted the lease (a slow pull, a short
+         * TURBOLIFT_LEASE_SECONDS): hold afresh before anyone looks */
+        held = 0;
     }
     if (held != 1 && tl_lease_hold(k->ns, k->name, k->lease_s, NULL, NULL, 0, err,
                                    errlen) != 1) {

@@ -307,10 +307,11 @@ wait_for 120 none_left && pass "objects gone after the last holder's exit" ||
     { k get all -l "$SEL"; fail "objects left after both runs"; }
 
 # ---- 8c. a SIGKILLed run: its objects go once its hold expires ----
-# (TURBOLIFT_LEASE_SECONDS=6 here; the default is 60)
+# (TURBOLIFT_LEASE_SECONDS=3 here, shorter than a rollout: the run must
+# not take its own Deployment for an expired one; the default is 60)
 killed_run() { # -> its deployment's name on stdout
     rm -f "$work/stop"
-    TURBOLIFT_LEASE_SECONDS=6 "$work/kwork" loop "$work/stop" >"$work/kill.out" 2>"$work/kill.err" &
+    TURBOLIFT_LEASE_SECONDS=3 "$work/kwork" loop "$work/stop" >"$work/kill.out" 2>"$work/kill.err" &
     local p=$!
     if ! wait_for 200 has_killed_running; then kill -9 "$p"; wait "$p"; return 1; fi
     kill -9 "$p"; wait "$p" 2>/dev/null
@@ -346,6 +347,7 @@ if [ -n "$dep" ]; then
         tail -20 "$work/other.err"; k get all -l "$SEL"; fail "next run reclaims after a SIGKILL"
     fi
 else
+    tail -25 "$work/kill.err"; k get events --sort-by=.lastTimestamp 2>&1 | tail -25
     fail "second SIGKILLed run"
 fi
 

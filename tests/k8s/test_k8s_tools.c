@@ -270,9 +270,14 @@ static void test_lease_parse(void)
     CHECK(li.next_expiry == now + 40);
     CHECK_MSG(strcmp(li.holders, "hosta-12-abcdef (40s), hostc-14-999999 (10s)") == 0, "%s",
               li.holders);
+    CHECK(!li.excepted);
     /* our own hold does not count when we ask whether others hold it */
     tl_lease_parse(ann, now, "hosta-12-abcdef", &li);
-    CHECK(li.live == 1 && strcmp(li.holders, "hostc-14-999999 (10s)") == 0);
+    CHECK(li.live == 1 && strcmp(li.holders, "hostc-14-999999 (10s)") == 0 && li.excepted);
+    /* ... nor does it when it has expired (a rollout longer than the lease):
+     * reclaim must still see the Deployment as ours */
+    tl_lease_parse(ann, now, "hostb-13-012345", &li);
+    CHECK(li.live == 2 && li.expired == 0 && li.excepted);
     /* everything expired; keep */
     tl_lease_parse("{\"holder.turbolift.dev/x\":\"5\",\"turbolift.dev/keep\":\"true\"}", now,
                    NULL, &li);
