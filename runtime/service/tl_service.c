@@ -989,6 +989,8 @@ static enum MHD_Result tl_finish(struct tl_request *request,
         return tl_send_text(service, connection, status, NULL, NULL, "%s: after "
                             "the call: %s", fn->entry->name, err);
     }
+    int encoded;
+
     if (tl_frame_lent_out(frame)) {
         /* The array was changed where it lay in the body: the reply's
          * other bytes go in front of it, and that is the answer (no copy;
@@ -1020,15 +1022,11 @@ static enum MHD_Result tl_finish(struct tl_request *request,
             msgpack_sbuffer_destroy(&reply);
             reply = own;
         }
-        if (rc < 0) {
-            tl_frame_free(frame);
-            msgpack_sbuffer_destroy(&reply);
-            tl_count_call(fn, 500, request->size, 0, tl_now_ns() - start + 1);
-            tl_log_error("%s: cannot encode the reply: %s", fn->entry->name, err);
-            return tl_send_text(service, connection, 500, NULL, NULL,
-                                "%s: cannot encode the reply: %s", fn->entry->name, err);
-        }
-    } else if (tl_encode_reply(fn->sig, frame, &reply, err, sizeof err) < 0) {
+        encoded = rc;
+    } else {
+        encoded = tl_encode_reply(fn->sig, frame, &reply, err, sizeof err);
+    }
+    if (encoded < 0) {
         tl_frame_free(frame);
         msgpack_sbuffer_destroy(&reply);
         tl_count_call(fn, 500, request->size, 0, tl_now_ns() - start + 1);
