@@ -94,6 +94,16 @@ proven() {
 	     { skip = 0; print }' "$2" >"$2.proof"
 	remote_proven "$1" "$2.proof"
 }
+# check_proven NAME DIR ERR: a check that proven DIR ERR holds; on failure
+# the run's log (without debug lines) follows the reason
+check_proven() {
+	local why
+	if why=$(proven "$2" "$3"); then
+		pass "$1: every call answered by a worker of its run"
+	else
+		fail "$1: not proven remote: $why"; grep -v '^turbolift: debug' "$3" | head -20
+	fi
+}
 
 # warned ERR: the names the warning about variables of other files lists
 warned() {
@@ -107,7 +117,7 @@ warned_count() { sed -n 's/.*: its service uses \([0-9]*\) variables\{0,1\} of o
 # distributed, exits 0 under the abort policy, prints PLAIN_OUT, and every
 # call was answered by a worker of the run; secs := the run's seconds
 same_as_plain() {
-	local name=${3:-$1} plain=$2 p=$work/$1 why t0 rc
+	local name=${3:-$1} plain=$2 p=$work/$1 t0 rc
 	t0=$(now)
 	# in its folder: what the program or its workers write (gmon.out) stays there
 	(cd "$p" && dist "$p" "$p/dist.out" "$p/dist.err" "$p/prog")
@@ -118,11 +128,7 @@ same_as_plain() {
 	else
 		fail "$name: prints what the plain build prints"; diff "$plain" "$p/dist.out" | head -10
 	fi
-	if why=$(proven "$p" "$p/dist.err"); then
-		pass "$name: every call answered by a worker of this run"
-	else
-		fail "$name: not proven remote: $why"; grep -v '^turbolift: debug' "$p/dist.err" | head -20
-	fi
+	check_proven "$name" "$p" "$p/dist.err"
 }
 
 # service_has NAME SYMBOLS... / service_lacks NAME SYMBOLS...: the linked
@@ -178,11 +184,7 @@ n=$work/lua
 check "lua, 4 threads x 12 calls at once: exits 0 (abort policy)" test $? -eq 0
 check "... prints what the plain build prints ($(wc -l <"$work/lua-threads.plain") lines)" \
 	cmp -s "$work/lua-threads.plain" "$n/threads.out"
-if why=$(proven "$n" "$n/threads.err"); then
-	pass "... every call answered by a worker of this run"
-else
-	fail "lua threads: not proven remote: $why"
-fi
+check_proven "lua threads" "$n" "$n/threads.err"
 
 # ---- 3. what each service holds ----
 service_has matheval evaluator_create evaluator_derivative_x yyparse yylex yywrap
@@ -271,11 +273,7 @@ wait
 for i in 1 2; do
 	check "cjson twin $i: prints what the plain build prints (runs at once, one service cache)" \
 		cmp -s "$work/cjson.plain" "$t/dist$i.out"
-	if why=$(proven "$t" "$t/dist$i.err"); then
-		pass "cjson twin $i: every call answered by a worker of its run"
-	else
-		fail "cjson twin $i: not proven remote: $why"
-	fi
+	check_proven "cjson twin $i" "$t" "$t/dist$i.err"
 done
 
 check "cjson twins: one service binary for both" test "$(ls -d "$t"/cache/turbolift/bin/*/ | wc -l)" -eq 1
@@ -302,11 +300,7 @@ if TURBOLIFT_OUTDIR=$z/out nice make -s -j2 -C "$z/fast" -f "$here/zlib/Makefile
 	check "... the -DFASTEST program prints its own plain output" cmp -s "$work/zlib.plain" "$z/fast.out"
 	check "... the other prints its own" cmp -s "$z/std.plain" "$z/std.out"
 	for v in fast std; do
-		if why=$(proven "$z" "$z/$v.err"); then
-			pass "zlib $v: every call answered by a worker of its run"
-		else
-			fail "zlib $v: not proven remote: $why"
-		fi
+		check_proven "zlib $v" "$z" "$z/$v.err"
 	done
 	check "... from two service binaries" test "$(ls -d "$z"/cache/turbolift/bin/squeeze-*/ | wc -l)" -eq 2
 else
@@ -335,11 +329,7 @@ if edit_run before && cmp -s "$work/cjson.plain" "$e/before.out"; then
 	edit_run after
 	check "... rebuilt with make: distributed, exits 0 (abort policy)" test $? -eq 0
 	check "... and prints the edited plain output (never the older unit)" cmp -s "$e/edited.plain" "$e/after.out"
-	if why=$(proven "$e" "$e/after.err"); then
-		pass "... every call answered by a worker of this run"
-	else
-		fail "cjson edited: not proven remote: $why"
-	fi
+	check_proven "cjson edited" "$e" "$e/after.err"
 else
 	tail -n 20 "$e/build.log" "$e/before.err" 2>/dev/null; fail "cjson from a copy of its source"
 fi
@@ -430,11 +420,7 @@ if no_plugin zlib-noplugin zlib; then
 	TURBOLIFT_LINK=$(echo "$work"/zlib-plain/libz.a) dist "$n" "$n/link.out" "$n/link.err" "$n/prog"
 	check "zlib, archive without the plugin, TURBOLIFT_LINK=libz.a: runs (abort policy)" test $? -eq 0
 	check "... and prints the program's own zlib output" cmp -s "$work/zlib.plain" "$n/link.out"
-	if why=$(proven "$n" "$n/link.err"); then
-		pass "... every call answered by a worker of this run"
-	else
-		fail "zlib with TURBOLIFT_LINK: not proven remote: $why"
-	fi
+	check_proven "zlib with TURBOLIFT_LINK" "$n" "$n/link.err"
 else
 	tail -20 "$work/zlib-noplugin.build"; fail "zlib: main.c with the plugin and the plain libz.a"
 fi
