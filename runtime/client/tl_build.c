@@ -416,41 +416,33 @@ struct link_needs {
     int no_pie;
 };
 
-static void link_needs_note(struct link_needs *ln, const char *flag)
-{
-    if (strncmp(flag, "-fsanitize=", 11) == 0) {
-        for (size_t i = 0; i < ln->nsanitize; i++)
-            if (strcmp(ln->sanitize[i], flag) == 0)
-                return;
-        if (ln->nsanitize < sizeof ln->sanitize / sizeof ln->sanitize[0])
-            ln->sanitize[ln->nsanitize++] = strdup(flag);
-    } else if (strcmp(flag, "-fno-pie") == 0 || strcmp(flag, "-fno-PIE") == 0 ||
-               strcmp(flag, "-fno-pic") == 0 || strcmp(flag, "-fno-PIC") == 0) {
-        ln->no_pie = 1;
-    } else if (strcmp(flag, "-fpie") == 0 || strcmp(flag, "-fPIE") == 0 ||
-               strcmp(flag, "-fpic") == 0 || strcmp(flag, "-fPIC") == 0) {
-        ln->no_pie = 0;     /* the last one of a file's options wins */
-    }
-}
-
-/* The -no-pie of one file's options (the last of -f[no-]pie/pic wins). */
-static int flags_no_pie(char *const *flags, size_t n)
-{
-    struct link_needs one = { .no_pie = 0 };
-
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(flags[i], "-fsanitize=", 11) != 0)
-            link_needs_note(&one, flags[i]);
-    return one.no_pie;
-}
-
-/* Every file's options, read from unit.txt or the manifest. */
+/* One file's options: its distinct -fsanitize= options are the service's
+ * too; -fno-pie (or -fno-pic), unless a later -fpie/-fpic of the same file
+ * undoes it, makes the service -no-pie. */
 static void link_needs_add(struct link_needs *ln, char *const *flags, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(flags[i], "-fsanitize=", 11) == 0)
-            link_needs_note(ln, flags[i]);
-    if (flags_no_pie(flags, n))
+    int no_pie = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *f = flags[i];
+
+        if (strncmp(f, "-fsanitize=", 11) == 0) {
+            int seen = 0;
+
+            for (size_t j = 0; j < ln->nsanitize && !seen; j++)
+                seen = strcmp(ln->sanitize[j], f) == 0;
+            if (!seen && ln->nsanitize < sizeof ln->sanitize / sizeof ln->sanitize[0] &&
+                (ln->sanitize[ln->nsanitize] = strdup(f)) != NULL)
+                ln->nsanitize++;
+        } else if (strcmp(f, "-fno-pie") == 0 || strcmp(f, "-fno-PIE") == 0 ||
+                   strcmp(f, "-fno-pic") == 0 || strcmp(f, "-fno-PIC") == 0) {
+            no_pie = 1;
+        } else if (strcmp(f, "-fpie") == 0 || strcmp(f, "-fPIE") == 0 ||
+                   strcmp(f, "-fpic") == 0 || strcmp(f, "-fPIC") == 0) {
+            no_pie = 0;
+        }
+    }
+    if (no_pie)
         ln->no_pie = 1;
 }
 
