@@ -123,4 +123,10 @@ bool tl_run_wait(struct tl_child *child, char **output);
 const char *tl_cc1_path(void);
 tree tl_const_char_pointer(void);
 
+/* The variables of this file another file's service may hold (unitvars.cc):
+ * described when the call graph is complete, written into each unit folder
+ * the build makes (<dir>/vars.txt). */
+void tl_describe_unit_vars(void);
+bool tl_write_unit_vars(const char *dir);
+
 #endif /* TL_PLUGIN_H */

@@ -19,6 +19,7 @@
  *   5. slice.cc      the file as a unit (without main), and the service text,
  *                    from a second preprocessing started beside cc1's parse
  *      unit.cc       store the unit, name it in the object (docs/multifile.md)
+ *      unitvars.cc   its writable variables, for the services that link it
  *   6. emit.cc       add the dispatcher, hash, write service.c, check it
  *                    (-fsyntax-only, beside cc1), then service.yaml; fill
  *                    the stub's descriptor (service.o is compiled at the
@@ -147,6 +148,7 @@ static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data A
 				tl_check_globals(&tl_tagged_functions[i]);
 	if (tl_build_mode_option != TL_BUILD_DISTRIBUTED || seen_error())
 		return;
+	tl_describe_unit_vars();
 
 	/* 2. every file is a unit that services may reach (docs/multifile.md);
 	 *    a file without services stores it at the end (tl_finish_unit) */

@@ -115,7 +115,7 @@ static bool tl_store_unit(const struct tl_strbuf *unit, bool now)
 		if (!tl_mkdir_p(dir)) {
 			error("turbolift: cannot create %qs: %s", dir, xstrerror(errno));
 			ok = false;
-		} else if (!tl_write_unit_recipe(txt_path, &flags) ||
+		} else if (!tl_write_unit_recipe(txt_path, &flags) || !tl_write_unit_vars(dir) ||
 			   !tl_write_file(c_path, unit->data, unit->len)) {
 			error("turbolift: cannot write the unit of %qs into %qs: %s",
 			      main_input_filename, dir, xstrerror(errno));
