@@ -924,37 +924,29 @@ done:
     return rc;
 }
 
-/* The variables of the program's other files that the service keeps start
- * in each worker with their initial values, whatever the program set since
- * (docs/remote.md): say so at the first call of every run, never silently.
- * Looking is advice, not a condition: a failure to look is logged too. */
-static void warn_unit_globals(const struct tl_manifest *m, const struct units *u,
-                              const char *binary, long deadline)
+/* The program's variables that the service keeps and may read: listed in
+ * the binary after its link (tl_unit_globals.c), the service's own unit
+ * first, whose captured globals the stub sends itself. */
+static int embed_unit_globals(const struct tl_manifest *m, const struct units *u,
+                              const char *binary, long deadline, char *err, size_t errlen)
 {
     struct tl_unit_ref *refs = calloc(u->n + 1, sizeof *refs);
-    char *list = NULL, why[512];
-    size_t count = 0;
+    int rc;
 
-    if (refs == NULL)
-        return;
-    for (size_t i = 0; i < u->n; i++) {
-        refs[i].object = u->v[i].object;
-        refs[i].source = u->v[i].source != NULL ? u->v[i].source : u->v[i].dir;
+    if (refs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    if (tl_unit_globals(binary, m->service_object, refs, u->n, deadline - tl_now_ms(),
-                        &list, &count, why, sizeof why) != 0)
-        tl_log_warn("%s: cannot list the variables of other files its service uses: %s",
-                    m->function, why);
-    else if (count > 0)
-        tl_log_warn("%s: its service uses %zu variable%s of other files of this program; "
-                    "each worker starts with their initial values, so a change the program "
-                    "makes before a call does not reach the service (make them const, pass "
-                    "the values as parameters, or keep the function that changes them in "
-                    "the tagged function's file, whose globals travel with each call; "
-                    "docs/remote.md):\n%s", m->function, count, count == 1 ? "" : "s",
-                    list);
-    free(list);
+    refs[0].dir = m->unit != NULL ? m->unit : m->dir;
+    refs[0].source = m->source != NULL ? m->source : m->function;
+    for (size_t i = 0; i < u->n; i++) {
+        refs[i + 1].dir = u->v[i].dir;
+        refs[i + 1].source = u->v[i].source != NULL ? u->v[i].source : u->v[i].dir;
+    }
+    rc = tl_unit_globals_embed(binary, refs, u->n + 1, m->captured.items, m->captured.count,
+                               deadline - tl_now_ms(), err, errlen);
     free(refs);
+    return rc;
 }
 
 /* What the program defines itself must not come from a shared library in
@@ -1005,7 +997,8 @@ static int refuse_library_copies(const struct tl_manifest *m, const struct units
 }
 
 int tl_build_service(const struct tl_manifest *m, long timeout_ms,
-                     char **binary, int *hit, char *err, size_t errlen)
+                     char **binary, int *hit, struct tl_unit_globals **globals,
+                     char *err, size_t errlen)
 {
     struct argv a = { 0 };
     char *lib = NULL, *bindir = NULL, *dir = NULL, *out = NULL, *tmp = NULL;
@@ -1019,6 +1012,7 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
 
     *binary = NULL;
     *hit = 0;
+    *globals = NULL;
     lib = tl_build_service_lib(err, errlen);
     if (lib == NULL)
         goto cleanup;
@@ -1127,6 +1121,10 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
         }
         goto cleanup;
     }
+    if (embed_unit_globals(m, &u, tmp, deadline, err, errlen) != 0) {
+        unlink(tmp);
+        goto cleanup;
+    }
     if (rename(tmp, out) != 0) {
         snprintf(err, errlen, "rename %s to %s: %s", tmp, out, strerror(errno));
         unlink(tmp);
@@ -1135,7 +1133,8 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
 done:
     if (refuse_library_copies(m, &u, out, deadline, err, errlen) != 0)
         goto cleanup;
-    warn_unit_globals(m, &u, out, deadline);
+    if (tl_unit_globals_load(out, u.program, globals, err, errlen) != 0)
+        goto cleanup;
     *binary = out;
     out = NULL;
     rc = 0;

@@ -24,8 +24,13 @@
  * wait for another process's link and our own. On failure err holds the
  * command and the compiler's output.
  */
+struct tl_unit_globals;
+/* *globals: the program's variables the service keeps, found in this
+ * process (tl_unit_globals.h), or NULL when it keeps none; the caller frees
+ * it with tl_unit_globals_free. */
 int tl_build_service(const struct tl_manifest *m, long timeout_ms,
-                     char **binary, int *hit, char *err, size_t errlen);
+                     char **binary, int *hit, struct tl_unit_globals **globals,
+                     char *err, size_t errlen);
 
 /* ${XDG_CACHE_HOME:-$HOME/.cache}/turbolift/<sub>, created (mkdir -p).
  * Returns a malloc'd path or NULL with err set. */

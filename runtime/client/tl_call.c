@@ -49,11 +49,15 @@
 #include "tl_manifest.h"
 #include "tl_sig.h"
 #include "tl_target.h"
+#include "tl_unit_globals.h"
 
 struct tl_fn {
     const void *key;                /* the stub's state address          */
     struct tl_descriptor d;
     struct tl_sig *sig;
+    struct tl_sig *wire_sig;        /* sig plus the block of the program's
+                                       variables the service keeps, or sig */
+    size_t globals_size;            /* that block's bytes (0: none)        */
     struct tl_manifest *manifest;
     struct tl_fn_config cfg;
     struct tl_target target;
@@ -75,6 +79,8 @@ struct tl_scratch {
                                        memory (tl_encode_request_pieces)  */
     void **all;                     /* arguments, then captured globals  */
     unsigned all_cap;
+    unsigned char *globals;         /* the block of tl_unit_globals      */
+    size_t globals_cap;
     uint64_t rng;
     unsigned home;                  /* preferred slot, see tl_client_pick */
 };
@@ -183,6 +189,7 @@ static void scratch_free(void *p)
         msgpack_sbuffer_destroy(&s->sb);
         free(s->pieces.v);
         free(s->all);
+        free(s->globals);
         free(s);
     }
 }
@@ -277,6 +284,36 @@ static int fail_policy(struct tl_fn *fn, const char *reason)
 /* ------------------------------------------------------------------ */
 /* First call                                                           */
 
+/*
+ * The service keeps variables of the program's files (tl_unit_globals.h):
+ * their bytes travel as one more captured value, "[SIZE]u1", after the
+ * stub's own (docs/abi.md, section 2); the service adds the same to its
+ * signature from the list in its binary.
+ */
+static int with_globals_signature(struct tl_fn *fn, char *err, size_t errlen)
+{
+    size_t size = tl_unit_globals_size(fn->target.globals);
+    char *text = NULL;
+    int rc;
+
+    if (size == 0)
+        return 0;
+    /* "R(params;captures)": one more capture before the ')' */
+    if (asprintf(&text, "%.*s%c[%zu]u1)", (int)strlen(fn->d.signature) - 1, fn->d.signature,
+                 fn->sig->capture_count ? ',' : ';', size) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rc = tl_sig_parse(text, &fn->wire_sig, err, errlen);
+    free(text);
+    if (rc != 0)
+        return -1;
+    fn->globals_size = size;
+    tl_log_info("%s: variables of the program that its service uses: %s", fn->d.function,
+                tl_unit_globals_describe(fn->target.globals));
+    return 0;
+}
+
 static void setup(struct tl_fn *fn, const char *descriptor)
 {
     char err[sizeof fn->reason - 64];
@@ -318,6 +355,11 @@ static void setup(struct tl_fn *fn, const char *descriptor)
     fn->target.config = &fn->cfg;
     if (fn->target.ops->prepare(&fn->target, err, sizeof err) != 0)
         goto broken;
+    fn->wire_sig = fn->sig;
+    if (with_globals_signature(fn, err, sizeof err) != 0) {
+        fn->started = 1;    /* stop() releases whatever prepare made */
+        goto broken;
+    }
     if (fn->target.ops->start(&fn->target, err, sizeof err) != 0) {
         fn->started = 1;    /* stop() releases whatever prepare made */
         goto broken;
@@ -385,28 +427,46 @@ static int with_captures(struct tl_fn *fn, struct tl_scratch *s, void *const *ar
                          char *err, size_t errlen)
 {
     unsigned k = fn->sig->capture_count, n = fn->sig->param_count - k;
+    unsigned g = fn->globals_size > 0;
 
     *all = args;                    /* NULL for a function without parameters */
-    if (k == 0)
+    if (k + g == 0)
         return 0;
-    if (captured == NULL) {
+    if (k > 0 && captured == NULL) {
         snprintf(err, errlen, "the signature captures %u global(s) but the stub "
                  "sent none: the object was built by an older plugin; rebuild it", k);
         return -1;
     }
-    if (s->all_cap < n + k) {
-        void **grown = realloc(s->all, (n + k) * sizeof *grown);
+    if (s->all_cap < n + k + g) {
+        void **grown = realloc(s->all, (n + k + g) * sizeof *grown);
         if (grown == NULL) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
         s->all = grown;
-        s->all_cap = n + k;
+        s->all_cap = n + k + g;
     }
     for (unsigned i = 0; i < n; i++)
         s->all[i] = args[i];
     for (unsigned i = 0; i < k; i++)
         s->all[n + i] = captured[i];
+    if (g) {
+        /* the program's variables of other files, read now, like the
+         * stub's captured globals (tl_unit_globals.c) */
+        if (s->globals_cap < fn->globals_size) {
+            unsigned char *grown = realloc(s->globals, fn->globals_size);
+
+            if (grown == NULL) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            s->globals = grown;
+            s->globals_cap = fn->globals_size;
+        }
+        if (tl_unit_globals_gather(fn->target.globals, s->globals, err, errlen) != 0)
+            return -1;
+        s->all[n + k] = s->globals;
+    }
     *all = (void *const *)s->all;
     return 0;
 }
@@ -429,7 +489,7 @@ static int remote_call(struct tl_fn *fn, void *const *args, void *result,
         return fail_policy(fn, "out of memory");
     msgpack_sbuffer_clear(&s->sb);
     if (with_captures(fn, s, args, captured, &all, reason, sizeof reason) != 0 ||
-        tl_encode_request_pieces(fn->sig, all, &s->sb, &s->pieces, reason,
+        tl_encode_request_pieces(fn->wire_sig, all, &s->sb, &s->pieces, reason,
                                  sizeof reason) != 0)
         return fail_policy(fn, reason);
 

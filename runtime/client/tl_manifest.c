@@ -108,6 +108,46 @@ static int get_strlist(struct mctx *c, yaml_node_t *v, const char *key,
     return 0;
 }
 
+/* captured: a list of {name, type, source} maps: the names, which the
+ * stub sends itself (tl_unit_globals.c leaves them out of its list). */
+static int get_captured_names(struct mctx *c, yaml_node_t *v, const char *key,
+                              struct tl_strlist *out)
+{
+    yaml_node_item_t *it;
+    size_t n, i = 0;
+
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(c, v, key, "expected a list of {name, type, source}");
+    strlist_clear(out);
+    n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    out->items = calloc(n + 1, sizeof *out->items);
+    if (out->items == NULL)
+        return fail(c, v, key, "out of memory");
+    for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
+        yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+        yaml_node_pair_t *pair;
+
+        if (e == NULL || e->type != YAML_MAPPING_NODE)
+            return fail(c, e ? e : v, key, "item %zu is not a map", i);
+        for (pair = e->data.mapping.pairs.start; pair < e->data.mapping.pairs.top; pair++) {
+            yaml_node_t *k = yaml_document_get_node(c->doc, pair->key);
+            yaml_node_t *val = yaml_document_get_node(c->doc, pair->value);
+
+            if (k == NULL || val == NULL || k->type != YAML_SCALAR_NODE ||
+                val->type != YAML_SCALAR_NODE ||
+                strcmp((const char *)k->data.scalar.value, "name") != 0)
+                continue;
+            out->items[out->count] = strndup((const char *)val->data.scalar.value,
+                                             val->data.scalar.length);
+            if (out->items[out->count] == NULL)
+                return fail(c, val, key, "out of memory");
+            out->count++;
+            break;
+        }
+    }
+    return 0;
+}
+
 /* Make *p ("service.o") relative to the manifest's folder, in place;
  * absolute paths and absent keys (NULL) stay. -1 when out of memory. */
 static int resolve(const char *dir, char **p)
@@ -141,6 +181,7 @@ void tl_manifest_free(struct tl_manifest *m)
     free(m->service_object);
     free(m->unit);
     strlist_clear(&m->external_symbols);
+    strlist_clear(&m->captured);
     free(m);
 }
 
@@ -172,7 +213,7 @@ static int read_pairs(struct mctx *c, yaml_node_t *root, struct tl_manifest *m)
         else if (strcmp(key, TL_ABI_MAN_SERVICE_OBJECT) == 0)   rc = get_string(c, v, key, &m->service_object);
         else if (strcmp(key, TL_ABI_MAN_EXTERNAL_SYMBOLS) == 0) rc = get_strlist(c, v, key, &m->external_symbols);
         else if (strcmp(key, TL_ABI_MAN_UNIT) == 0)             rc = get_string(c, v, key, &m->unit);
-        else if (strcmp(key, TL_ABI_MAN_CAPTURED) == 0)         rc = 0;  /* for people: the signature says it */
+        else if (strcmp(key, TL_ABI_MAN_CAPTURED) == 0)         rc = get_captured_names(c, v, key, &m->captured);
         else {
             /* The plugin may add keys in a later version 1 manifest; "turbolift:"
              * is what gates incompatible changes. So: tolerate, but say so. */

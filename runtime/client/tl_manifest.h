@@ -31,6 +31,7 @@ struct tl_manifest {
                                service_source at the first call when missing */
     char *unit;             /* the unit folder service.c was cut from, or NULL */
     struct tl_strlist external_symbols;
+    struct tl_strlist captured;     /* names of the globals the stub sends  */
 };
 
 /*

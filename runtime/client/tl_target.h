@@ -48,6 +48,9 @@ struct tl_target {
     const char *token;                     /* set by start when the target
                                               made the services' token (k8s);
                                               NULL: config->token           */
+    struct tl_unit_globals *globals;       /* set by prepare: the program's
+                                              variables the service keeps
+                                              (tl_unit_globals.h), or NULL   */
     void *priv;                            /* the target's own state        */
 };
 

@@ -580,7 +580,7 @@ static int local_prepare(struct tl_target *t, char *err, size_t errlen)
     pthread_mutex_init(&l->lock, NULL);
     l->owner = getpid();
     if (tl_build_service(t->manifest, t->config->start_timeout_ms, &l->binary, &hit,
-                         err, errlen) != 0)
+                         &t->globals, err, errlen) != 0)
         goto fail;
     /* A token always: the configured one, or one made for this run. It
      * goes in the workers' environment (readable only by our user), never

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tl_unit_globals.h - writable variables of the program's other files that
- * a linked service keeps (see tl_unit_globals.c for why).
+ * tl_unit_globals.h - writable variables of the program's files that a
+ * linked service keeps: sent with each call, or checked (see
+ * tl_unit_globals.c for why and how).
  */
 #ifndef TL_UNIT_GLOBALS_H
 #define TL_UNIT_GLOBALS_H
@@ -9,18 +10,44 @@
 #include <stddef.h>
 
 struct tl_unit_ref {
-    const char *object;     /* the unit's unit.o                  */
-    const char *source;     /* the file it came from, for messages */
+    const char *dir;        /* the unit folder (its vars.txt)       */
+    const char *source;     /* the file it came from, for messages  */
 };
 
-/* Every writable variable (data or bss) that one of units defines, the
- * tagged file's service_object neither defines nor names (a name it uses
- * the plugin has captured or refused), and the linked binary keeps, as
- * "  NAME (FILE)\n" lines in *list (malloc'd; NULL when none) and their
- * number in *count. 0, or -1 with a message when a symbol table could not
- * be read. */
-int tl_unit_globals(const char *binary, const char *service_object,
-                    const struct tl_unit_ref *units, size_t nunits, long timeout_ms,
-                    char **list, size_t *count, char *err, size_t errlen);
+/*
+ * After the service's link, before the binary is renamed into place: choose
+ * the variables the binary keeps that the units' code may read and the
+ * program may change (the units' vars.txt), leave out `captured` (what the
+ * stub sends itself: they belong to units[0], the service's own unit), and
+ * write the list into binary's section TL_ABI_GLOBALS_SECTION (objcopy).
+ * 0, or -1 with err set.
+ */
+int tl_unit_globals_embed(const char *binary, const struct tl_unit_ref *units, size_t nunits,
+                          char *const *captured, size_t ncaptured, long timeout_ms,
+                          char *err, size_t errlen);
+
+/* The list of a linked service, with each variable found in the program. */
+struct tl_unit_globals;
+
+/*
+ * At every run's first call: read binary's list and find each variable in
+ * the ELF file `program` (the main program or the shared library the
+ * units were linked into, as loaded in this process). *out is NULL when
+ * the service keeps none. -1 with err set when one cannot be found (a
+ * stripped program, a name two files share): the call must not run with
+ * values the program did not set.
+ */
+int tl_unit_globals_load(const char *binary, const char *program,
+                         struct tl_unit_globals **out, char *err, size_t errlen);
+/* Bytes of the block sent with each call (0: none travels). */
+size_t tl_unit_globals_size(const struct tl_unit_globals *g);
+/* Fill block (tl_unit_globals_size bytes) with the variables' current
+ * values; -1 with err set when a variable that holds pointers has changed
+ * since the program started. */
+int tl_unit_globals_gather(const struct tl_unit_globals *g, unsigned char *block,
+                           char *err, size_t errlen);
+/* What travels, for the log: "name (file), ..." */
+const char *tl_unit_globals_describe(const struct tl_unit_globals *g);
+void tl_unit_globals_free(struct tl_unit_globals *g);
 
 #endif /* TL_UNIT_GLOBALS_H */

@@ -4,6 +4,8 @@
  */
 #include "tl_buf.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +31,31 @@ int tl_buf_append(struct tl_buf *b, const void *data, size_t n, size_t max)
     b->len += n;
     b->data[b->len] = '\0';
     return 0;
+}
+
+int tl_buf_printf(struct tl_buf *b, size_t max, const char *fmt, ...)
+{
+    char small[512], *text = small;
+    va_list ap;
+    int n, rc;
+
+    va_start(ap, fmt);
+    n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n >= sizeof small) {
+        text = malloc((size_t)n + 1);
+        if (text == NULL)
+            return -1;
+        va_start(ap, fmt);
+        vsnprintf(text, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    rc = tl_buf_append(b, text, (size_t)n, max);
+    if (text != small)
+        free(text);
+    return rc;
 }
 
 void tl_buf_free(struct tl_buf *b)

@@ -19,6 +19,10 @@ struct tl_buf {
  * included) or memory runs out. */
 int tl_buf_append(struct tl_buf *b, const void *data, size_t n, size_t max);
 
+/* Append printf-style text, of any length, up to max bytes in all. */
+int tl_buf_printf(struct tl_buf *b, size_t max, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 void tl_buf_free(struct tl_buf *b);
 
 /* Whether name[0..len) is a whole line of b's text ("...\nname\n..."):

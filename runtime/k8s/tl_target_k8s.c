@@ -173,7 +173,8 @@ static int k8s_prepare(struct tl_target *t, char *err, size_t errlen)
 
     if (tl_lease_seconds(&k->lease_s, err, errlen) != 0)
         return -1;
-    if (tl_build_service(t->manifest, image_timeout, &k->binary, &hit, err, errlen) != 0)
+    if (tl_build_service(t->manifest, image_timeout, &k->binary, &hit, &t->globals,
+                         err, errlen) != 0)
         return -1;
     tl_log_progress(k->progress, "%s: service %s (%.2f s)", t->manifest->function,
                     hit ? "linked already" : "linked", (double)(tl_now_ms() - t0) / 1000);

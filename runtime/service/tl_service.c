@@ -38,6 +38,7 @@
 
 #include "tl_service.h"
 
+#include "tl_capture.h"
 #include "tl_clock.h"
 #include "tl_codec.h"
 #include "tl_env.h"
@@ -109,7 +110,9 @@ static const double tl_buckets[] = {
 
 struct tl_service_function {
     const struct tl_service_entry *entry;
-    struct tl_sig *sig;
+    struct tl_sig *sig;         /* the entry's, plus the block of the
+                                   program's variables when it has one  */
+    unsigned block_index;       /* that block's argument, or 0 for none  */
     _Atomic uint64_t calls[TL_STATUS_COUNT + 1];     /* by status          */
     _Atomic uint64_t request_bytes;
     _Atomic uint64_t response_bytes;
@@ -233,6 +236,36 @@ static int tl_name_is_identifier(const char *name)
     return 1;
 }
 
+/* The program's variables of other files that this binary keeps arrive
+ * as one more captured value after the entry's own (tl_capture.c): the
+ * signature the client sends by. */
+static int tl_with_globals(struct tl_service_function *fn, char *err, size_t errlen)
+{
+    size_t len = strlen(fn->entry->signature) + 32;
+    char *text = malloc(len), reason[384];
+    struct tl_sig *sig;
+    int rc;
+
+    if (text == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* "R(params;captures)": one more capture before the ')' */
+    snprintf(text, len, "%.*s%c[%zu]u1)", (int)strlen(fn->entry->signature) - 1,
+             fn->entry->signature, fn->sig->capture_count ? ',' : ';', tl_capture_block_size());
+    rc = tl_sig_parse(text, &sig, reason, sizeof reason);
+    free(text);
+    if (rc < 0) {
+        snprintf(err, errlen, "service entry %s with the program's variables: %s",
+                 fn->entry->name, reason);
+        return -1;
+    }
+    tl_sig_free(fn->sig);
+    fn->sig = sig;
+    fn->block_index = sig->param_count - 1;
+    return 0;
+}
+
 /* tl_service_check_entries(); with functions != NULL, each parsed
  * signature is kept in functions[i] (with its entry) instead of freed, so
  * that a starting service parses every signature once. */
@@ -275,6 +308,8 @@ static int tl_load_entries(const struct tl_service_entry *entries, unsigned coun
         }
         functions[i].entry = e;
         functions[i].sig = sig;
+        if (tl_capture_block_size() > 0 && tl_with_globals(&functions[i], err, errlen) != 0)
+            return -1;
     }
     return 0;
 }
@@ -981,7 +1016,11 @@ static enum MHD_Result tl_finish(struct tl_request *request,
         return tl_send_text(service, connection, status, NULL, NULL, "%s: %s",
                             fn->entry->name, err);
     }
-    fn->entry->call(tl_frame_args(frame), tl_frame_result(frame));
+    if (fn->block_index > 0)
+        tl_capture_call(fn->entry, tl_frame_args(frame), fn->block_index,
+                        tl_frame_result(frame));
+    else
+        fn->entry->call(tl_frame_args(frame), tl_frame_result(frame));
     if (tl_reserve_reply(request, frame, err, sizeof err, &status) < 0) {
         tl_frame_free(frame);
         msgpack_sbuffer_destroy(&reply);
@@ -1234,7 +1273,8 @@ int tl_service_start(const struct tl_service_entry *entries, unsigned count,
     if (service->functions == NULL)
         goto out_of_memory;
     service->function_count = count;    /* slots not loaded stay NULL */
-    if (tl_load_entries(entries, count, service->functions, err, errlen) < 0)
+    if (tl_capture_load(err, errlen) < 0 ||
+        tl_load_entries(entries, count, service->functions, err, errlen) < 0)
         goto fail;
     if (opts->port > 65535) {
         snprintf(err, errlen, "port %u is not a TCP port", opts->port);

@@ -92,6 +92,19 @@ void __turbolift_capture_unlock(void);
 }
 #endif
 
+/* ---- variables of the program's other files (docs/abi.md, section 4) --- */
+
+/* A service that holds writable variables of other units (their code reads
+ * them) lists them in this non-allocated section of its binary, one line
+ * each: "b ADDR SIZE OFFSET BIND NAME FILE" for plain bytes, sent with
+ * every call as one more captured value of type "[TOTAL]u1" at OFFSET;
+ * "p ADDR SIZE - BIND NAME FILE" for one that holds pointers, which the
+ * client requires unchanged since the program started. ADDR is the
+ * service's link-time address (hex), BIND 'g' or 'l', FILE the source's
+ * base name. Written by the client after the link (client/
+ * tl_unit_globals.c), read by the service at start (service/tl_capture.c). */
+#define TL_ABI_GLOBALS_SECTION          "turbolift_globals"
+
 #define TL_ABI_STRINGIZE_(...)          #__VA_ARGS__
 #define TL_ABI_STRINGIZE(...)           TL_ABI_STRINGIZE_(__VA_ARGS__)
 

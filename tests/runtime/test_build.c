@@ -53,6 +53,7 @@ int main(void)
     const char *dir = rt_scratch("build");
     struct tl_manifest *m;
     int hit = -1, status[2];
+    struct tl_unit_globals *globals = NULL;   /* none: these services have no units */
     pid_t kids[2];
     volatile double x = 2.0;
 
@@ -68,7 +69,7 @@ int main(void)
         if (kids[i] == 0) {
             char *b = NULL;
             int h;
-            _exit(tl_build_service(m, 60000, &b, &h, err, sizeof err) == 0 &&
+            _exit(tl_build_service(m, 60000, &b, &h, &globals, err, sizeof err) == 0 &&
                   access(b, X_OK) == 0 ? 0 : 1);
         }
     }
@@ -81,11 +82,11 @@ int main(void)
     /* A fresh cache again: build, then hit. */
     snprintf(cache, sizeof cache, "%s/cache-%ld-b", dir, (long)getpid());
     setenv("XDG_CACHE_HOME", cache, 1);
-    CHECK_MSG(tl_build_service(m, 60000, &bin1, &hit, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(tl_build_service(m, 60000, &bin1, &hit, &globals, err, sizeof err) == 0, "%s", err);
     CHECK(hit == 0);
     CHECK(bin1 != NULL && access(bin1, X_OK) == 0);
     CHECK(bin1 != NULL && strncmp(bin1, cache, strlen(cache)) == 0);
-    CHECK_MSG(tl_build_service(m, 60000, &bin2, &hit, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(tl_build_service(m, 60000, &bin2, &hit, &globals, err, sizeof err) == 0, "%s", err);
     CHECK(hit == 1);
     CHECK(bin1 && bin2 && strcmp(bin1, bin2) == 0);
     free(bin1);
@@ -102,7 +103,7 @@ int main(void)
         snprintf(obj, sizeof obj, "%s/service.o", sdir);
         rt_write_file(obj, "this is not an object file\n");
         m = load(sdir);
-        CHECK(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == -1);
+        CHECK(tl_build_service(m, 60000, &bin, &hit, &globals, err, sizeof err) == -1);
         CHECK_MSG(strstr(err, obj) != NULL && strstr(err, "not an ELF file") != NULL,
                   "unhelpful message:\n%s", err);
         tl_manifest_free(m);
@@ -131,7 +132,7 @@ int main(void)
         snprintf(cmd, sizeof cmd, "%s -c -fPIC -o '%s' '%s'", getenv("RT_CC"), obj, src);
         REQUIRE(system(cmd) == 0);
         m = load(sdir);
-        CHECK(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == -1);
+        CHECK(tl_build_service(m, 60000, &bin, &hit, &globals, err, sizeof err) == -1);
         CHECK_MSG(strstr(err, "linking the service of 'broken' failed: 1 undefined symbol") != NULL &&
                   strstr(err, "tl_test_symbol_nobody_defines") != NULL,
                   "unhelpful message:\n%s", err);
@@ -145,7 +146,7 @@ int main(void)
 
         m = load(minimal_service_dir(dir, "grow", "f8(f8)", "0000000000000001",
                                      getenv("RT_MATH_OBJECT")));
-        CHECK_MSG(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == 0, "%s", err);
+        CHECK_MSG(tl_build_service(m, 60000, &bin, &hit, &globals, err, sizeof err) == 0, "%s", err);
         free(bin);
         tl_manifest_free(m);
     }
@@ -159,7 +160,7 @@ int main(void)
 
         m = load(minimal_service_dir(dir, "twice", "i4(i4)", "0000000000000002",
                                      getenv("RT_EXT_OBJECT")));
-        CHECK_MSG(tl_build_service(m, 60000, &bin, &hit, err, sizeof err) == 0, "%s", err);
+        CHECK_MSG(tl_build_service(m, 60000, &bin, &hit, &globals, err, sizeof err) == 0, "%s", err);
         if (bin != NULL) {
             snprintf(cmd, sizeof cmd, "env -u LD_LIBRARY_PATH %s --help >/dev/null", bin);
             CHECK_MSG(system(cmd) == 0, "%s does not start: its library is not found", bin);

@@ -12,6 +12,13 @@
 #   shared.c + shared_main.c
 #                   a global of the tagged file written by the other file,
 #                   and one the other file defines
+#   other_file*.c, units_*.c
+#                   variables of files without a tag that the service links
+#                   (a static set through a setter, a flag, a config struct
+#                   with a char array, a table filled through a third file,
+#                   a global of the tagged file only they read): they travel
+#                   too; one that holds a pointer and changed fails the call,
+#                   and so does a stripped program that needs them
 # The manifest lists what is captured.
 # usage: globals.sh BUILD_ROOT SOURCE_ROOT
 set -u
@@ -91,23 +98,42 @@ check "shared: a worker answered" grep -qx 'answered by another process' "$work/
 captured shared weigh threshold i4
 captured shared weigh weight f8
 
-# A variable of another file that main changes cannot travel (the plugin
-# sees one file at a time): the first call names it, never silently.
-p=$work/other_file
-mkdir -p "$p"
-if TURBOLIFT_OUTDIR=$p/out gcc -std=gnu11 -O2 $cflags "$here/other_file_main.c" \
-	"$here/other_file.c" $libs -o "$p/dist" 2>"$p/build"; then
-	XDG_CACHE_HOME=$p/cache TURBOLIFT_OUTDIR=$p/out TURBOLIFT_ON_FAILURE=abort \
-		"$reaper" "$p/dist" >"$p/dist.out" 2>"$p/dist.err"
-	check "other_file: the run exits 0" test $? -eq 0
-	check "other_file: the first call warns that the service uses 'mode' of other_file.c" \
-		grep -q "scaled_by_mode: its service uses 1 variable of other files" "$p/dist.err"
-	check "other_file: ... naming it and its file" \
-		grep -q "^  mode (.*tests/e2e/globals/other_file.c)$" "$p/dist.err"
-	check "other_file: ... and not a variable the service does not keep" \
-		sh -c "! grep -q '^  untouched ' '$p/dist.err'"
+# Variables of other files (docs/remote.md, "Variables of other files"):
+# the service links units_lib.c and units_table.c, whose variables main sets
+# directly, through a setter and through another file; and units_main.c's
+# own shared_mode, read only by units_lib.c. Each travels with each call.
+program other_file "other_file_main.c other_file.c"
+check "other_file: prints 6 (mode, static in other_file.c, set through a setter)" \
+	grep -qx 6 "$work/other_file/dist.out"
+program units "units_main.c units_lib.c units_table.c"
+check "units: the worker logged the calls (verbose, settings.name installed)" \
+	grep -qx 'weigh(3) for configured' "$work/units/dist.err"
+bin=$(ls "$work"/units/cache/turbolift/bin/total-*/service 2>/dev/null | head -1)
+if [ -n "$bin" ] && readelf -p turbolift_globals "$bin" >"$work/units/list" 2>&1; then
+	for v in "b .* l scale units_lib.c" "b .* g verbose units_lib.c" \
+		"b .* g settings units_lib.c" "b .* g lut units_table.c" \
+		"b .* g shared_mode units_main.c" "p .* g label units_lib.c"; do
+		check "units: the service's list has '$v'" grep -q "$v" "$work/units/list"
+	done
+	check "units: ... and not calls_here (TURBOLIFT_STATIC)" \
+		sh -c "! grep -q calls_here '$work/units/list'"
 else
-	fail "other_file builds distributed"; cat "$p/build"
+	fail "units: the service binary has its list of variables"
 fi
+# a variable that holds a pointer, changed by main: the call must fail
+p=$work/units
+XDG_CACHE_HOME=$p/cache TURBOLIFT_ON_FAILURE=abort "$reaper" "$p/dist" relabel \
+	>"$p/relabel.out" 2>"$p/relabel.err"
+check "units relabel: the run aborts (abort policy)" test $? -ne 0
+check "units relabel: the error names label, its file and why" \
+	grep -q "failed: label (units_lib.c) holds pointers and the program changed it" "$p/relabel.err"
+
+# A stripped program: the variables cannot be found, and the first call says so.
+strip -o "$p/stripped" "$p/dist"
+XDG_CACHE_HOME=$p/cache TURBOLIFT_ON_FAILURE=abort "$reaper" "$p/stripped" \
+	>"$p/stripped.out" 2>"$p/stripped.err"
+check "units stripped: the run aborts" test $? -ne 0
+check "units stripped: the error says the program is stripped and names scale" \
+	sh -c "grep -q 'it is stripped' '$p/stripped.err' && grep -q '^  scale (static in units_lib.c)' '$p/stripped.err'"
 
 finish

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tl_capture.h - the program's variables a call brings (tl_capture.c).
+ */
+#ifndef TL_CAPTURE_H
+#define TL_CAPTURE_H
+
+#include <stddef.h>
+
+#include "tl_abi.h"
+
+/* Read this binary's list of the program's variables of other files: 0
+ * (also when it has none), or -1 with err set. Once, at start. */
+int tl_capture_load(char *err, size_t errlen);
+/* Bytes of the block each call brings: 0 when the list is empty. */
+size_t tl_capture_block_size(void);
+/* Under the capture lock: copy the block args[block_index] into the
+ * variables, then run the entry. */
+void tl_capture_call(const struct tl_service_entry *entry, void *const *args,
+                     unsigned block_index, void *result);
+
+#endif /* TL_CAPTURE_H */

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tagged function reaches units_lib.c, whose variables main sets
+ * (directly, through a setter, through units_table.c) before and between
+ * calls. "relabel" as argv[1] changes a variable that holds a pointer: a
+ * distributed call must then fail, not run with the old text.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <turbolift.h>
+
+struct settings {
+	char name[32];
+	int level;
+	double weights[4];
+};
+extern struct settings settings;
+extern int verbose;
+extern const char *label;
+void set_scale(double s);
+void fill_lut(double base);
+double weigh(int i);
+
+int shared_mode;	/* read only by units_lib.c's code */
+
+TURBOLIFT("local") double total(int n)
+{
+	double sum = 0;
+
+	for (int i = 0; i < n; i++)
+		sum += weigh(i);
+	return sum;
+}
+
+int main(int argc, char **argv)
+{
+	printf("%g\n", total(3));	/* the initial values */
+	set_scale(2.5);
+	verbose = 1;
+	strcpy(settings.name, "configured");
+	settings.level = 3;
+	settings.weights[2] = 4;
+	fill_lut(10);
+	shared_mode = 7;
+	if (argc > 1 && strcmp(argv[1], "relabel") == 0)
+		label = "changed by main";
+	printf("%g\n", total(4));
+	set_scale(-1);
+	verbose = 0;
+	printf("%g\n", total(5));
+	return 0;
+}
