@@ -98,6 +98,10 @@ static tree tl_handle_attribute(tree *node, tree name, tree args, int flags ATTR
 	}
 
 	tl_record_tagged(decl, xstrdup(target));
+	/* a tag the file's own text does not spell (a project's macro in a
+	 * header): its service needs the second preprocessing after all */
+	if (tl_build_mode_option == TL_BUILD_DISTRIBUTED)
+		tl_preprocess_start();
 	*no_add_attrs = false;
 	return NULL_TREE;
 }

@@ -3,9 +3,12 @@
  * slice.cc - step 5: the unit text and the service translation unit.
  *
  * Both are cut from the translation unit exactly as the compiler saw it:
- * cc1 preprocesses the input again with the same options (in a child
- * started beside cc1's parse), and the text is split into top-level
- * declarations. The unit text (what unit.cc stores for every file compiled
+ * cc1 preprocesses the input again with the same options, and the text is
+ * split into top-level declarations. For a file with a tagged function
+ * that happens at the build, in a child started beside cc1's parse; for
+ * any other file at the first call that needs its unit, when the runtime
+ * runs cc1 with this plugin in mode=unit on the recipe the build left
+ * (recipe.cc). The unit text (what unit.cc stores for every file compiled
  * with the plugin) is all of them except
  *
  *   - main (the service's main is in libturbolift-service.a);
@@ -27,6 +30,9 @@
 #include "stringpool.h"
 #include "cgraph.h"
 #include "diagnostic-core.h"
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <signal.h>
 
 enum tl_tok_kind { TOK_IDENT, TOK_PUNCT, TOK_OP, TOK_LITERAL, TOK_DIRECTIVE };
 
@@ -71,6 +77,8 @@ static bool tl_skip_option(const struct cl_decoded_option *opt)
 	/* the preprocessor needs only the plugin's macro (given instead below),
 	 * not a second load of the plugin */
 	case OPT_fplugin_: case OPT_fplugin_arg_:
+	/* what the first call adds to a recipe's options (mode=unit) */
+	case OPT_fsyntax_only:
 		return true;
 	default:
 		break;
@@ -79,37 +87,167 @@ static bool tl_skip_option(const struct cl_decoded_option *opt)
 	       !strncmp(text, "-fstack-usage", 13) || !strncmp(text, "-fcallgraph-info", 16);
 }
 
+/* The input file as cc1 got it: a path, or "-" for stdin. */
+static const char *tl_input_file(void)
+{
+	unsigned i;
+
+	for (i = 0; i < save_decoded_options_count; i++)
+		if (save_decoded_options[i].opt_index == OPT_SPECIAL_input_file)
+			return save_decoded_options[i].arg;
+	return NULL;
+}
+
+/* -fpreprocessed: the input is already the text (-save-temps, distcc). */
+static bool tl_input_preprocessed(void)
+{
+	unsigned i;
+
+	for (i = 0; i < save_decoded_options_count; i++)
+		if (save_decoded_options[i].opt_index == OPT_fpreprocessed)
+			return true;
+	return false;
+}
+
+/* cc1's options for the second preprocessing, the input file among them,
+ * without the ones that write files or load plugins: what the child gets
+ * after "cc1 -E -D__TURBOLIFT__=1", and what a deferred unit's recipe
+ * records for the first call (recipe.cc). The strings are cc1's. */
+vec<const char *> tl_preprocess_options(void)
+{
+	vec<const char *> args = vNULL;
+	unsigned i, j;
+
+	for (i = 0; i < save_decoded_options_count; i++) {
+		const struct cl_decoded_option *opt = &save_decoded_options[i];
+
+		if (tl_skip_option(opt))
+			continue;
+		if (opt->opt_index == OPT_SPECIAL_input_file) {
+			args.safe_push(opt->arg);
+			continue;
+		}
+		for (j = 0; j < opt->canonical_option_num_elements; j++)
+			args.safe_push(opt->canonical_option[j]);
+	}
+	return args;
+}
+
 /*
- * The second preprocessing runs beside cc1: tl_preprocess_start forks it
- * when the unit starts, before cc1 parses, and tl_read_preprocessed
- * collects it after parsing. It does less than cc1 has done by then (cc1
- * preprocesses too, and parses), so on a free CPU the build hardly waits
- * for it (docs/multifile.md, "Build time").
+ * The second preprocessing runs beside cc1: tl_preprocess_start forks it,
+ * and tl_read_preprocessed collects it after parsing. It does less than
+ * cc1 has done by then (cc1 preprocesses too, and parses), so on a free CPU
+ * the build hardly waits for it (docs/multifile.md, "Build time").
+ *
+ * Only a file with a tagged function needs it at the build: the others
+ * leave a recipe instead (recipe.cc), and their text is made at the first
+ * call that needs it. So the child starts when the unit starts only if the
+ * file's own text says "turbolift" (any case: TURBOLIFT(...), the
+ * attribute, <turbolift.h>), and otherwise as soon as the attribute
+ * handler sees a tag that came from elsewhere (a project's macro in a
+ * header): a file that is untagged never forks.
  */
 static struct tl_child tl_cpp_child = { -1, -1 };
 static char *tl_cpp_output;		/* the .i it writes, or the input itself */
 static bool tl_cpp_input_preprocessed;	/* -fpreprocessed: nothing to run     */
+static bool tl_cpp_started;		/* tl_preprocess_start ran             */
 static bool tl_cpp_failed_to_start;
+static char *tl_cpp_stdin;		/* stdin's bytes, kept for the child   */
+
+/*
+ * cc1 reads stdin (gcc -x c -) once, so the child could not read it again:
+ * before cc1 reads it (plugin_init runs first), copy it into a file and put
+ * that file on cc1's stdin; the child gets the same file as its stdin, so
+ * its text names "<stdin>" as cc1's does. Such a file can only be a unit
+ * made at the build (tl_unit_deferrable).
+ */
+void tl_preprocess_init(void)
+{
+	const char *input = tl_input_file();
+	char buf[65536];
+	ssize_t n;
+	int fd, in;
+	bool ok = true;
+
+	if (!input || strcmp(input, "-"))
+		return;
+	tl_cpp_stdin = xstrdup("/tmp/turbolift-stdin-XXXXXX");
+	fd = mkstemp(tl_cpp_stdin);
+	if (fd < 0) {
+		free(tl_cpp_stdin);
+		tl_cpp_stdin = NULL;
+		return;	/* reported when the text is needed */
+	}
+	while (ok && (n = read(0, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		ok = n > 0 && write(fd, buf, n) == n;
+	}
+	close(fd);
+	in = ok ? open(tl_cpp_stdin, O_RDONLY) : -1;
+	if (in < 0 || dup2(in, 0) < 0)
+		fatal_error(UNKNOWN_LOCATION, "turbolift: cannot keep a copy of stdin in %qs: %s",
+			    tl_cpp_stdin, xstrerror(errno));
+	close(in);
+}
+
+/* Does the file's text say "turbolift", in any case? (Unreadable: yes,
+ * which only means preprocessing as before.) */
+static bool tl_mentions_turbolift(const char *path)
+{
+	static const char word[] = "turbolift";
+	struct stat st;
+	char *text;
+	size_t i, len = 0;
+	ssize_t n;
+	bool found = true;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return true;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return true;
+	}
+	text = XNEWVEC(char, st.st_size + 1);
+	while (len < (size_t)st.st_size && (n = read(fd, text + len, st.st_size - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	if (len == (size_t)st.st_size) {
+		found = false;
+		for (i = 0; i + sizeof(word) - 1 <= len && !found; i++)
+			found = TOLOWER(text[i]) == 't' &&
+				!strncasecmp(text + i, word, sizeof(word) - 1);
+	}
+	free(text);
+	return found;
+}
 
 void tl_preprocess_start(void)
 {
-	vec<const char *> argv = vNULL;
+	vec<const char *> argv = vNULL, options;
 	const char *cc1 = tl_cc1_path();
-	unsigned i, j;
+	const char *input;
+	unsigned i;
 	int fd;
 
-	for (i = 0; i < save_decoded_options_count; i++)
-		if (save_decoded_options[i].opt_index == OPT_fpreprocessed) {
-			/* the input is already the preprocessed text (-save-temps);
-			 * main_input_filename names the original source by then */
-			for (j = 0; j < save_decoded_options_count; j++)
-				if (save_decoded_options[j].opt_index == OPT_SPECIAL_input_file)
-					tl_cpp_output = xstrdup(save_decoded_options[j].arg);
-			if (!tl_cpp_output)
-				tl_cpp_output = xstrdup(main_input_filename);
-			tl_cpp_input_preprocessed = true;
-			return;
-		}
+	if (tl_cpp_started)
+		return;
+	tl_cpp_started = true;
+	if (tl_input_preprocessed()) {
+		/* the input is already the preprocessed text (-save-temps);
+		 * main_input_filename names the original source by then */
+		input = tl_input_file();
+		tl_cpp_output = xstrdup(tl_cpp_stdin ? tl_cpp_stdin :
+					input ? input : main_input_filename);
+		tl_cpp_input_preprocessed = true;
+		return;
+	}
 	tl_cpp_failed_to_start = true;
 	if (!cc1)
 		return;
@@ -121,26 +259,41 @@ void tl_preprocess_start(void)
 		return;
 	}
 	close(fd);
+	/* mode=unit makes the text a recipe describes: exactly its options */
+	options = tl_build_mode_option == TL_BUILD_UNIT ? tl_recipe_options(tl_unit_dir_option)
+							: tl_preprocess_options();
 	argv.safe_push(cc1);
 	argv.safe_push("-E");
 	argv.safe_push("-D__TURBOLIFT__=1");	/* what tl_predefine_macro defines */
-	for (i = 0; i < save_decoded_options_count; i++) {
-		const struct cl_decoded_option *opt = &save_decoded_options[i];
-
-		if (tl_skip_option(opt))
-			continue;
-		if (opt->opt_index == OPT_SPECIAL_input_file) {
-			argv.safe_push(opt->arg);
-			continue;
-		}
-		for (j = 0; j < opt->canonical_option_num_elements; j++)
-			argv.safe_push(opt->canonical_option[j]);
-	}
+	for (i = 0; i < options.length(); i++)
+		argv.safe_push(options[i]);
 	argv.safe_push("-o");
 	argv.safe_push(tl_cpp_output);
 	argv.safe_push(NULL);
-	tl_cpp_failed_to_start = !tl_run_start(argv.address(), &tl_cpp_child);
+	tl_cpp_failed_to_start = !tl_run_start_input(argv.address(), &tl_cpp_child, tl_cpp_stdin);
 	argv.release();
+	options.release();
+}
+
+/* When the unit starts, before cc1 parses: a file that mentions turbolift
+ * (or comes from stdin, or is already preprocessed, or is a recipe being
+ * made) gets its text now; any other file only once a tag turns up. */
+void tl_preprocess_unit_start(void)
+{
+	const char *input = tl_input_file();
+
+	if (tl_build_mode_option == TL_BUILD_UNIT || !tl_unit_deferrable() ||
+	    tl_mentions_turbolift(input))
+		tl_preprocess_start();
+}
+
+/* Can this file's text be made later, from its recipe? Not from stdin
+ * (gone after the build) nor from text that was preprocessed elsewhere. */
+bool tl_unit_deferrable(void)
+{
+	const char *input = tl_input_file();
+
+	return input && strcmp(input, "-") && !tl_cpp_stdin && !tl_input_preprocessed();
 }
 
 /* Reap the child and remove its output, whether or not it was read (a file
@@ -158,6 +311,20 @@ void tl_preprocess_discard(void)
 		unlink(tl_cpp_output);
 	free(tl_cpp_output);
 	tl_cpp_output = NULL;
+	if (tl_cpp_stdin) {
+		unlink(tl_cpp_stdin);
+		free(tl_cpp_stdin);
+		tl_cpp_stdin = NULL;
+	}
+}
+
+/* A file that turned out to have no service leaves a recipe: a child
+ * started because its text mentioned turbolift is not waited for. */
+void tl_preprocess_cancel(void)
+{
+	if (tl_cpp_child.pid > 0)
+		kill(tl_cpp_child.pid, SIGKILL);
+	tl_preprocess_discard();
 }
 
 bool tl_read_preprocessed(struct tl_strbuf *out)
@@ -166,6 +333,7 @@ bool tl_read_preprocessed(struct tl_strbuf *out)
 	FILE *f;
 	bool ok;
 
+	tl_preprocess_start();	/* at once, if nothing started it before */
 	if (!tl_cpp_input_preprocessed) {
 		if (tl_cpp_failed_to_start || tl_cpp_child.pid <= 0) {
 			error("turbolift: cannot start cc1 to preprocess %qs again for the service: %s",

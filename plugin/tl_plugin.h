@@ -18,6 +18,7 @@
 enum tl_build_mode {
 	TL_BUILD_DISTRIBUTED,	/* tagged functions become services */
 	TL_BUILD_OFF,		/* attribute checked, code untouched  */
+	TL_BUILD_UNIT,		/* the first call makes a recipe's unit.i */
 };
 
 /* One function carrying __attribute__((turbolift("target"))). */
@@ -47,6 +48,9 @@ struct tl_strbuf {
 /* Options and collected facts, owned by turbolift_plugin.cc. */
 extern enum tl_build_mode tl_build_mode_option;
 extern const char *tl_outdir;
+extern const char *tl_unit_dir_option;	/* -fplugin-arg-turbolift-unitdir= (mode=unit) */
+extern const char *tl_plugin_path;	/* this plugin, absolute, for recipes */
+extern const char *tl_plugin_base;	/* its name in -fplugin-arg-NAME-      */
 extern bool tl_verbose;		/* -fplugin-arg-turbolift-verbose */
 extern bool tl_werror;		/* -fplugin-arg-turbolift-werror  */
 extern struct tl_tagged *tl_tagged_functions;
@@ -84,17 +88,25 @@ bool tl_compute_reach(struct tl_tagged *tagged, struct tl_reach *reach);
 bool tl_check_globals(struct tl_tagged *tagged);
 
 /* Step 5: this file as a unit of services, and the service translation unit
- * (slice.cc, unit.cc; docs/multifile.md). tl_slice_service starts from the
- * unit text. */
+ * (slice.cc, unit.cc, recipe.cc; docs/multifile.md). tl_slice_service
+ * starts from the unit text. */
 #define TL_UNITS_SECTION "turbolift_units"	/* in every object: its unit folder */
 #define TL_UNIT_OF_SECTION "turbolift_unit_of"	/* in service.o: the unit it replaces */
 extern char *tl_unit_dir;			/* this file's unit folder, once written */
+void tl_preprocess_init(void);
+void tl_preprocess_unit_start(void);
 void tl_preprocess_start(void);
+void tl_preprocess_cancel(void);
 void tl_preprocess_discard(void);
+bool tl_unit_deferrable(void);
+vec<const char *> tl_preprocess_options(void);
 bool tl_read_preprocessed(struct tl_strbuf *out);
 bool tl_unit_text(const struct tl_strbuf *preprocessed, struct tl_strbuf *unit);
 bool tl_emit_unit(const struct tl_strbuf *unit);
-void tl_emit_unit_late(void);
+void tl_emit_unit_untagged(bool now);
+void tl_emit_unit_into(const char *dir);
+bool tl_recipe_write(struct tl_strbuf *text, uint64_t *key);
+vec<const char *> tl_recipe_options(const char *dir);
 bool tl_slice_service(const struct tl_strbuf *unit, struct tl_tagged *tagged,
 		      struct tl_reach *reach, struct tl_strbuf *service);
 
@@ -119,6 +131,7 @@ struct tl_child {
 	int errfd;		/* its stdout and stderr */
 };
 bool tl_run_start(const char *const *argv, struct tl_child *child);
+bool tl_run_start_input(const char *const *argv, struct tl_child *child, const char *stdin_file);
 bool tl_run_wait(struct tl_child *child, char **output);
 const char *tl_cc1_path(void);
 tree tl_const_char_pointer(void);

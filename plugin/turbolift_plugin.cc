@@ -59,6 +59,9 @@ int plugin_is_GPL_compatible = 1;
 
 enum tl_build_mode tl_build_mode_option = TL_BUILD_DISTRIBUTED;
 const char *tl_outdir;
+const char *tl_unit_dir_option;
+const char *tl_plugin_path;
+const char *tl_plugin_base;
 bool tl_verbose;
 bool tl_werror;
 struct tl_tagged *tl_tagged_functions;
@@ -71,6 +74,7 @@ static const char turbolift_plugin_help[] =
 	"Turbolift: run tagged C functions as services.\n"
 	"  -fplugin-arg-turbolift-mode=distributed|off\n"
 	"  -fplugin-arg-turbolift-outdir=DIR\n"
+	"  -fplugin-arg-turbolift-mode=unit -fplugin-arg-turbolift-unitdir=DIR (the runtime's)\n"
 	"  -fplugin-arg-turbolift-verbose\n"
 	"  -fplugin-arg-turbolift-werror\n";
 
@@ -155,8 +159,11 @@ static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data A
 	for (i = 0; i < tl_tagged_count; i++)
 		if (tl_tagged_functions[i].has_body && tl_tagged_functions[i].signature)
 			break;
-	if (i == tl_tagged_count && !flag_generate_lto) {
-		tl_unit_late = true;
+	if (i == tl_tagged_count) {
+		if (flag_generate_lto)
+			tl_emit_unit_untagged(false);
+		else
+			tl_unit_late = true;
 		return;
 	}
 	if (!tl_read_preprocessed(&preprocessed) || !tl_unit_text(&preprocessed, &unit) ||
@@ -188,20 +195,24 @@ static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data A
 static void tl_finish_unit(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
 {
 	if (tl_unit_late)
-		tl_emit_unit_late();
+		tl_emit_unit_untagged(true);
 }
 
-/* Before cc1 parses: the second preprocessing starts beside it (slice.cc). */
+/* Before cc1 parses: the second preprocessing starts beside it when the
+ * file may have a service (slice.cc). */
 static void tl_start_unit(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
 {
-	if (tl_build_mode_option == TL_BUILD_DISTRIBUTED)
-		tl_preprocess_start();
+	if (tl_build_mode_option == TL_BUILD_DISTRIBUTED || tl_build_mode_option == TL_BUILD_UNIT)
+		tl_preprocess_unit_start();
 }
 
 /* At the end of cc1: the service checks run meanwhile (emit.cc), and the
- * preprocessing child when errors stopped the build before it was read. */
+ * preprocessing child when errors stopped the build before it was read.
+ * mode=unit writes its unit.i here (-fsyntax-only ends cc1 after parsing). */
 static void tl_collect_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data ATTRIBUTE_UNUSED)
 {
+	if (tl_build_mode_option == TL_BUILD_UNIT)
+		tl_emit_unit_into(tl_unit_dir_option);
 	tl_finish_services();
 	tl_preprocess_discard();
 }
@@ -218,6 +229,10 @@ static bool tl_parse_arguments(struct plugin_name_args *info)
 			tl_build_mode_option = TL_BUILD_DISTRIBUTED;
 		} else if (!strcmp(key, "mode") && value && !strcmp(value, "off")) {
 			tl_build_mode_option = TL_BUILD_OFF;
+		} else if (!strcmp(key, "mode") && value && !strcmp(value, "unit")) {
+			tl_build_mode_option = TL_BUILD_UNIT;
+		} else if (!strcmp(key, "unitdir") && value && IS_ABSOLUTE_PATH(value)) {
+			tl_unit_dir_option = xstrdup(value);
 		} else if (!strcmp(key, "outdir") && value && *value) {
 			tl_outdir = xstrdup(value);
 		} else if (!strcmp(key, "verbose") && !value) {
@@ -264,6 +279,15 @@ int plugin_init(struct plugin_name_args *info, struct plugin_gcc_version *versio
 	}
 	if (!tl_parse_arguments(info))
 		return 1;
+	if ((tl_build_mode_option == TL_BUILD_UNIT) != (tl_unit_dir_option != NULL)) {
+		error("turbolift: %<mode=unit%> and %<unitdir=DIR%> (an absolute path) go together; "
+		      "the runtime gives them, to make a unit at its first call");
+		return 1;
+	}
+	tl_plugin_path = tl_absolute(info->full_name);
+	tl_plugin_base = info->base_name;
+	if (tl_build_mode_option == TL_BUILD_DISTRIBUTED)
+		tl_preprocess_init();	/* before cc1 reads stdin */
 	/* mode=off writes nothing, so it needs no folder either */
 	if (!tl_outdir && tl_build_mode_option == TL_BUILD_DISTRIBUTED &&
 	    !(tl_outdir = tl_default_outdir()))

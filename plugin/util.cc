@@ -86,10 +86,10 @@ bool tl_write_file(const char *path, const char *data, size_t len)
 }
 
 /* Start argv (argv[0] an absolute path or found on PATH) with its stdout
- * and stderr going to a temporary file; tl_run_wait collects them. The
- * caller goes on meanwhile (the service compiles while cc1 compiles the
- * user's code). */
-bool tl_run_start(const char *const *argv, struct tl_child *child)
+ * and stderr going to a temporary file, and stdin_file (when not NULL) as
+ * its stdin; tl_run_wait collects them. The caller goes on meanwhile (the
+ * service compiles while cc1 compiles the user's code). */
+bool tl_run_start_input(const char *const *argv, struct tl_child *child, const char *stdin_file)
 {
 	char errname[] = "/tmp/turbolift-run-XXXXXX";
 
@@ -100,6 +100,13 @@ bool tl_run_start(const char *const *argv, struct tl_child *child)
 	unlink(errname);
 	child->pid = fork();
 	if (child->pid == 0) {
+		/* a file of its own: cc1's stdin is shared, and read to its end */
+		int in = stdin_file ? open(stdin_file, O_RDONLY) : -1;
+
+		if (stdin_file && (in < 0 || dup2(in, 0) < 0)) {
+			fprintf(stderr, "cannot open %s: %s\n", stdin_file, xstrerror(errno));
+			_exit(126);
+		}
 		dup2(child->errfd, 1);
 		dup2(child->errfd, 2);
 		execvp(argv[0], (char *const *)argv);
@@ -111,6 +118,11 @@ bool tl_run_start(const char *const *argv, struct tl_child *child)
 		return false;
 	}
 	return true;
+}
+
+bool tl_run_start(const char *const *argv, struct tl_child *child)
+{
+	return tl_run_start_input(argv, child, NULL);
 }
 
 /* Wait for a tl_run_start child; its output in *output (or NULL). */

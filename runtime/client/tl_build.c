@@ -48,6 +48,7 @@
 #include "tl_proc.h"
 #include "tl_own_symbols.h"
 #include "tl_unit_globals.h"
+#include "tl_unit_recipe.h"
 #include "tl_paths.h"
 
 /* A growable argv. */
@@ -722,6 +723,11 @@ static int compile_unit(struct unit *x, long deadline)
         snprintf(x->err, sizeof x->err, "out of memory");
         goto cleanup;
     }
+    /* a file without a tagged function left a recipe: its text first */
+    if (access(input, F_OK) != 0 && tl_unit_recipe_is(x->dir) &&
+        tl_unit_recipe_make(x->dir, x->source, deadline - tl_now_ms(), x->err,
+                            sizeof x->err) != 0)
+        goto cleanup;
     f = fopen(txt, "re");
     if (f == NULL || access(input, R_OK) != 0) {
         snprintf(x->err, sizeof x->err, "the unit of %s is no longer in the cache (%s: %s); "

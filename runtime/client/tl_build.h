@@ -49,4 +49,11 @@ char *tl_build_service_lib(char *err, size_t errlen);
     "ccache: keep the default output folder, pass -fplugin-arg-turbolift-outdir=DIR, or " \
     "set CCACHE_DISABLE=1; docs/multifile.md)"
 
+/* The end of a message about a unit made at the first call (from the
+ * recipe its build left, docs/multifile.md "Build time") whose source,
+ * header or compiler is no longer what the program was compiled from. */
+#define TL_BUILD_SOURCE_CHANGED \
+    "the service would not hold the code the program was compiled from; rebuild the " \
+    "program (docs/multifile.md, \"Build time\")"
+
 #endif /* TL_BUILD_H */
