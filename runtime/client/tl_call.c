@@ -296,6 +296,9 @@ static int with_globals_signature(struct tl_fn *fn, char *err, size_t errlen)
     char *text = NULL;
     int rc;
 
+    if (fn->target.globals != NULL)
+        tl_log_info("%s: variables of the program that its service uses: %s", fn->d.function,
+                    tl_unit_globals_describe(fn->target.globals));
     if (size == 0)
         return 0;
     /* "R(params;captures)": one more capture before the ')' */
@@ -309,8 +312,6 @@ static int with_globals_signature(struct tl_fn *fn, char *err, size_t errlen)
     if (rc != 0)
         return -1;
     fn->globals_size = size;
-    tl_log_info("%s: variables of the program that its service uses: %s", fn->d.function,
-                tl_unit_globals_describe(fn->target.globals));
     return 0;
 }
 
