@@ -54,6 +54,7 @@ char *tl_build_service_lib(char *err, size_t errlen);
  * header or compiler is no longer what the program was compiled from. */
 #define TL_BUILD_SOURCE_CHANGED \
     "the service would not hold the code the program was compiled from; rebuild the " \
-    "program (docs/multifile.md, \"Build time\")"
+    "program (a compiler cache returns objects that name the files of the build that " \
+    "filled it: rebuild with CCACHE_RECACHE=1 when those are gone; docs/multifile.md)"
 
 #endif /* TL_BUILD_H */

@@ -217,7 +217,7 @@ static int hash_file(const char *path, size_t size, uint64_t *h)
 
 /*
  * Is every input what the build read? NULL when so, else what happened to
- * which file, malloc'd ("/src/b.h changed").
+ * which file, malloc'd ("one of them, /src/b.h, has changed").
  */
 static char *changed_input(const struct recipe *r)
 {
@@ -239,13 +239,12 @@ static char *changed_input(const struct recipe *r)
         }
         path = line + used;
         if (stat(path, &st) != 0) {
-            if (asprintf(&what, "%s, which it was compiled from, is gone (%s)", path,
-                         strerror(errno)) < 0)
+            if (asprintf(&what, "one of them, %s, is gone (%s)", path, strerror(errno)) < 0)
                 what = NULL;
         } else if ((long long)st.st_size != size ||
                    (mtime_ns(&st) != mtime &&
                     (hash_file(path, (size_t)st.st_size, &h) != 0 || h != hash))) {
-            if (asprintf(&what, "%s, which it was compiled from, has changed", path) < 0)
+            if (asprintf(&what, "one of them, %s, has changed", path) < 0)
                 what = NULL;
         }
     }
