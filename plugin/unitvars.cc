@@ -20,12 +20,14 @@
  *      address-taken by some code here (a static nothing writes keeps its
  *      initial value in every process and needs no capture)
  *   p  holds a pointer somewhere (its bytes mean nothing in another process)
+ *   c  is a char pointer: a C string, which travels as text
  *   k  marked TURBOLIFT_STATIC: its initial value is fine in the service
  *   t  thread-local
  *
  * The runtime reads it after the service's link (runtime/client/
  * tl_unit_globals.c): the kept variables without p travel with each call
- * as bytes; those with p must be unchanged since the program started.
+ * as bytes, char pointers as strings; the others with p must be unchanged
+ * since the program started.
  *
  * The table is made when the call graph is complete, before any IPA pass
  * (references are exact, nothing is removed yet), and written with the
@@ -119,6 +121,9 @@ void tl_describe_unit_vars(void)
 			flags[n++] = 'w';
 		if (tl_type_holds_pointer(TREE_TYPE(decl), 0))
 			flags[n++] = 'p';
+		if (TREE_CODE(TREE_TYPE(decl)) == POINTER_TYPE &&
+		    TYPE_MAIN_VARIANT(TREE_TYPE(TREE_TYPE(decl))) == char_type_node)
+			flags[n++] = 'c';
 		if (lookup_attribute("turbolift_static", DECL_ATTRIBUTES(decl)))
 			flags[n++] = 'k';
 		if (DECL_THREAD_LOCAL_P(decl))

@@ -41,6 +41,7 @@
 #include <turbolift.h>
 
 #include "tl_abi.h"
+#include "tl_buf.h"
 #include "tl_client.h"
 #include "tl_codec.h"
 #include "tl_config.h"
@@ -58,6 +59,7 @@ struct tl_fn {
     struct tl_sig *wire_sig;        /* sig plus the block of the program's
                                        variables the service keeps, or sig */
     size_t globals_size;            /* that block's bytes (0: none)        */
+    size_t globals_strings;         /* and the char pointers after it     */
     struct tl_manifest *manifest;
     struct tl_fn_config cfg;
     struct tl_target target;
@@ -293,25 +295,36 @@ static int fail_policy(struct tl_fn *fn, const char *reason)
 static int with_globals_signature(struct tl_fn *fn, char *err, size_t errlen)
 {
     size_t size = tl_unit_globals_size(fn->target.globals);
-    char *text = NULL;
+    size_t strings = tl_unit_globals_strings(fn->target.globals);
+    struct tl_buf text = { 0 };
     int rc;
 
     if (fn->target.globals != NULL)
         tl_log_info("%s: variables of the program that its service uses: %s", fn->d.function,
                     tl_unit_globals_describe(fn->target.globals));
-    if (size == 0)
+    if (size == 0 && strings == 0)
         return 0;
-    /* "R(params;captures)": one more capture before the ')' */
-    if (asprintf(&text, "%.*s%c[%zu]u1)", (int)strlen(fn->d.signature) - 1, fn->d.signature,
-                 fn->sig->capture_count ? ',' : ';', size) < 0) {
+    /* "R(params;captures)": more captures before the ')' */
+    rc = tl_buf_append(&text, fn->d.signature, strlen(fn->d.signature) - 1, SIZE_MAX);
+    if (rc == 0 && size > 0)
+        rc = tl_buf_printf(&text, SIZE_MAX, "%c[%zu]u1", fn->sig->capture_count ? ',' : ';',
+                           size);
+    for (size_t i = 0; rc == 0 && i < strings; i++)
+        rc = tl_buf_printf(&text, SIZE_MAX, "%cs",
+                           fn->sig->capture_count || size > 0 || i > 0 ? ',' : ';');
+    if (rc == 0)
+        rc = tl_buf_append(&text, ")", 1, SIZE_MAX);
+    if (rc != 0) {
         snprintf(err, errlen, "out of memory");
+        tl_buf_free(&text);
         return -1;
     }
-    rc = tl_sig_parse(text, &fn->wire_sig, err, errlen);
-    free(text);
+    rc = tl_sig_parse(text.data, &fn->wire_sig, err, errlen);
+    tl_buf_free(&text);
     if (rc != 0)
         return -1;
     fn->globals_size = size;
+    fn->globals_strings = strings;
     return 0;
 }
 
@@ -428,7 +441,7 @@ static int with_captures(struct tl_fn *fn, struct tl_scratch *s, void *const *ar
                          char *err, size_t errlen)
 {
     unsigned k = fn->sig->capture_count, n = fn->sig->param_count - k;
-    unsigned g = fn->globals_size > 0;
+    unsigned b = fn->globals_size > 0, g = b + (unsigned)fn->globals_strings;
 
     *all = args;                    /* NULL for a function without parameters */
     if (k + g == 0)
@@ -451,7 +464,9 @@ static int with_captures(struct tl_fn *fn, struct tl_scratch *s, void *const *ar
         s->all[i] = args[i];
     for (unsigned i = 0; i < k; i++)
         s->all[n + i] = captured[i];
-    if (g) {
+    for (unsigned i = b; i < g; i++)
+        s->all[n + k + i] = tl_unit_globals_string(fn->target.globals, i - b);
+    if (b) {
         /* the program's variables of other files, read now, like the
          * stub's captured globals (tl_unit_globals.c) */
         if (s->globals_cap < fn->globals_size) {
@@ -464,10 +479,10 @@ static int with_captures(struct tl_fn *fn, struct tl_scratch *s, void *const *ar
             s->globals = grown;
             s->globals_cap = fn->globals_size;
         }
-        if (tl_unit_globals_gather(fn->target.globals, s->globals, err, errlen) != 0)
-            return -1;
         s->all[n + k] = s->globals;
     }
+    if (g > 0 && tl_unit_globals_gather(fn->target.globals, s->globals, err, errlen) != 0)
+        return -1;
     *all = (void *const *)s->all;
     return 0;
 }

@@ -24,10 +24,11 @@
  *   3. at every run's first call (load), each listed variable is found in
  *      the program's symbol table (a static by its file's name), and
  *   4. on every call (gather) the block is filled from the program's
- *      memory and sent as one more captured value, "[SIZE]u1"; the service
- *      copies it into its own variables before the function runs
- *      (service/tl_capture.c). A pointer variable that changed fails the
- *      call: its value cannot travel.
+ *      memory and sent as one more captured value, "[SIZE]u1", and each
+ *      char pointer ("s") as one more, "s" (the text it points at); the
+ *      service copies them into its own variables before the function runs
+ *      (service/tl_capture.c). Another pointer variable that changed fails
+ *      the call: its value cannot travel.
  *
  * What the program's data looked like at start, for (4), is copied when
  * libturbolift is initialised: after relocation, before the program's own
@@ -316,7 +317,7 @@ int tl_unit_globals_embed(const char *binary, const struct tl_unit_ref *units, s
     struct kept_list kept = { .v = NULL };
     struct tl_buf text = { 0 }, older = { 0 }, ambiguous = { 0 };
     struct tl_elf elf = { .map = NULL };
-    size_t offset = 0;
+    size_t offset = 0, strings = 0;
     int has_symtab, rc = -1;
 
     t.files = calloc(nunits + 1, sizeof *t.files);
@@ -366,7 +367,13 @@ int tl_unit_globals_embed(const char *binary, const struct tl_unit_ref *units, s
                          k->name, (unsigned long long)k->size, var->size);
             continue;
         }
-        if (has_flag(var, 'p')) {
+        if (has_flag(var, 'c')) {
+            if (tl_buf_printf(&text, LIST_MAX, "s %llx %zu %zu %c %s %s\n",
+                              (unsigned long long)k->value, var->size, strings++,
+                              k->local ? 'l' : 'g', k->name,
+                              t.files[var->unit] ? t.files[var->unit] : "?") != 0)
+                goto oom;
+        } else if (has_flag(var, 'p')) {
             if (tl_buf_printf(&text, LIST_MAX, "p %llx %zu - %c %s %s\n", (unsigned long long)k->value,
                               var->size, k->local ? 'l' : 'g', k->name,
                               t.files[var->unit] ? t.files[var->unit] : "?") != 0)
@@ -410,7 +417,7 @@ cleanup:
 /* 3. At every run's first call: where they are in the program          */
 
 struct entry {
-    char kind;                      /* 'b' or 'p'                        */
+    char kind;                      /* 'b' bytes, 's' string, 'p' kept   */
     int local;
     size_t size, offset;
     char *name, *file;
@@ -423,6 +430,7 @@ struct tl_unit_globals {
     struct entry *v;
     size_t n;
     size_t block;                   /* bytes sent with each call         */
+    size_t strings;                 /* char pointers sent as strings     */
     char *described;
 };
 
@@ -443,6 +451,19 @@ void tl_unit_globals_free(struct tl_unit_globals *g)
 size_t tl_unit_globals_size(const struct tl_unit_globals *g)
 {
     return g != NULL ? g->block : 0;
+}
+
+size_t tl_unit_globals_strings(const struct tl_unit_globals *g)
+{
+    return g != NULL ? g->strings : 0;
+}
+
+void *tl_unit_globals_string(const struct tl_unit_globals *g, size_t i)
+{
+    for (size_t k = 0; k < g->n; k++)
+        if (g->v[k].kind == 's' && g->v[k].offset == i)
+            return (void *)g->v[k].addr;
+    return NULL;
 }
 
 const char *tl_unit_globals_describe(const struct tl_unit_globals *g)
@@ -467,14 +488,14 @@ static int parse_list(const char *data, struct tl_unit_globals *g)
         copy[len] = '\0';
         line += len + (nl != NULL);
         if (sscanf(copy, "%c %llx %zu %31s %c %511s %n", &kind, &addr, &size, offset, &bind,
-                   name, &file_at) < 6 || file_at == 0 || (kind != 'b' && kind != 'p'))
+                   name, &file_at) < 6 || file_at == 0 || strchr("bsp", kind) == NULL)
             return -1;
         grown = realloc(g->v, (g->n + 1) * sizeof *grown);
         if (grown == NULL)
             return -1;
         g->v = grown;
         g->v[g->n] = (struct entry){ .kind = kind, .local = bind == 'l', .size = size,
-                                     .offset = kind == 'b' ? strtoull(offset, NULL, 10) : 0 };
+                                     .offset = kind != 'p' ? strtoull(offset, NULL, 10) : 0 };
         g->v[g->n].name = strdup(name);
         g->v[g->n].file = strdup(copy + file_at);
         g->n++;
@@ -483,6 +504,8 @@ static int parse_list(const char *data, struct tl_unit_globals *g)
         if (kind == 'b')
             g->block = g->v[g->n - 1].offset + size > g->block ? g->v[g->n - 1].offset + size
                                                                : g->block;
+        if (kind == 's' && (size != sizeof(char *) || g->v[g->n - 1].offset != g->strings++))
+            return -1;
     }
     return 0;
 }
@@ -585,7 +608,8 @@ int tl_unit_globals_load(const char *binary, const char *program,
         }
         e->addr += fb.bias;
         if (e->kind != 'p') {
-            if (tl_buf_printf(&described, LIST_MAX, "%s%s (%s, %zu bytes)",
+            if (tl_buf_printf(&described, LIST_MAX, e->kind == 's' ? "%s%s (%s, a string)"
+                                                                   : "%s%s (%s, %zu bytes)",
                               described.len ? ", " : "", e->name, e->file, e->size) != 0)
                 goto oom;
             continue;
@@ -651,7 +675,7 @@ int tl_unit_globals_gather(const struct tl_unit_globals *g, unsigned char *block
 
         if (e->kind == 'b') {
             memcpy(block + e->offset, (const void *)e->addr, e->size);
-        } else if (memcmp((const void *)e->addr, e->initial, e->size) != 0) {
+        } else if (e->kind == 'p' && memcmp((const void *)e->addr, e->initial, e->size) != 0) {
             snprintf(err, errlen, "%s (%s) holds pointers and the program changed it since it "
                      "started; the service's code uses it, but what it points at cannot be sent "
                      "with a call (make it a parameter, or mark it TURBOLIFT_STATIC if the "

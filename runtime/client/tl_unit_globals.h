@@ -41,6 +41,10 @@ int tl_unit_globals_load(const char *binary, const char *program,
                          struct tl_unit_globals **out, char *err, size_t errlen);
 /* Bytes of the block sent with each call (0: none travels). */
 size_t tl_unit_globals_size(const struct tl_unit_globals *g);
+/* Char pointers sent as strings, after the block; the address of the i-th
+ * (the program's variable, a char *), which the codec reads as an "s". */
+size_t tl_unit_globals_strings(const struct tl_unit_globals *g);
+void *tl_unit_globals_string(const struct tl_unit_globals *g, size_t i);
 /* Fill block (tl_unit_globals_size bytes) with the variables' current
  * values; -1 with err set when a variable that holds pointers has changed
  * since the program started. */

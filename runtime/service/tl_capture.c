@@ -15,8 +15,9 @@
  *
  * The other files' variables are listed by the client after the link, in
  * this binary's section TL_ABI_GLOBALS_SECTION (client/tl_unit_globals.c):
- * their bytes arrive as the call's last captured value, one block, and are
- * copied into place before the function runs.
+ * their bytes arrive after the call's own captured values, one block, then
+ * one string per char pointer, and are put in place before the function
+ * runs.
  */
 #define _GNU_SOURCE
 #include "tl_capture.h"
@@ -45,11 +46,13 @@ void __turbolift_capture_unlock(void)
 
 struct tl_unit_global {
     unsigned char *addr;
-    size_t size, offset;
+    size_t size;
+    size_t offset;              /* 'b': in the block; 's': its index      */
+    char kind;                  /* 'b' bytes, 's' a char pointer          */
 };
 
 static struct tl_unit_global *tl_unit_globals;
-static size_t tl_unit_global_count, tl_unit_block_size;
+static size_t tl_unit_global_count, tl_unit_block_size, tl_unit_strings;
 
 struct tl_own_segments {
     uintptr_t bias;
@@ -112,9 +115,11 @@ int tl_capture_load(char *err, size_t errlen)
             *next++ = '\0';
         if (line[0] == 'p')
             continue;       /* holds pointers: the client checks it */
-        if (sscanf(line, "%c %llx %zu %zu", &kind, &addr, &size, &offset) != 4 || kind != 'b' ||
+        if (sscanf(line, "%c %llx %zu %zu", &kind, &addr, &size, &offset) != 4 ||
+            (kind != 'b' && kind != 's') ||
             !tl_writable(&own, own.bias + (uintptr_t)addr, size) ||
-            offset > SIZE_MAX - size) {
+            offset > SIZE_MAX - size ||
+            (kind == 's' && (size != sizeof(char *) || offset != tl_unit_strings))) {
             snprintf(err, errlen, "section " TL_ABI_GLOBALS_SECTION " of this binary is "
                      "malformed at \"%.80s\"", line);
             goto done;
@@ -126,8 +131,10 @@ int tl_capture_load(char *err, size_t errlen)
         }
         tl_unit_globals = grown;
         tl_unit_globals[tl_unit_global_count++] = (struct tl_unit_global){
-            (unsigned char *)(own.bias + (uintptr_t)addr), size, offset };
-        if (offset + size > tl_unit_block_size)
+            (unsigned char *)(own.bias + (uintptr_t)addr), size, offset, kind };
+        if (kind == 's')
+            tl_unit_strings++;
+        else if (offset + size > tl_unit_block_size)
             tl_unit_block_size = offset + size;
     }
     rc = 0;
@@ -142,15 +149,27 @@ size_t tl_capture_block_size(void)
     return tl_unit_block_size;
 }
 
-void tl_capture_call(const struct tl_service_entry *entry, void *const *args,
-                     unsigned block_index, void *result)
+size_t tl_capture_strings(void)
 {
-    const unsigned char *block = args[block_index];
+    return tl_unit_strings;
+}
+
+void tl_capture_call(const struct tl_service_entry *entry, void *const *args,
+                     unsigned first, void *result)
+{
+    unsigned strings = first + (tl_unit_block_size > 0);
 
     __turbolift_capture_lock();
-    for (size_t i = 0; i < tl_unit_global_count; i++)
-        memcpy(tl_unit_globals[i].addr, block + tl_unit_globals[i].offset,
-               tl_unit_globals[i].size);
+    for (size_t i = 0; i < tl_unit_global_count; i++) {
+        const struct tl_unit_global *g = &tl_unit_globals[i];
+
+        /* a string points into the call's frame, as the dispatcher's own
+         * captured strings do: the next call sets it again before use */
+        if (g->kind == 's')
+            memcpy(g->addr, args[strings + g->offset], sizeof(char *));
+        else
+            memcpy(g->addr, (const unsigned char *)args[first] + g->offset, g->size);
+    }
     entry->call(args, result);
     __turbolift_capture_unlock();
 }

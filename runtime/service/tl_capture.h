@@ -12,11 +12,13 @@
 /* Read this binary's list of the program's variables of other files: 0
  * (also when it has none), or -1 with err set. Once, at start. */
 int tl_capture_load(char *err, size_t errlen);
-/* Bytes of the block each call brings: 0 when the list is empty. */
+/* Bytes of the block each call brings (0: no block), and the number of
+ * strings after it. */
 size_t tl_capture_block_size(void);
-/* Under the capture lock: copy the block args[block_index] into the
- * variables, then run the entry. */
+size_t tl_capture_strings(void);
+/* Under the capture lock: put the block (args[first], when there is one)
+ * and the strings after it into the variables, then run the entry. */
 void tl_capture_call(const struct tl_service_entry *entry, void *const *args,
-                     unsigned block_index, void *result);
+                     unsigned first, void *result);
 
 #endif /* TL_CAPTURE_H */

@@ -112,7 +112,8 @@ struct tl_service_function {
     const struct tl_service_entry *entry;
     struct tl_sig *sig;         /* the entry's, plus the block of the
                                    program's variables when it has one  */
-    unsigned block_index;       /* that block's argument, or 0 for none  */
+    unsigned first_extra;       /* that block's argument (then strings) */
+    int has_extra;
     _Atomic uint64_t calls[TL_STATUS_COUNT + 1];     /* by status          */
     _Atomic uint64_t request_bytes;
     _Atomic uint64_t response_bytes;
@@ -241,7 +242,8 @@ static int tl_name_is_identifier(const char *name)
  * signature the client sends by. */
 static int tl_with_globals(struct tl_service_function *fn, char *err, size_t errlen)
 {
-    size_t len = strlen(fn->entry->signature) + 32;
+    size_t block = tl_capture_block_size(), strings = tl_capture_strings();
+    size_t len = strlen(fn->entry->signature) + 32 + 2 * strings, at;
     char *text = malloc(len), reason[384];
     struct tl_sig *sig;
     int rc;
@@ -250,9 +252,16 @@ static int tl_with_globals(struct tl_service_function *fn, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    /* "R(params;captures)": one more capture before the ')' */
-    snprintf(text, len, "%.*s%c[%zu]u1)", (int)strlen(fn->entry->signature) - 1,
-             fn->entry->signature, fn->sig->capture_count ? ',' : ';', tl_capture_block_size());
+    /* "R(params;captures)": more captures before the ')' */
+    at = (size_t)snprintf(text, len, "%.*s", (int)strlen(fn->entry->signature) - 1,
+                          fn->entry->signature);
+    if (block > 0)
+        at += (size_t)snprintf(text + at, len - at, "%c[%zu]u1",
+                               fn->sig->capture_count ? ',' : ';', block);
+    for (size_t i = 0; i < strings; i++)
+        at += (size_t)snprintf(text + at, len - at, "%cs",
+                               fn->sig->capture_count || block > 0 || i > 0 ? ',' : ';');
+    snprintf(text + at, len - at, ")");
     rc = tl_sig_parse(text, &sig, reason, sizeof reason);
     free(text);
     if (rc < 0) {
@@ -262,7 +271,8 @@ static int tl_with_globals(struct tl_service_function *fn, char *err, size_t err
     }
     tl_sig_free(fn->sig);
     fn->sig = sig;
-    fn->block_index = sig->param_count - 1;
+    fn->first_extra = sig->param_count - (unsigned)strings - (block > 0);
+    fn->has_extra = 1;
     return 0;
 }
 
@@ -308,7 +318,8 @@ static int tl_load_entries(const struct tl_service_entry *entries, unsigned coun
         }
         functions[i].entry = e;
         functions[i].sig = sig;
-        if (tl_capture_block_size() > 0 && tl_with_globals(&functions[i], err, errlen) != 0)
+        if ((tl_capture_block_size() > 0 || tl_capture_strings() > 0) &&
+            tl_with_globals(&functions[i], err, errlen) != 0)
             return -1;
     }
     return 0;
@@ -1016,8 +1027,8 @@ static enum MHD_Result tl_finish(struct tl_request *request,
         return tl_send_text(service, connection, status, NULL, NULL, "%s: %s",
                             fn->entry->name, err);
     }
-    if (fn->block_index > 0)
-        tl_capture_call(fn->entry, tl_frame_args(frame), fn->block_index,
+    if (fn->has_extra)
+        tl_capture_call(fn->entry, tl_frame_args(frame), fn->first_extra,
                         tl_frame_result(frame));
     else
         fn->entry->call(tl_frame_args(frame), tl_frame_result(frame));

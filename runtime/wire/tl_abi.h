@@ -98,6 +98,8 @@ void __turbolift_capture_unlock(void);
  * them) lists them in this non-allocated section of its binary, one line
  * each: "b ADDR SIZE OFFSET BIND NAME FILE" for plain bytes, sent with
  * every call as one more captured value of type "[TOTAL]u1" at OFFSET;
+ * "s ADDR 8 INDEX BIND NAME FILE" for a char pointer, sent as captured
+ * value "s" number INDEX after the block (or first, without one);
  * "p ADDR SIZE - BIND NAME FILE" for one that holds pointers, which the
  * client requires unchanged since the program started. ADDR is the
  * service's link-time address (hex), BIND 'g' or 'l', FILE the source's

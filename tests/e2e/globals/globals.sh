@@ -112,7 +112,8 @@ bin=$(ls "$work"/units/cache/turbolift/bin/total-*/service 2>/dev/null | head -1
 if [ -n "$bin" ] && readelf -p turbolift_globals "$bin" >"$work/units/list" 2>&1; then
 	for v in "b .* l scale units_lib.c" "b .* g verbose units_lib.c" \
 		"b .* g settings units_lib.c" "b .* g lut units_table.c" \
-		"b .* g shared_mode units_main.c" "p .* g label units_lib.c"; do
+		"b .* g shared_mode units_main.c" "s .* 8 0 g label units_lib.c" \
+		"p .* g tag units_lib.c"; do
 		check "units: the service's list has '$v'" grep -q "$v" "$work/units/list"
 	done
 	check "units: ... and not calls_here (TURBOLIFT_STATIC)" \
@@ -126,7 +127,7 @@ XDG_CACHE_HOME=$p/cache TURBOLIFT_ON_FAILURE=abort "$reaper" "$p/dist" relabel \
 	>"$p/relabel.out" 2>"$p/relabel.err"
 check "units relabel: the run aborts (abort policy)" test $? -ne 0
 check "units relabel: the error names label, its file and why" \
-	grep -q "failed: label (units_lib.c) holds pointers and the program changed it" "$p/relabel.err"
+	grep -q "failed: tag (units_lib.c) holds pointers and the program changed it" "$p/relabel.err"
 
 # A stripped program: the variables cannot be found, and the first call says so.
 strip -o "$p/stripped" "$p/dist"

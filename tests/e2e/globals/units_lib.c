@@ -17,7 +17,8 @@ struct settings {
 static double scale = 1.0;	/* static, changed through a setter */
 int verbose;			/* public flag, set by main */
 struct settings settings = { "default", 1, { 1, 1, 1, 1 } };
-const char *label = "fixed";	/* holds a pointer: must stay unchanged */
+const char *label = "fixed";	/* a C string: travels as text */
+struct tagged_text { const char *text; int n; } tag = { "tag", 1 };	/* holds a pointer */
 int TURBOLIFT_STATIC calls_here;	/* the worker's own count is fine */
 extern double lut[256];		/* defined in units_table.c, filled by main */
 extern int shared_mode;		/* defined in the tagged file, read only here */
@@ -34,5 +35,6 @@ double weigh(int i)
 	calls_here++;
 	if (verbose)
 		fprintf(stderr, "weigh(%d) for %s\n", i, settings.name);
-	return scale * w * lut[i % 256] + shared_mode + (double)strlen(label);
+	return scale * w * lut[i % 256] + shared_mode + (double)strlen(label) +
+	       (double)strlen(tag.text) * tag.n;
 }

@@ -2,8 +2,9 @@
 /*
  * The tagged function reaches units_lib.c, whose variables main sets
  * (directly, through a setter, through units_table.c) before and between
- * calls. "relabel" as argv[1] changes a variable that holds a pointer: a
- * distributed call must then fail, not run with the old text.
+ * calls; a char pointer travels as text. A struct that holds a pointer
+ * cannot: with "relabel" as argv[1] main changes tag.text, after which a
+ * distributed call must fail, not run with the old text.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@ struct settings {
 extern struct settings settings;
 extern int verbose;
 extern const char *label;
+extern struct tagged_text { const char *text; int n; } tag;
 void set_scale(double s);
 void fill_lut(double base);
 double weigh(int i);
@@ -42,8 +44,9 @@ int main(int argc, char **argv)
 	settings.weights[2] = 4;
 	fill_lut(10);
 	shared_mode = 7;
+	label = "changed by main";
 	if (argc > 1 && strcmp(argv[1], "relabel") == 0)
-		label = "changed by main";
+		tag.text = "changed by main";
 	printf("%g\n", total(4));
 	set_scale(-1);
 	verbose = 0;
