@@ -54,6 +54,7 @@ int tl_elf_open(const char *path, struct tl_elf *elf, char *err, size_t errlen)
     if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
         eh->e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
         eh->e_shentsize != sizeof(ElfW(Shdr)) || eh->e_shoff == 0 ||
+        eh->e_shoff % _Alignof(ElfW(Shdr)) != 0 ||
         !in_file(elf, eh->e_shoff, sizeof(ElfW(Shdr))))
         goto bad;
     elf->sections = (const ElfW(Shdr) *)(elf->map + eh->e_shoff);
@@ -129,6 +130,7 @@ int tl_elf_symbols(const struct tl_elf *elf, tl_elf_symbol_fn fn, void *arg,
             continue;
         *has_symtab = 1;
         if (tab->sh_entsize != sizeof(ElfW(Sym)) || tab->sh_link >= elf->section_count ||
+            tab->sh_offset % _Alignof(ElfW(Sym)) != 0 ||
             !in_file(elf, tab->sh_offset, tab->sh_size))
             goto bad;
         str = &elf->sections[tab->sh_link];

@@ -356,13 +356,41 @@ fi
 "$work/vectors-plain" >"$work/vectors.plain"
 for ex in pricing vectors; do
     args=; [ $ex = pricing ] && args=20000
-    if TURBOLIFT_TARGET=k8s "$work/$ex" $args >"$work/$ex.k8s" 2>"$work/$ex.err" &&
+    if TURBOLIFT_TARGET=k8s TURBOLIFT_ON_FAILURE=abort "$work/$ex" $args >"$work/$ex.k8s" 2>"$work/$ex.err" &&
        cmp -s "$work/$ex.plain" "$work/$ex.k8s" && grep -q 'ready at http' "$work/$ex.err"; then
         pass "$ex on Kubernetes prints the same as native"
     else
         diff "$work/$ex.plain" "$work/$ex.k8s" | head; tail -20 "$work/$ex.err"; fail "$ex on Kubernetes"
     fi
 done
+
+# ---- 9b. variables of other files travel to the pods too ----
+# (tests/e2e/globals/units_*.c: a static set through a setter, a flag, a
+# config struct, a table filled by a third file, a string; docs/remote.md)
+u=$src/tests/e2e/globals
+if gcc -std=gnu11 -O2 -I"$src/include" "$u/units_main.c" "$u/units_lib.c" "$u/units_table.c" \
+        -o "$work/units-plain" 2>"$work/units.build" &&
+   gcc -std=gnu11 -O2 $cflags "$u/units_main.c" "$u/units_lib.c" "$u/units_table.c" \
+        -o "$work/units" 2>>"$work/units.build"; then
+    "$work/units-plain" >"$work/units.plain" 2>/dev/null
+    if TURBOLIFT_TARGET=k8s TURBOLIFT_ON_FAILURE=abort TURBOLIFT_LOG=info "$work/units" \
+            >"$work/units.k8s" 2>"$work/units.err" &&
+       cmp -s "$work/units.plain" "$work/units.k8s" && grep -q 'ready at http' "$work/units.err"; then
+        pass "variables of other files: the pods compute what the plain build prints"
+    else
+        diff "$work/units.plain" "$work/units.k8s" | head; tail -20 "$work/units.err"
+        fail "variables of other files on Kubernetes"
+    fi
+    check "variables of other files: the first call lists what travels" \
+        grep -q "scale (units_lib.c, 8 bytes), .* travel with each call; tag (units_lib.c) hold pointers" \
+        "$work/units.err"
+    TURBOLIFT_TARGET=k8s TURBOLIFT_ON_FAILURE=abort "$work/units" relabel \
+        >/dev/null 2>"$work/relabel.err"
+    check "variables of other files: a changed pointer fails the call on Kubernetes too" \
+        grep -q "failed: tag (units_lib.c) holds pointers and the program changed it" "$work/relabel.err"
+else
+    cat "$work/units.build"; fail "variables of other files: builds"
+fi
 
 # ---- 10. fan-out: calls/s on the cluster ----
 if TURBOLIFT_LOG=warn "$work/kwork" bench 4000 8 >"$work/bench.out" 2>"$work/bench.err"; then
