@@ -222,6 +222,7 @@ struct kept {
     const char *file;
     uint64_t value, size;
     int local;
+    int thread_local;
 };
 
 struct kept_list {
@@ -237,9 +238,9 @@ static int collect_kept(const struct tl_elf_symbol *s, void *arg)
     struct kept_list *k = arg;
     struct kept *grown;
 
-    if (s->type != STT_OBJECT || s->shndx == SHN_UNDEF || s->shndx >= SHN_LORESERVE ||
-        !(s->section_flags & SHF_ALLOC) || !(s->section_flags & SHF_WRITE) ||
-        (s->section_flags & SHF_TLS) || strncmp(s->section, ".data.rel.ro", 12) == 0)
+    if ((s->type != STT_OBJECT && s->type != STT_TLS) || s->shndx == SHN_UNDEF ||
+        s->shndx >= SHN_LORESERVE || !(s->section_flags & SHF_ALLOC) ||
+        !(s->section_flags & SHF_WRITE) || strncmp(s->section, ".data.rel.ro", 12) == 0)
         return 0;
     grown = realloc(k->v, (k->n + 1) * sizeof *grown);
     if (grown == NULL) {
@@ -247,7 +248,8 @@ static int collect_kept(const struct tl_elf_symbol *s, void *arg)
         return 1;
     }
     k->v = grown;
-    k->v[k->n++] = (struct kept){ s->name, s->file, s->value, s->size, s->bind == STB_LOCAL };
+    k->v[k->n++] = (struct kept){ s->name, s->file, s->value, s->size, s->bind == STB_LOCAL,
+                                  s->type == STT_TLS };
     return 0;
 }
 
@@ -349,7 +351,7 @@ int tl_unit_globals_embed(const char *binary, const struct tl_unit_ref *units, s
                 var = &t.v[j];
                 candidates++;
             }
-        if (var == NULL || !has_flag(var, 'w') || has_flag(var, 'k') || has_flag(var, 't'))
+        if (var == NULL || !has_flag(var, 'w') || has_flag(var, 'k'))
             continue;
         for (size_t j = 0; k->local && j < kept.n; j++)
             twins += kept.v[j].local && from_a_unit(&kept.v[j]) &&
@@ -367,7 +369,13 @@ int tl_unit_globals_embed(const char *binary, const struct tl_unit_ref *units, s
                          k->name, (unsigned long long)k->size, var->size);
             continue;
         }
-        if (has_flag(var, 'c')) {
+        if (k->thread_local) {
+            /* each thread's own: listed so that the first call says so */
+            if (tl_buf_printf(&text, LIST_MAX, "t 0 %zu - %c %s %s\n", var->size,
+                              k->local ? 'l' : 'g', k->name,
+                              t.files[var->unit] ? t.files[var->unit] : "?") != 0)
+                goto oom;
+        } else if (has_flag(var, 'c')) {
             if (tl_buf_printf(&text, LIST_MAX, "s %llx %zu %zu %c %s %s\n",
                               (unsigned long long)k->value, var->size, strings++,
                               k->local ? 'l' : 'g', k->name,
@@ -488,7 +496,7 @@ static int parse_list(const char *data, struct tl_unit_globals *g)
         copy[len] = '\0';
         line += len + (nl != NULL);
         if (sscanf(copy, "%c %llx %zu %31s %c %511s %n", &kind, &addr, &size, offset, &bind,
-                   name, &file_at) < 6 || file_at == 0 || strchr("bsp", kind) == NULL)
+                   name, &file_at) < 6 || file_at == 0 || strchr("bspt", kind) == NULL)
             return -1;
         grown = realloc(g->v, (g->n + 1) * sizeof *grown);
         if (grown == NULL)
@@ -563,6 +571,7 @@ int tl_unit_globals_load(const char *binary, const char *program,
     struct find_bias fb = { .program = NULL };
     struct tl_elf elf = { .map = NULL };
     struct tl_buf missing = { 0 }, changed = { 0 }, described = { 0 }, pointers = { 0 };
+    struct tl_buf threads = { 0 };
     char *data = NULL;
     size_t len;
     int rc = -1, has_symtab;
@@ -600,6 +609,11 @@ int tl_unit_globals_load(const char *binary, const char *program,
     for (size_t i = 0; i < g->n; i++) {
         struct entry *e = &g->v[i];
 
+        if (e->kind == 't') {
+            if (tl_buf_printf(&threads, LIST_MAX, "  %s (%s)\n", e->name, e->file) != 0)
+                goto oom;
+            continue;
+        }
         if (e->found != 1) {
             if (tl_buf_printf(&missing, LIST_MAX, "  %s (%s%s)\n", e->name, e->local ? "static in " : "",
                               e->local ? e->file : "global") != 0)
@@ -632,6 +646,12 @@ int tl_unit_globals_load(const char *binary, const char *program,
                  has_symtab ? "" : " (it is stripped)", (int)missing.len - 1, missing.data);
         goto cleanup;
     }
+    if (threads.len > 0)
+        tl_log_warn("the service keeps thread-local variables of this program's files: in a "
+                    "worker each thread has its own, from the initial value; the calling "
+                    "thread's value does not travel (pass it as a parameter, or mark it "
+                    "TURBOLIFT_STATIC if that is intended; docs/remote.md):\n%.*s",
+                    (int)threads.len - 1, threads.data);
     if (changed.len > 0) {
         snprintf(err, errlen, "the service reads variables of this program that hold pointers, "
                  "and their values at start are not known, so whether they changed cannot "
@@ -661,6 +681,7 @@ cleanup:
     free(changed.data);
     free(described.data);
     free(pointers.data);
+    free(threads.data);
     return rc;
 }
 

@@ -113,8 +113,8 @@ int tl_capture_load(char *err, size_t errlen)
         next = strchr(line, '\n');
         if (next != NULL)
             *next++ = '\0';
-        if (line[0] == 'p')
-            continue;       /* holds pointers: the client checks it */
+        if (line[0] == 'p' || line[0] == 't')
+            continue;       /* the client checks it, or warns of it */
         if (sscanf(line, "%c %llx %zu %zu", &kind, &addr, &size, &offset) != 4 ||
             (kind != 'b' && kind != 's') ||
             !tl_writable(&own, own.bias + (uintptr_t)addr, size) ||

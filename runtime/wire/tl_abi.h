@@ -100,7 +100,8 @@ void __turbolift_capture_unlock(void);
  * every call as one more captured value of type "[TOTAL]u1" at OFFSET;
  * "s ADDR 8 INDEX BIND NAME FILE" for a char pointer, sent as captured
  * value "s" number INDEX after the block (or first, without one);
- * "p ADDR SIZE - BIND NAME FILE" for one that holds pointers, which the
+ * "t 0 SIZE - BIND NAME FILE" for a thread-local, which cannot travel (the
+ * client warns); "p ADDR SIZE - BIND NAME FILE" for one that holds pointers, which the
  * client requires unchanged since the program started. ADDR is the
  * service's link-time address (hex), BIND 'g' or 'l', FILE the source's
  * base name. Written by the client after the link (client/

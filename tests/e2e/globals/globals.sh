@@ -129,6 +129,21 @@ check "units relabel: the run aborts (abort policy)" test $? -ne 0
 check "units relabel: the error names label, its file and why" \
 	grep -q "failed: tag (units_lib.c) holds pointers and the program changed it" "$p/relabel.err"
 
+# A thread-local of another file cannot travel: the first call warns.
+t=$work/tls
+mkdir -p "$t"
+if TURBOLIFT_OUTDIR=$t/out gcc -std=gnu11 -O2 $cflags "$here/tls_main.c" "$here/tls_other.c" $libs \
+	-o "$t/dist" 2>"$t/build"; then
+	dist "$t" "$t/dist.out" "$t/dist.err" "$t/dist"
+	check "tls: the run exits 0" test $? -eq 0
+	check "tls: the worker's own value is read (1, not main's 5)" grep -qx 1 "$t/dist.out"
+	check "tls: the first call warns, naming depth and its file" \
+		sh -c "grep -q 'keeps thread-local variables of this program' '$t/dist.err' &&
+		       grep -q '^  depth (tls_other.c)' '$t/dist.err'"
+else
+	fail "tls builds distributed"; cat "$t/build"
+fi
+
 # A stripped program: the variables cannot be found, and the first call says so.
 strip -o "$p/stripped" "$p/dist"
 XDG_CACHE_HOME=$p/cache TURBOLIFT_ON_FAILURE=abort "$reaper" "$p/stripped" \
