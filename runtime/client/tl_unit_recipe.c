@@ -289,7 +289,8 @@ static int strs_addf(struct strs *s, const char *fmt, ...)
     return rc;
 }
 
-/* env -C CWD -u VAR... NAME=VALUE... cc1 ARGS -fsyntax-only -fplugin=... */
+/* env -C CWD -u VAR... NAME=VALUE... cc1 ARGS -fsyntax-only -fplugin=...
+ * -o /dev/null */
 static char **command(const struct recipe *r, const char *dir)
 {
     static const char *const vars[] = TL_RECIPE_ENV, *const drop[] = TL_RECIPE_ENV_DROP;
@@ -311,6 +312,8 @@ static char **command(const struct recipe *r, const char *dir)
     bad |= strs_addf(&a, "-fplugin=%s", r->plugin);
     bad |= strs_addf(&a, "-fplugin-arg-%s-mode=unit", r->plugin_base);
     bad |= strs_addf(&a, "-fplugin-arg-%s-unitdir=%s", r->plugin_base, dir);
+    /* -fsyntax-only still opens an (empty) assembly file beside the input */
+    bad |= strs_addv(&a, "-o", "/dev/null", (char *)NULL);
     if (bad) {
         strs_free(&a);
         return NULL;

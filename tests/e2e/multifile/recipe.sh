@@ -88,6 +88,8 @@ for f in $untagged; do
 	check "$f.c: the first call made unit.i and unit.o" \
 		test -s "$(unit_dir dist "$f")/unit.i" -a -s "$(unit_dir dist "$f")/unit.o"
 done
+check "... and wrote nothing beside the sources (no assembly file)" \
+	bash -c "! ls '$work/dist'/*.s 2>/dev/null"
 mkdir -p "$work/eager"
 (cd "$work/dist" && TURBOLIFT_OUTDIR=$work/eager/out gcc -std=gnu11 -O2 -I"$src/include" $cflags \
 	-save-temps=obj -c c.c -o "$work/eager/c.o") >"$work/eager.build" 2>&1
