@@ -370,7 +370,10 @@ int tl_unit_globals_embed(const char *binary, const struct tl_unit_ref *units, s
             continue;
         }
         if (k->thread_local) {
-            /* each thread's own: listed so that the first call says so */
+            /* each thread's own: listed so that the first call says so;
+             * the tagged file's own the plugin captured or warned about */
+            if (var->unit == 0)
+                continue;
             if (tl_buf_printf(&text, LIST_MAX, "t 0 %zu - %c %s %s\n", var->size,
                               k->local ? 'l' : 'g', k->name,
                               t.files[var->unit] ? t.files[var->unit] : "?") != 0)
@@ -432,6 +435,8 @@ struct entry {
     uintptr_t addr;                 /* in this process                   */
     unsigned char *initial;         /* 'p': the bytes at start           */
     unsigned found;
+    unsigned loose;                 /* -flto: find_in_program            */
+    uintptr_t loose_addr;
 };
 
 struct tl_unit_globals {
@@ -544,6 +549,18 @@ static int bias_of(struct dl_phdr_info *info, size_t size, void *arg)
     return f->found;
 }
 
+/* A static of a program linked with -flto is no longer under its file's
+ * name (the symbol table names the link-time objects), and may be renamed
+ * "name.lto_priv.N": such a symbol of the right size is a loose match,
+ * taken when it is the only one. */
+static int loose_name(const char *symbol, const char *name)
+{
+    size_t n = strlen(name);
+
+    return strncmp(symbol, name, n) == 0 &&
+           (symbol[n] == '\0' || strncmp(symbol + n, ".lto_priv.", 10) == 0);
+}
+
 static int find_in_program(const struct tl_elf_symbol *s, void *arg)
 {
     struct tl_unit_globals *g = arg;
@@ -553,6 +570,11 @@ static int find_in_program(const struct tl_elf_symbol *s, void *arg)
     for (size_t i = 0; i < g->n; i++) {
         struct entry *e = &g->v[i];
 
+        if (e->local && s->bind == STB_LOCAL && s->size == e->size &&
+            loose_name(s->name, e->name) && strcmp(e->file, s->file) != 0) {
+            e->loose++;
+            e->loose_addr = (uintptr_t)s->value;
+        }
         if (strcmp(e->name, s->name) != 0 || e->local != (s->bind == STB_LOCAL) ||
             (e->local && strcmp(e->file, s->file) != 0))
             continue;
@@ -613,6 +635,10 @@ int tl_unit_globals_load(const char *binary, const char *program,
             if (tl_buf_printf(&threads, LIST_MAX, "  %s (%s)\n", e->name, e->file) != 0)
                 goto oom;
             continue;
+        }
+        if (e->found == 0 && e->loose == 1) {
+            e->found = 1;
+            e->addr = e->loose_addr;
         }
         if (e->found != 1) {
             if (tl_buf_printf(&missing, LIST_MAX, "  %s (%s%s)\n", e->name, e->local ? "static in " : "",
