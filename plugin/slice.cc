@@ -142,10 +142,11 @@ vec<const char *> tl_preprocess_options(void)
  * Only a file with a tagged function needs it at the build: the others
  * leave a recipe instead (recipe.cc), and their text is made at the first
  * call that needs it. So the child starts when the unit starts only if the
- * file's own text says "turbolift" (any case: TURBOLIFT(...), the
- * attribute, <turbolift.h>), and otherwise as soon as the attribute
- * handler sees a tag that came from elsewhere (a project's macro in a
- * header): a file that is untagged never forks.
+ * file's own code names the tag (TURBOLIFT(...), the attribute), and
+ * otherwise as soon as the attribute handler sees a tag that came from
+ * elsewhere (a project's macro in a header): a file that is untagged
+ * never forks, and one that only looked tagged stops its child as soon as
+ * the call graph shows no service (tl_preprocess_cancel).
  */
 static struct tl_child tl_cpp_child = { -1, -1 };
 static char *tl_cpp_output;		/* the .i it writes, or the input itself */
@@ -191,14 +192,79 @@ void tl_preprocess_init(void)
 	close(in);
 }
 
-/* Does the file's text say "turbolift", in any case? (Unreadable: yes,
- * which only means preprocessing as before.) */
+/* Is text[0..len) the name of the tag: TURBOLIFT (the macro), turbolift or
+ * __turbolift__ (the attribute), in any case? */
+static bool tl_tag_word(const char *text, size_t len)
+{
+	if (len == 13 && !strncmp(text, "__", 2) && !strncmp(text + 11, "__", 2)) {
+		text += 2;
+		len -= 4;
+	}
+	return len == 9 && !strncasecmp(text, "turbolift", 9);
+}
+
+/*
+ * Does the code of text[0..len) name the tag, outside comments, string and
+ * character literals and #include lines? The runtime's own files, a log
+ * message or a comment about the plugin do not make a file tagged, and
+ * neither does <turbolift.h> alone; a tag the text does not spell is found
+ * by the attribute handler anyway, only later.
+ */
+static bool tl_spells_tag(const char *s, size_t n)
+{
+	size_t i = 0, start;
+	bool line_start = true;
+
+	while (i < n) {
+		char c = s[i];
+
+		if (c == '\n') {
+			line_start = true;
+			i++;
+		} else if (c == '/' && i + 1 < n && s[i + 1] == '/') {
+			while (i < n && s[i] != '\n')
+				i += s[i] == '\\' ? 2 : 1;
+		} else if (c == '/' && i + 1 < n && s[i + 1] == '*') {
+			for (i += 2; i + 1 < n && !(s[i] == '*' && s[i + 1] == '/'); i++)
+				;
+			i += 2;
+		} else if (c == '"' || c == '\'') {
+			for (i++; i < n && s[i] != c && s[i] != '\n'; i++)
+				if (s[i] == '\\')
+					i++;
+			i++;
+		} else if (c == '#' && line_start) {
+			size_t p = i + 1;
+
+			while (p < n && (s[p] == ' ' || s[p] == '\t'))
+				p++;
+			if (p + 7 <= n && (!strncmp(s + p, "include", 7) || !strncmp(s + p, "import", 6)))
+				while (i < n && s[i] != '\n')
+					i++;
+			else
+				i = p;
+			line_start = false;
+		} else if (ISIDST(c)) {
+			for (start = i; i < n && ISIDNUM(s[i]); i++)
+				;
+			if (tl_tag_word(s + start, i - start))
+				return true;
+			line_start = false;
+		} else {
+			line_start = line_start && ISSPACE(c);
+			i++;
+		}
+	}
+	return false;
+}
+
+/* Does the file's code name the tag (tl_spells_tag)? Unreadable: yes,
+ * which only means preprocessing as before. */
 static bool tl_mentions_turbolift(const char *path)
 {
-	static const char word[] = "turbolift";
 	struct stat st;
 	char *text;
-	size_t i, len = 0;
+	size_t len = 0;
 	ssize_t n;
 	bool found = true;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -218,12 +284,8 @@ static bool tl_mentions_turbolift(const char *path)
 		len += n;
 	}
 	close(fd);
-	if (len == (size_t)st.st_size) {
-		found = false;
-		for (i = 0; i + sizeof(word) - 1 <= len && !found; i++)
-			found = TOLOWER(text[i]) == 't' &&
-				!strncasecmp(text + i, word, sizeof(word) - 1);
-	}
+	if (len == (size_t)st.st_size)
+		found = tl_spells_tag(text, len);
 	free(text);
 	return found;
 }
@@ -275,9 +337,9 @@ void tl_preprocess_start(void)
 	options.release();
 }
 
-/* When the unit starts, before cc1 parses: a file that mentions turbolift
- * (or comes from stdin, or is already preprocessed, or is a recipe being
- * made) gets its text now; any other file only once a tag turns up. */
+/* When the unit starts, before cc1 parses: a file whose code names the tag
+ * (or that comes from stdin, or is already preprocessed, or is a recipe
+ * being made) gets its text now; any other file only once a tag turns up. */
 void tl_preprocess_unit_start(void)
 {
 	const char *input = tl_input_file();
@@ -319,12 +381,14 @@ void tl_preprocess_discard(void)
 }
 
 /* A file that turned out to have no service leaves a recipe: a child
- * started because its text mentioned turbolift is not waited for. */
+ * started because its code seemed to name the tag is not waited for. A
+ * later tl_preprocess_start starts afresh. */
 void tl_preprocess_cancel(void)
 {
 	if (tl_cpp_child.pid > 0)
 		kill(tl_cpp_child.pid, SIGKILL);
 	tl_preprocess_discard();
+	tl_cpp_started = tl_cpp_input_preprocessed = tl_cpp_failed_to_start = false;
 }
 
 bool tl_read_preprocessed(struct tl_strbuf *out)

@@ -18,7 +18,10 @@
  *                    and writes (warned), hidden C library state it reaches
  *   5. slice.cc      the file as a unit (without main), and the service text,
  *                    from a second preprocessing started beside cc1's parse
+ *                    (only in a file that has a tag)
  *      unit.cc       store the unit, name it in the object (docs/multifile.md)
+ *      recipe.cc     a file without a tag: instead of its text, how to make
+ *                    it at the first call, and the files it is made from
  *      unitvars.cc   its writable variables, for the services that link it
  *   6. emit.cc       add the dispatcher, hash, write service.c, check it
  *                    (-fsyntax-only, beside cc1), then service.yaml; fill
@@ -27,10 +30,15 @@
  *
  * Options:
  *   -fplugin-arg-turbolift-mode=distributed|off
- *        distributed (default): tagged functions become services.
+ *        distributed (default): tagged functions become services, and
+ *        every file is a unit of them (its text, or its recipe).
  *        off: the attribute is still checked, code generation is untouched.
+ *   -fplugin-arg-turbolift-mode=unit -fplugin-arg-turbolift-unitdir=DIR
+ *        the runtime's, at a first call (runtime/client/tl_unit_recipe.c):
+ *        cc1 -fsyntax-only with a recipe's options makes that unit's text
+ *        and writes DIR/unit.i; nothing else.
  *   -fplugin-arg-turbolift-outdir=DIR
- *        where <function>-<hash>/ service folders go
+ *        where <function>-<hash>/ service folders and units/ go
  *        (default: $TURBOLIFT_OUTDIR, else ${XDG_CACHE_HOME:-~/.cache}/turbolift/src).
  *   -fplugin-arg-turbolift-verbose
  *        a note per captured global (docs/remote.md).
@@ -160,10 +168,14 @@ static void tl_build_services(void *gcc_data ATTRIBUTE_UNUSED, void *user_data A
 		if (tl_tagged_functions[i].has_body && tl_tagged_functions[i].signature)
 			break;
 	if (i == tl_tagged_count) {
-		if (flag_generate_lto)
+		if (flag_generate_lto) {
 			tl_emit_unit_untagged(false);
-		else
+		} else {
+			/* a child its text started is not needed: stop it now */
+			if (tl_unit_deferrable())
+				tl_preprocess_cancel();
 			tl_unit_late = true;
+		}
 		return;
 	}
 	if (!tl_read_preprocessed(&preprocessed) || !tl_unit_text(&preprocessed, &unit) ||

@@ -127,6 +127,30 @@ check "a source whose folder is gone: the first call aborts" test $? -ne 0
 check "... naming the file that is gone" \
 	grep -q "one of them, $work/tmpsrc/gen/c.c, is gone" "$work/tmpsrc/dist.err"
 
+# 4b. an untagged file never preprocesses twice at the build, also when its
+# comments, strings and includes name the plugin (strace sees the child)
+if command -v strace >/dev/null; then
+	mkdir -p "$work/fork"
+	cat >"$work/fork/mentions.c" <<-'EOF'
+	/* not a service: turbolift links this file into other files' services */
+	#include <stdio.h>
+	#include <turbolift.h>
+	void say(void) { puts("TURBOLIFT_LOG=debug shows turbolift's decisions"); turbolift_shutdown(); }
+	EOF
+	cp "$here/prog/main.c" "$here/prog/parts.h" "$work/fork/"
+	forks() { # FILE: how many "cc1 -E" children compiling FILE started
+		(cd "$work/fork" && TURBOLIFT_OUTDIR=$work/fork/out strace -f -s 4096 -e trace=execve \
+			-o "$work/fork/trace" gcc -std=gnu11 -O2 -I"$src/include" $cflags -c "$1" -o "$work/fork/x.o") &&
+			grep -c 'execve("[^"]*/cc1", \["[^"]*", "-E", "-D__TURBOLIFT__=1"' "$work/fork/trace"
+	}
+	check "an untagged file that names turbolift in comments, strings and includes: no second preprocessing" \
+		test "$(forks mentions.c)" = 0
+	check "a tagged file: the second preprocessing, started when the unit starts" \
+		test "$(forks main.c)" = 1
+else
+	log "strace is not installed: the fork checks are skipped"
+fi
+
 # 5. a tag from a project's macro in a header
 m=$work/macro
 cp -r "$here/macro" "$m"
