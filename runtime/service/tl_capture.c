@@ -10,8 +10,7 @@
  * the other's values. A service serves one function, so one lock; calls of
  * a function without captured globals never take it. Defined here rather
  * than in the generated service.c, which cannot include <pthread.h> after
- * the already preprocessed text of the user's file. The lock is recursive:
- * tl_capture_call holds it around a dispatcher that takes it again.
+ * the already preprocessed text of the user's file.
  *
  * The other files' variables are listed by the client after the link, in
  * this binary's section TL_ABI_GLOBALS_SECTION (client/tl_unit_globals.c):
@@ -32,7 +31,7 @@
 #include "tl_abi.h"
 #include "tl_elf.h"
 
-static pthread_mutex_t tl_capture_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static pthread_mutex_t tl_capture_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 void __turbolift_capture_lock(void)
 {
@@ -49,6 +48,7 @@ struct tl_unit_global {
     size_t size;
     size_t offset;              /* 'b': in the block; 's': its index      */
     char kind;                  /* 'b' bytes, 's' a char pointer          */
+    char *owned;                /* 's': the copy it was last given        */
 };
 
 static struct tl_unit_global *tl_unit_globals;
@@ -131,7 +131,7 @@ int tl_capture_load(char *err, size_t errlen)
         }
         tl_unit_globals = grown;
         tl_unit_globals[tl_unit_global_count++] = (struct tl_unit_global){
-            (unsigned char *)(own.bias + (uintptr_t)addr), size, offset, kind };
+            (unsigned char *)(own.bias + (uintptr_t)addr), size, offset, kind, NULL };
         if (kind == 's')
             tl_unit_strings++;
         else if (offset + size > tl_unit_block_size)
@@ -154,22 +154,108 @@ size_t tl_capture_strings(void)
     return tl_unit_strings;
 }
 
-void tl_capture_call(const struct tl_service_entry *entry, void *const *args,
-                     unsigned first, void *result)
+/* The values a call brings for variable g: its bytes in the block, or the
+ * string (NULL or text) in its own argument. */
+static const void *tl_brought(const struct tl_unit_global *g, void *const *args, unsigned first)
 {
-    unsigned strings = first + (tl_unit_block_size > 0);
+    if (g->kind == 's')
+        return *(char *const *)args[first + (tl_unit_block_size > 0) + g->offset];
+    return (const unsigned char *)args[first] + g->offset;
+}
 
-    __turbolift_capture_lock();
+/* Do the variables hold what this call brings? (Under tl_unit_mutex.) */
+static int tl_unit_matches(void *const *args, unsigned first)
+{
     for (size_t i = 0; i < tl_unit_global_count; i++) {
         const struct tl_unit_global *g = &tl_unit_globals[i];
+        const void *v = tl_brought(g, args, first);
 
-        /* a string points into the call's frame, as the dispatcher's own
-         * captured strings do: the next call sets it again before use */
-        if (g->kind == 's')
-            memcpy(g->addr, args[strings + g->offset], sizeof(char *));
-        else
-            memcpy(g->addr, (const unsigned char *)args[first] + g->offset, g->size);
+        if (g->kind == 's') {
+            const char *now = *(char *const *)g->addr;
+
+            if ((now == NULL) != (v == NULL) || (now != NULL && strcmp(now, v) != 0))
+                return 0;
+        } else if (memcmp(g->addr, v, g->size) != 0) {
+            return 0;
+        }
     }
+    return 1;
+}
+
+/* Put the call's values in place; a string becomes the service's own copy
+ * (the frame's dies with the call), and the copy it replaces is freed
+ * unless the function pointed the variable elsewhere. -1: out of memory,
+ * nothing changed for that string. */
+static int tl_unit_install(void *const *args, unsigned first)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < tl_unit_global_count; i++) {
+        struct tl_unit_global *g = &tl_unit_globals[i];
+        const void *v = tl_brought(g, args, first);
+
+        if (g->kind == 's') {
+            char *copy = v != NULL ? strdup(v) : NULL, *now;
+
+            if (v != NULL && copy == NULL) {
+                rc = -1;
+                continue;
+            }
+            memcpy(&now, g->addr, sizeof now);
+            if (now == g->owned)
+                free(g->owned);
+            memcpy(g->addr, &copy, sizeof copy);
+            g->owned = copy;
+        } else {
+            memcpy(g->addr, v, g->size);
+        }
+    }
+    return rc;
+}
+
+/*
+ * Calls that bring the values the variables already hold run side by side
+ * (a program that sets its configuration once keeps the worker's
+ * concurrency); a call that brings others waits until none runs, then puts
+ * them in place. A call waiting to change them holds back new calls, so it
+ * is not starved. The stub's own captured globals are the dispatcher's
+ * business: it takes the capture lock inside entry->call.
+ */
+static pthread_mutex_t tl_unit_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tl_unit_idle = PTHREAD_COND_INITIALIZER;
+static unsigned tl_unit_running, tl_unit_changing;
+
+int tl_capture_call(const struct tl_service_entry *entry, void *const *args,
+                    unsigned first, void *result)
+{
+    int match, waited = 0;
+
+    pthread_mutex_lock(&tl_unit_mutex);
+    for (;;) {
+        match = tl_unit_matches(args, first);
+        if (tl_unit_running == 0 || (match && tl_unit_changing == 0))
+            break;
+        if (!match && !waited) {
+            tl_unit_changing++;
+            waited = 1;
+        }
+        pthread_cond_wait(&tl_unit_idle, &tl_unit_mutex);
+    }
+    if (waited)
+        tl_unit_changing--;
+    if (!match && tl_unit_install(args, first) != 0) {
+        pthread_cond_broadcast(&tl_unit_idle);
+        pthread_mutex_unlock(&tl_unit_mutex);
+        return -1;
+    }
+    tl_unit_running++;
+    pthread_mutex_unlock(&tl_unit_mutex);
+
     entry->call(args, result);
-    __turbolift_capture_unlock();
+
+    pthread_mutex_lock(&tl_unit_mutex);
+    if (--tl_unit_running == 0)
+        pthread_cond_broadcast(&tl_unit_idle);
+    pthread_mutex_unlock(&tl_unit_mutex);
+    return 0;
 }

@@ -16,9 +16,11 @@ int tl_capture_load(char *err, size_t errlen);
  * strings after it. */
 size_t tl_capture_block_size(void);
 size_t tl_capture_strings(void);
-/* Under the capture lock: put the block (args[first], when there is one)
- * and the strings after it into the variables, then run the entry. */
-void tl_capture_call(const struct tl_service_entry *entry, void *const *args,
-                     unsigned first, void *result);
+/* Put the block (args[first], when there is one) and the strings after it
+ * into the variables, then run the entry: calls that bring the values the
+ * variables hold run side by side, one that brings others waits until none
+ * runs (tl_capture.c). -1 (nothing ran) when memory for a string ran out. */
+int tl_capture_call(const struct tl_service_entry *entry, void *const *args,
+                    unsigned first, void *result);
 
 #endif /* TL_CAPTURE_H */

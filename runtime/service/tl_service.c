@@ -1027,11 +1027,16 @@ static enum MHD_Result tl_finish(struct tl_request *request,
         return tl_send_text(service, connection, status, NULL, NULL, "%s: %s",
                             fn->entry->name, err);
     }
-    if (fn->has_extra)
-        tl_capture_call(fn->entry, tl_frame_args(frame), fn->first_extra,
-                        tl_frame_result(frame));
-    else
+    if (!fn->has_extra)
         fn->entry->call(tl_frame_args(frame), tl_frame_result(frame));
+    else if (tl_capture_call(fn->entry, tl_frame_args(frame), fn->first_extra,
+                             tl_frame_result(frame)) != 0) {
+        tl_frame_free(frame);
+        msgpack_sbuffer_destroy(&reply);
+        tl_count_call(fn, 503, request->size, 0, tl_now_ns() - start + 1);
+        return tl_send_text(service, connection, 503, NULL, NULL, "%s: no memory now for "
+                            "the program's strings; retry", fn->entry->name);
+    }
     if (tl_reserve_reply(request, frame, err, sizeof err, &status) < 0) {
         tl_frame_free(frame);
         msgpack_sbuffer_destroy(&reply);

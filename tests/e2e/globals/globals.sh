@@ -129,6 +129,11 @@ check "units relabel: the run aborts (abort policy)" test $? -ne 0
 check "units relabel: the error names label, its file and why" \
 	grep -q "failed: tag (units_lib.c) holds pointers and the program changed it" "$p/relabel.err"
 
+# One worker, four calls at once that bring the value it holds: side by side.
+TURBOLIFT_REPLICAS=1 program conc "conc_main.c conc_lib.c"
+check "conc: the four concurrent calls overlapped on the one worker (31)" \
+	test "$(grep -cx 31 "$work/conc/dist.out")" -eq 4
+
 # A thread-local of another file cannot travel: the first call warns.
 t=$work/tls
 mkdir -p "$t"
