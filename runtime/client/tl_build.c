@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "tl_config.h"
+#include "tl_elf.h"
 #include "tl_env.h"
 #include "tl_log.h"
 #include "tl_proc.h"
@@ -289,98 +290,6 @@ fail:
 #define UNITS_SECTION   "turbolift_units"    /* in the program: its unit folders */
 #define UNIT_OF_SECTION "turbolift_unit_of"  /* in service.o: the unit it is      */
 
-/*
- * Section `name` of the ELF file at path, malloc'd in *data (NUL-terminated,
- * *len bytes before the NUL). Returns 0 when found, 1 when the file has no
- * such section, -1 with err set when the file cannot be read as ELF.
- */
-static int read_section(const char *path, const char *name, char **data, size_t *len,
-                        char *err, size_t errlen)
-{
-    ElfW(Ehdr) eh;
-    ElfW(Shdr) *sh = NULL;
-    char *names = NULL;
-    size_t count, strndx;
-    int fd, rc = -1;
-
-    *data = NULL;
-    *len = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
-        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-        eh.e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
-        eh.e_shentsize != sizeof *sh || eh.e_shoff == 0) {
-        snprintf(err, errlen, "%s: not an ELF file of this machine with sections", path);
-        goto done;
-    }
-    /* more than 0xff00 sections: the real count and string table index
-     * are in section 0 */
-    count = eh.e_shnum;
-    strndx = eh.e_shstrndx;
-    {
-        ElfW(Shdr) first;
-
-        if (pread(fd, &first, sizeof first, (off_t)eh.e_shoff) != (ssize_t)sizeof first)
-            goto short_read;
-        if (count == 0)
-            count = first.sh_size;
-        if (strndx == SHN_XINDEX)
-            strndx = first.sh_link;
-    }
-    if (count == 0 || count > 1u << 24 || strndx >= count)
-        goto bad;
-    sh = malloc(count * sizeof *sh);
-    if (sh == NULL)
-        goto oom;
-    if (pread(fd, sh, count * sizeof *sh, (off_t)eh.e_shoff) != (ssize_t)(count * sizeof *sh))
-        goto short_read;
-    names = malloc(sh[strndx].sh_size + 1);
-    if (names == NULL)
-        goto oom;
-    if (pread(fd, names, sh[strndx].sh_size, (off_t)sh[strndx].sh_offset) !=
-        (ssize_t)sh[strndx].sh_size)
-        goto short_read;
-    names[sh[strndx].sh_size] = '\0';
-    rc = 1;
-    for (size_t i = 1; i < count; i++) {
-        if (sh[i].sh_name >= sh[strndx].sh_size || strcmp(names + sh[i].sh_name, name) != 0 ||
-            sh[i].sh_type == SHT_NOBITS)
-            continue;
-        *data = malloc(sh[i].sh_size + 1);
-        if (*data == NULL)
-            goto oom;
-        if (pread(fd, *data, sh[i].sh_size, (off_t)sh[i].sh_offset) != (ssize_t)sh[i].sh_size) {
-            free(*data);
-            *data = NULL;
-            goto short_read;
-        }
-        (*data)[sh[i].sh_size] = '\0';
-        *len = sh[i].sh_size;
-        rc = 0;
-        break;
-    }
-    goto done;
-bad:
-    snprintf(err, errlen, "%s: malformed ELF section headers", path);
-    goto done;
-short_read:
-    snprintf(err, errlen, "%s: truncated ELF file", path);
-    rc = -1;
-    goto done;
-oom:
-    snprintf(err, errlen, "out of memory");
-    rc = -1;
-done:
-    free(sh);
-    free(names);
-    close(fd);
-    return rc;
-}
-
 /* Does the list of NUL-separated strings data[0..len) hold s? (The linker
  * pads between the objects' pieces with NULs: empty strings are skipped.) */
 static int list_has(const char *data, size_t len, const char *s)
@@ -527,7 +436,7 @@ static int find_units_in(struct dl_phdr_info *info, size_t size, void *arg)
         path = "/proc/self/exe";
     else if (path[0] != '/')
         return 0;   /* the vDSO */
-    if (read_section(path, UNITS_SECTION, &data, &len, f->err, sizeof f->err) != 0)
+    if (tl_elf_read_section(path, UNITS_SECTION, &data, &len, f->err, sizeof f->err) != 0)
         return 0;
     if (list_has(data, len, f->own)) {
         f->data = data;
@@ -615,7 +524,7 @@ static int program_units(const struct tl_manifest *m, struct units *u, char *err
             }
             u->compile_service = 0;
         }
-        rc = read_section(m->service_object, UNIT_OF_SECTION, &own, &ownlen, err, errlen);
+        rc = tl_elf_read_section(m->service_object, UNIT_OF_SECTION, &own, &ownlen, err, errlen);
         if (rc != 0)
             return rc < 0 ? -1 : 0;
     }
