@@ -464,8 +464,6 @@ static int with_captures(struct tl_fn *fn, struct tl_scratch *s, void *const *ar
         s->all[i] = args[i];
     for (unsigned i = 0; i < k; i++)
         s->all[n + i] = captured[i];
-    for (unsigned i = b; i < g; i++)
-        s->all[n + k + i] = tl_unit_globals_string(fn->target.globals, i - b);
     if (b) {
         /* the program's variables of other files, read now, like the
          * stub's captured globals (tl_unit_globals.c) */
@@ -481,7 +479,8 @@ static int with_captures(struct tl_fn *fn, struct tl_scratch *s, void *const *ar
         }
         s->all[n + k] = s->globals;
     }
-    if (g > 0 && tl_unit_globals_gather(fn->target.globals, s->globals, err, errlen) != 0)
+    if (g > 0 && tl_unit_globals_gather(fn->target.globals, s->globals, s->all + n + k + b,
+                                        err, errlen) != 0)
         return -1;
     *all = (void *const *)s->all;
     return 0;

@@ -23,12 +23,16 @@
  *      process) and must be unchanged since the program started;
  *   3. at every run's first call (load), each listed variable is found in
  *      the program's symbol table (a static by its file's name), and
- *   4. on every call (gather) the block is filled from the program's
- *      memory and sent as one more captured value, "[SIZE]u1", and each
+ *   4. on every call (gather) each variable the program has changed since
+ *      it started (compared with its bytes at start, then for good) goes
+ *      with the call: plain bytes in one block sent as one more captured
+ *      value, "[SIZE]u1", led by a bitmap of what the call brings, and each
  *      char pointer ("s") as one more, "s" (the text it points at); the
  *      service copies them into its own variables before the function runs
- *      (service/tl_capture.c). Another pointer variable that changed fails
- *      the call: its value cannot travel.
+ *      (service/tl_capture.c). A variable the program never changed stays
+ *      the worker's own, as the tagged file's globals that only the
+ *      service writes do. Another pointer variable that changed fails the
+ *      call: its value cannot travel.
  *
  * What the program's data looked like at start, for (4), is copied when
  * libturbolift is initialised: after relocation, before the program's own
@@ -41,6 +45,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <link.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,9 +436,12 @@ struct entry {
     char kind;                      /* 'b' bytes, 's' string, 'p' kept   */
     int local;
     size_t size, offset;
+    size_t bit;                     /* 'b', 's': its bit in the block    */
     char *name, *file;
     uintptr_t addr;                 /* in this process                   */
-    unsigned char *initial;         /* 'p': the bytes at start           */
+    unsigned char *initial;         /* the bytes at start                */
+    atomic_int travels;             /* the program changed it: it goes
+                                       with every call from then on      */
     unsigned found;
     unsigned loose;                 /* -flto: find_in_program            */
     uintptr_t loose_addr;
@@ -442,7 +450,9 @@ struct entry {
 struct tl_unit_globals {
     struct entry *v;
     size_t n;
-    size_t block;                   /* bytes sent with each call         */
+    size_t bits;                    /* 'b' and 's' entries               */
+    size_t block;                   /* bytes sent with each call: a bit
+                                       per b and s entry, then the bytes */
     size_t strings;                 /* char pointers sent as strings     */
     char *described;
 };
@@ -471,13 +481,6 @@ size_t tl_unit_globals_strings(const struct tl_unit_globals *g)
     return g != NULL ? g->strings : 0;
 }
 
-void *tl_unit_globals_string(const struct tl_unit_globals *g, size_t i)
-{
-    for (size_t k = 0; k < g->n; k++)
-        if (g->v[k].kind == 's' && g->v[k].offset == i)
-            return (void *)g->v[k].addr;
-    return NULL;
-}
 
 const char *tl_unit_globals_describe(const struct tl_unit_globals *g)
 {
@@ -519,7 +522,12 @@ static int parse_list(const char *data, struct tl_unit_globals *g)
                                                                : g->block;
         if (kind == 's' && (size != sizeof(char *) || g->v[g->n - 1].offset != g->strings++))
             return -1;
+        if (kind != 'p' && kind != 't')
+            g->v[g->n - 1].bit = g->bits++;
     }
+    /* the block starts with its bitmap: which variables this call brings */
+    if (g->bits > 0)
+        g->block += (g->bits + 7) / 8;
     return 0;
 }
 
@@ -647,18 +655,21 @@ int tl_unit_globals_load(const char *binary, const char *program,
             continue;
         }
         e->addr += fb.bias;
+        e->initial = malloc(e->size ? e->size : 1);
+        if (e->initial == NULL)
+            goto oom;
         if (e->kind != 'p') {
             if (tl_buf_printf(&described, LIST_MAX, e->kind == 's' ? "%s%s (%s, a string)"
                                                                    : "%s%s (%s, %zu bytes)",
                               described.len ? ", " : "", e->name, e->file, e->size) != 0)
                 goto oom;
+            /* not known at start: it goes with every call */
+            if (initial_bytes(e->addr, e->size, e->initial) != 0)
+                atomic_store(&e->travels, 1);
             continue;
         }
         if (tl_buf_printf(&pointers, LIST_MAX, "%s%s (%s)", pointers.len ? ", " : "", e->name,
                           e->file) != 0)
-            goto oom;
-        e->initial = malloc(e->size ? e->size : 1);
-        if (e->initial == NULL)
             goto oom;
         if (initial_bytes(e->addr, e->size, e->initial) != 0 &&
             tl_buf_printf(&changed, LIST_MAX, "  %s (%s)\n", e->name, e->file) != 0)
@@ -685,7 +696,8 @@ int tl_unit_globals_load(const char *binary, const char *program,
                  (int)changed.len - 1, changed.data);
         goto cleanup;
     }
-    if (tl_buf_printf(&described, LIST_MAX, "%s%s%s%s", described.len ? " travel with each call" : "",
+    if (tl_buf_printf(&described, LIST_MAX, "%s%s%s%s", described.len ? " travel with each call once "
+                      "the program changed them" : "",
                       described.len && pointers.len ? "; " : "", pointers.data ? pointers.data : "",
                       pointers.len ? " hold pointers and must keep their values from the "
                                      "program's start" : "") != 0)
@@ -714,21 +726,45 @@ cleanup:
 /* ------------------------------------------------------------------ */
 /* 4. Every call                                                        */
 
-int tl_unit_globals_gather(const struct tl_unit_globals *g, unsigned char *block,
+int tl_unit_globals_gather(struct tl_unit_globals *g, unsigned char *block, void **strings,
                            char *err, size_t errlen)
 {
-    for (size_t i = 0; i < g->n; i++) {
-        const struct entry *e = &g->v[i];
+    static char *const no_text = NULL;     /* a string that does not travel */
+    size_t bitmap = (g->bits + 7) / 8;
 
-        if (e->kind == 'b') {
-            memcpy(block + e->offset, (const void *)e->addr, e->size);
-        } else if (e->kind == 'p' && memcmp((const void *)e->addr, e->initial, e->size) != 0) {
+    if (g->bits > 0)
+        memset(block, 0, bitmap);
+    for (size_t i = 0; i < g->n; i++) {
+        struct entry *e = &g->v[i];
+
+        if (e->kind == 't')
+            continue;
+        if (e->kind == 'p') {
+            if (memcmp((const void *)e->addr, e->initial, e->size) == 0)
+                continue;
             snprintf(err, errlen, "%s (%s) holds pointers and the program changed it since it "
                      "started; the service's code uses it, but what it points at cannot be sent "
                      "with a call (make it a parameter, or mark it TURBOLIFT_STATIC if the "
                      "initial value is fine in the service; docs/remote.md)", e->name, e->file);
             return -1;
         }
+        /* Until the program changes it, the worker's own copy is the one to
+         * use (what the service's code wrote there, a cache say, stays, as
+         * the tagged file's globals that only its service writes do). Once
+         * changed, it travels with every call, also when the program sets it
+         * back: a worker may hold another value by then. */
+        if (e->kind == 's')
+            strings[e->offset] = (void *)&no_text;
+        if (!atomic_load_explicit(&e->travels, memory_order_relaxed)) {
+            if (memcmp((const void *)e->addr, e->initial, e->size) == 0)
+                continue;
+            atomic_store_explicit(&e->travels, 1, memory_order_relaxed);
+        }
+        block[e->bit / 8] |= (unsigned char)(1u << (e->bit % 8));
+        if (e->kind == 's')
+            strings[e->offset] = (void *)e->addr;   /* the codec reads the char * */
+        if (e->kind == 'b')
+            memcpy(block + bitmap + e->offset, (const void *)e->addr, e->size);
     }
     return 0;
 }

@@ -41,14 +41,15 @@ int tl_unit_globals_load(const char *binary, const char *program,
                          struct tl_unit_globals **out, char *err, size_t errlen);
 /* Bytes of the block sent with each call (0: none travels). */
 size_t tl_unit_globals_size(const struct tl_unit_globals *g);
-/* Char pointers sent as strings, after the block; the address of the i-th
- * (the program's variable, a char *), which the codec reads as an "s". */
+/* Char pointers sent as strings, after the block. */
 size_t tl_unit_globals_strings(const struct tl_unit_globals *g);
-void *tl_unit_globals_string(const struct tl_unit_globals *g, size_t i);
-/* Fill block (tl_unit_globals_size bytes) with the variables' current
- * values; -1 with err set when a variable that holds pointers has changed
- * since the program started. */
-int tl_unit_globals_gather(const struct tl_unit_globals *g, unsigned char *block,
+/* Fill block (tl_unit_globals_size bytes) with the bitmap of what this call
+ * brings and the current values of the variables the program has changed,
+ * and strings[0..tl_unit_globals_strings) with the address of each char
+ * pointer the codec sends as an "s" (the program's variable, or a NULL one
+ * when it does not travel: always as the bitmap says); -1 with err set when
+ * a variable that holds pointers has changed since the program started. */
+int tl_unit_globals_gather(struct tl_unit_globals *g, unsigned char *block, void **strings,
                            char *err, size_t errlen);
 /* What travels, for the log: "name (file), ..." */
 const char *tl_unit_globals_describe(const struct tl_unit_globals *g);

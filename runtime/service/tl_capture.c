@@ -14,9 +14,10 @@
  *
  * The other files' variables are listed by the client after the link, in
  * this binary's section TL_ABI_GLOBALS_SECTION (client/tl_unit_globals.c):
- * their bytes arrive after the call's own captured values, one block, then
- * one string per char pointer, and are put in place before the function
- * runs.
+ * those the program has changed arrive after the call's own captured
+ * values, one block led by a bitmap of what it brings, then one string per
+ * char pointer, and are put in place before the function runs; the others
+ * keep the worker's own values.
  */
 #define _GNU_SOURCE
 #include "tl_capture.h"
@@ -51,8 +52,10 @@ struct tl_unit_global {
     char *owned;                /* 's': the copy it was last given        */
 };
 
+/* The block: a bit per variable (in the list's order) that says whether
+ * the call brings it, then the bytes of the plain ones at their offsets. */
 static struct tl_unit_global *tl_unit_globals;
-static size_t tl_unit_global_count, tl_unit_block_size, tl_unit_strings;
+static size_t tl_unit_global_count, tl_unit_block_size, tl_unit_strings, tl_unit_bitmap;
 
 struct tl_own_segments {
     uintptr_t bias;
@@ -137,6 +140,9 @@ int tl_capture_load(char *err, size_t errlen)
         else if (offset + size > tl_unit_block_size)
             tl_unit_block_size = offset + size;
     }
+    tl_unit_bitmap = (tl_unit_global_count + 7) / 8;
+    if (tl_unit_global_count > 0)
+        tl_unit_block_size += tl_unit_bitmap;
     rc = 0;
     loaded = 1;
 done:
@@ -154,13 +160,19 @@ size_t tl_capture_strings(void)
     return tl_unit_strings;
 }
 
+/* Does the call bring variable i? */
+static int tl_brings(size_t i, void *const *args, unsigned first)
+{
+    return ((const unsigned char *)args[first])[i / 8] & (1u << (i % 8));
+}
+
 /* The values a call brings for variable g: its bytes in the block, or the
  * string (NULL or text) in its own argument. */
 static const void *tl_brought(const struct tl_unit_global *g, void *const *args, unsigned first)
 {
     if (g->kind == 's')
-        return *(char *const *)args[first + (tl_unit_block_size > 0) + g->offset];
-    return (const unsigned char *)args[first] + g->offset;
+        return *(char *const *)args[first + 1 + g->offset];
+    return (const unsigned char *)args[first] + tl_unit_bitmap + g->offset;
 }
 
 /* Do the variables hold what this call brings? (Under tl_unit_mutex.) */
@@ -170,6 +182,8 @@ static int tl_unit_matches(void *const *args, unsigned first)
         const struct tl_unit_global *g = &tl_unit_globals[i];
         const void *v = tl_brought(g, args, first);
 
+        if (!tl_brings(i, args, first))
+            continue;   /* the worker's own value is the one to use */
         if (g->kind == 's') {
             const char *now = *(char *const *)g->addr;
 
@@ -194,6 +208,8 @@ static int tl_unit_install(void *const *args, unsigned first)
         struct tl_unit_global *g = &tl_unit_globals[i];
         const void *v = tl_brought(g, args, first);
 
+        if (!tl_brings(i, args, first))
+            continue;
         if (g->kind == 's') {
             char *copy = v != NULL ? strdup(v) : NULL, *now;
 

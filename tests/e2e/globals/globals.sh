@@ -129,6 +129,12 @@ check "units relabel: the run aborts (abort policy)" test $? -ne 0
 check "units relabel: the error names label, its file and why" \
 	grep -q "failed: tag (units_lib.c) holds pointers and the program changed it" "$p/relabel.err"
 
+# State only the service writes (a table built at first use, a count) stays
+# the worker's own: nothing the program did not change travels.
+TURBOLIFT_REPLICAS=1 program memo "memo_main.c memo_lib.c"
+check "memo: the worker's count goes on (1, 3, 7 after the table's 0, 1, 4)" \
+	test "$(tr '\n' ' ' <"$work/memo/dist.out")" = "1 3 7 "
+
 # One worker, four calls at once that bring the value it holds: side by side.
 TURBOLIFT_REPLICAS=1 program conc "conc_main.c conc_lib.c"
 check "conc: the four concurrent calls overlapped on the one worker (31)" \

@@ -51,5 +51,7 @@ int main(int argc, char **argv)
 	set_scale(-1);
 	verbose = 0;
 	printf("%g\n", total(5));
+	set_scale(1.0);		/* back to its initial value: must still travel */
+	printf("%g\n", total(2));
 	return 0;
 }
