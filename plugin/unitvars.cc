@@ -87,6 +87,26 @@ static bool tl_written_here(varpool_node *var)
 	return false;
 }
 
+/* -fplugin-arg-turbolift-verbose: what a service that keeps it will do */
+static void tl_note_unit_var(tree decl, const char *flags)
+{
+	location_t loc = DECL_SOURCE_LOCATION(decl);
+
+	if (strchr(flags, 't'))
+		inform(loc, "turbolift: in a service that links this file and keeps %qD, each "
+		       "worker thread has its own (it is thread-local)", decl);
+	else if (strchr(flags, 'c'))
+		inform(loc, "turbolift: a service that links this file and keeps %qD gets its "
+		       "text with each call once the program has changed it", decl);
+	else if (strchr(flags, 'p'))
+		inform(loc, "turbolift: a service that links this file and keeps %qD cannot get "
+		       "its value (it holds a pointer): its calls fail once the program has "
+		       "changed it", decl);
+	else
+		inform(loc, "turbolift: a service that links this file and keeps %qD gets its "
+		       "value with each call once the program has changed it", decl);
+}
+
 /* 1. one line per file-scope, writable variable defined here */
 void tl_describe_unit_vars(void)
 {
@@ -132,6 +152,8 @@ void tl_describe_unit_vars(void)
 			flags[n++] = '-';
 		flags[n] = '\0';
 		tl_buf_printf(&tl_unit_vars_text, "var=%s %lld %s\n", symbol, (long long)size, flags);
+		if (tl_verbose && strchr(flags, 'w') && !strchr(flags, 'k'))
+			tl_note_unit_var(decl, flags);
 	}
 }
 

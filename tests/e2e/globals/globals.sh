@@ -140,6 +140,18 @@ TURBOLIFT_REPLICAS=1 program conc "conc_main.c conc_lib.c"
 check "conc: the four concurrent calls overlapped on the one worker (31)" \
 	test "$(grep -cx 31 "$work/conc/dist.out")" -eq 4
 
+# -fplugin-arg-turbolift-verbose on a file without a tag: a note per variable.
+TURBOLIFT_OUTDIR=$work/verbose gcc -std=gnu11 -O2 $cflags -fplugin-arg-turbolift-verbose \
+	-c "$here/units_lib.c" -o "$work/verbose.o" 2>"$work/verbose.err"
+check "verbose: a note for scale, verbose, settings (values), label (text), tag (pointer)" \
+	sh -c "grep -q \"keeps .scale. gets its value with each call\" '$work/verbose.err' &&
+	       grep -q \"keeps .verbose. gets its value\" '$work/verbose.err' &&
+	       grep -q \"keeps .settings. gets its value\" '$work/verbose.err' &&
+	       grep -q \"keeps .label. gets its text\" '$work/verbose.err' &&
+	       grep -q \"keeps .tag. cannot get its value (it holds a pointer)\" '$work/verbose.err'"
+check "verbose: ... and none for calls_here (TURBOLIFT_STATIC)" \
+	sh -c "! grep -q calls_here '$work/verbose.err'"
+
 # A thread-local of another file cannot travel: the first call warns.
 t=$work/tls
 mkdir -p "$t"
