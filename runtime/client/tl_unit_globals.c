@@ -347,7 +347,7 @@ int tl_unit_globals_embed(const char *binary, const struct tl_unit_ref *units, s
     for (size_t i = 0; i < kept.n; i++) {
         const struct kept *k = &kept.v[i];
         const struct unit_var *var = NULL;
-        size_t candidates = 0, twins = 0;
+        size_t candidates = 0, twins = 0, size;
 
         if (k->local && !from_a_unit(k))
             continue;
@@ -369,9 +369,14 @@ int tl_unit_globals_embed(const char *binary, const struct tl_unit_ref *units, s
         }
         if (var->unit == 0 && listed(captured, ncaptured, k->name))
             continue;   /* the stub sends it */
-        if (k->size != var->size) {
-            tl_log_debug("%s: the service's symbol has %llu bytes, vars.txt says %zu: left out",
-                         k->name, (unsigned long long)k->size, var->size);
+        /* a flexible array member's initializer makes the symbol larger
+         * than the type: the symbol's size is what the variable holds */
+        size = (size_t)k->size;
+        if (size < var->size || (has_flag(var, 'c') && size != sizeof(char *))) {
+            if (tl_buf_printf(&ambiguous, LIST_MAX, "  %s (%llu bytes in the service, %zu in "
+                              "its file's description)\n", k->name,
+                              (unsigned long long)k->size, var->size) != 0)
+                goto oom;
             continue;
         }
         if (k->thread_local) {
@@ -379,27 +384,27 @@ int tl_unit_globals_embed(const char *binary, const struct tl_unit_ref *units, s
              * the tagged file's own the plugin captured or warned about */
             if (var->unit == 0)
                 continue;
-            if (tl_buf_printf(&text, LIST_MAX, "t 0 %zu - %c %s %s\n", var->size,
+            if (tl_buf_printf(&text, LIST_MAX, "t 0 %zu - %c %s %s\n", size,
                               k->local ? 'l' : 'g', k->name,
                               t.files[var->unit] ? t.files[var->unit] : "?") != 0)
                 goto oom;
         } else if (has_flag(var, 'c')) {
             if (tl_buf_printf(&text, LIST_MAX, "s %llx %zu %zu %c %s %s\n",
-                              (unsigned long long)k->value, var->size, strings++,
+                              (unsigned long long)k->value, size, strings++,
                               k->local ? 'l' : 'g', k->name,
                               t.files[var->unit] ? t.files[var->unit] : "?") != 0)
                 goto oom;
         } else if (has_flag(var, 'p')) {
             if (tl_buf_printf(&text, LIST_MAX, "p %llx %zu - %c %s %s\n", (unsigned long long)k->value,
-                              var->size, k->local ? 'l' : 'g', k->name,
+                              size, k->local ? 'l' : 'g', k->name,
                               t.files[var->unit] ? t.files[var->unit] : "?") != 0)
                 goto oom;
         } else {
             if (tl_buf_printf(&text, LIST_MAX, "b %llx %zu %zu %c %s %s\n", (unsigned long long)k->value,
-                              var->size, offset, k->local ? 'l' : 'g', k->name,
+                              size, offset, k->local ? 'l' : 'g', k->name,
                               t.files[var->unit] ? t.files[var->unit] : "?") != 0)
                 goto oom;
-            offset += var->size;
+            offset += size;
         }
     }
     if (older.len > 0)
@@ -408,10 +413,11 @@ int tl_unit_globals_embed(const char *binary, const struct tl_unit_ref *units, s
                     "start with their initial values in each worker; rebuild the program:\n%.*s",
                     binary, (int)older.len, older.data);
     if (ambiguous.len > 0) {
-        snprintf(err, errlen, "the service keeps static variables that several files of the "
-                 "program define under the same name, so which value to send cannot be told "
-                 "(rename them, or mark them TURBOLIFT_STATIC if their initial value is "
-                 "fine):\n%.*s", (int)ambiguous.len - 1, ambiguous.data);
+        snprintf(err, errlen, "the service keeps variables of the program that cannot be told "
+                 "apart or measured: statics that several files define under the same name, "
+                 "or a symbol smaller than its type (rename them, or mark them "
+                 "TURBOLIFT_STATIC if their initial value is fine):\n%.*s",
+                 (int)ambiguous.len - 1, ambiguous.data);
         goto cleanup;
     }
     tl_elf_close(&elf);

@@ -113,7 +113,7 @@ if [ -n "$bin" ] && readelf -p turbolift_globals "$bin" >"$work/units/list" 2>&1
 	for v in "b .* l scale units_lib.c" "b .* g verbose units_lib.c" \
 		"b .* g settings units_lib.c" "b .* g lut units_table.c" \
 		"b .* g shared_mode units_main.c" "s .* 8 0 g label units_lib.c" \
-		"p .* g tag units_lib.c"; do
+		"p .* g tag units_lib.c" "b .* 32 [0-9]* g series units_lib.c"; do
 		check "units: the service's list has '$v'" grep -q "$v" "$work/units/list"
 	done
 	check "units: ... and not calls_here (TURBOLIFT_STATIC)" \

@@ -20,6 +20,7 @@ struct settings settings = { "default", 1, { 1, 1, 1, 1 } };
 const char *label = "fixed";	/* a C string: travels as text */
 struct tagged_text { const char *text; int n; } tag = { "tag", 1 };	/* holds a pointer */
 int TURBOLIFT_STATIC calls_here;	/* the worker's own count is fine */
+struct series { int n; double v[]; } series = { 3, { 1, 2, 3 } };	/* a flexible array */
 extern double lut[256];		/* defined in units_table.c, filled by main */
 extern int shared_mode;		/* defined in the tagged file, read only here */
 
@@ -36,5 +37,6 @@ double weigh(int i)
 	if (verbose)
 		fprintf(stderr, "weigh(%d) for %s\n", i, settings.name);
 	return scale * w * lut[i % 256] + shared_mode + (double)strlen(label) +
+	       series.v[i % series.n] +
 	       (double)strlen(tag.text) * tag.n;
 }

@@ -18,6 +18,7 @@ struct settings {
 extern struct settings settings;
 extern int verbose;
 extern const char *label;
+extern struct series { int n; double v[]; } series;
 extern struct tagged_text { const char *text; int n; } tag;
 void set_scale(double s);
 void fill_lut(double base);
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
 	settings.level = 3;
 	settings.weights[2] = 4;
 	fill_lut(10);
+	series.v[1] = 40;	/* in the flexible array member's initialized part */
 	shared_mode = 7;
 	label = "changed by main";
 	if (argc > 1 && strcmp(argv[1], "relabel") == 0)
