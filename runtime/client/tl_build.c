@@ -970,15 +970,30 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
     if (a.oom)
         goto oom;
 
+    /* The units' objects count by their contents (below), not their folders:
+     * two builds of the same sources whose units landed in two folders
+     * (a recipe names its build folder) link one service. */
     for (size_t i = 0; i < a.n; i++)
-        h = tl_fnv1a(h, a.v[i], strlen(a.v[i]) + 1);
+        if (i < 2 || i >= 2 + u.n)
+            h = tl_fnv1a(h, a.v[i], strlen(a.v[i]) + 1);
     h = tl_fnv1a(h, m->hash, strlen(m->hash) + 1);
     if (tl_hash_file(&h, m->service_object, NULL, err, errlen) != 0 ||
         tl_hash_file(&h, lib, NULL, err, errlen) != 0)
         goto cleanup;
-    for (size_t i = 0; i < u.n; i++)
+    for (size_t i = 0; i < u.n; i++) {
+        char *vars = NULL;
+
         if (tl_hash_file(&h, u.v[i].object, NULL, err, errlen) != 0)
             goto cleanup;
+        /* what the list of the program's variables is made from */
+        if (asprintf(&vars, "%s/vars.txt", u.v[i].dir) < 0)
+            goto oom;
+        if (access(vars, R_OK) == 0 && tl_hash_file(&h, vars, NULL, err, errlen) != 0) {
+            free(vars);
+            goto cleanup;
+        }
+        free(vars);
+    }
 
     bindir = tl_cache_dir("bin", err, errlen);
     if (bindir == NULL)
