@@ -145,6 +145,14 @@ static bool tl_store_unit(const struct tl_strbuf *unit, bool now)
 			      main_input_filename, dir, xstrerror(errno));
 			ok = false;
 		}
+	} else {
+		/* a folder an older plugin made has no vars.txt: without it,
+		 * the variables of this file would not travel */
+		char *vars_path = concat(dir, "/vars.txt", NULL);
+
+		if (stat(vars_path, &st) != 0 && !tl_write_unit_vars(dir))
+			ok = false;
+		free(vars_path);
 	}
 	if (ok) {
 		tl_emit_units_entry(dir, now);

@@ -167,6 +167,13 @@ else
 	fail "tls builds distributed"; cat "$t/build"
 fi
 
+# A unit folder an older plugin made has no vars.txt: the next build adds it.
+rm -f "$work"/units/out/units/units_main-*/vars.txt
+TURBOLIFT_OUTDIR=$work/units/out gcc -std=gnu11 -O2 $cflags -c "$here/units_main.c" \
+	-o "$work/units/again.o" 2>/dev/null
+check "units: a rebuild writes the vars.txt a unit folder lacks" \
+	sh -c "ls '$work'/units/out/units/units_main-*/vars.txt >/dev/null 2>&1"
+
 # A stripped program: the variables cannot be found, and the first call says so.
 strip -o "$p/stripped" "$p/dist"
 XDG_CACHE_HOME=$p/cache TURBOLIFT_ON_FAILURE=abort "$reaper" "$p/stripped" \
