@@ -296,32 +296,14 @@ static int with_globals_signature(struct tl_fn *fn, char *err, size_t errlen)
 {
     size_t size = tl_unit_globals_size(fn->target.globals);
     size_t strings = tl_unit_globals_strings(fn->target.globals);
-    struct tl_buf text = { 0 };
-    int rc;
 
     if (fn->target.globals != NULL)
         tl_log_info("%s: variables of the program that its service uses: %s", fn->d.function,
                     tl_unit_globals_describe(fn->target.globals));
     if (size == 0 && strings == 0)
         return 0;
-    /* "R(params;captures)": more captures before the ')' */
-    rc = tl_buf_append(&text, fn->d.signature, strlen(fn->d.signature) - 1, SIZE_MAX);
-    if (rc == 0 && size > 0)
-        rc = tl_buf_printf(&text, SIZE_MAX, "%c[%zu]u1", fn->sig->capture_count ? ',' : ';',
-                           size);
-    for (size_t i = 0; rc == 0 && i < strings; i++)
-        rc = tl_buf_printf(&text, SIZE_MAX, "%cs",
-                           fn->sig->capture_count || size > 0 || i > 0 ? ',' : ';');
-    if (rc == 0)
-        rc = tl_buf_append(&text, ")", 1, SIZE_MAX);
-    if (rc != 0) {
-        snprintf(err, errlen, "out of memory");
-        tl_buf_free(&text);
-        return -1;
-    }
-    rc = tl_sig_parse(text.data, &fn->wire_sig, err, errlen);
-    tl_buf_free(&text);
-    if (rc != 0)
+    if (tl_sig_parse_with_globals(fn->d.signature, fn->sig->capture_count, size, strings,
+                                  &fn->wire_sig, err, errlen) != 0)
         return -1;
     fn->globals_size = size;
     fn->globals_strings = strings;

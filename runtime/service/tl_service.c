@@ -243,28 +243,11 @@ static int tl_name_is_identifier(const char *name)
 static int tl_with_globals(struct tl_service_function *fn, char *err, size_t errlen)
 {
     size_t block = tl_capture_block_size(), strings = tl_capture_strings();
-    size_t len = strlen(fn->entry->signature) + 32 + 2 * strings, at;
-    char *text = malloc(len), reason[384];
+    char reason[384];
     struct tl_sig *sig;
-    int rc;
 
-    if (text == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    /* "R(params;captures)": more captures before the ')' */
-    at = (size_t)snprintf(text, len, "%.*s", (int)strlen(fn->entry->signature) - 1,
-                          fn->entry->signature);
-    if (block > 0)
-        at += (size_t)snprintf(text + at, len - at, "%c[%zu]u1",
-                               fn->sig->capture_count ? ',' : ';', block);
-    for (size_t i = 0; i < strings; i++)
-        at += (size_t)snprintf(text + at, len - at, "%cs",
-                               fn->sig->capture_count || block > 0 || i > 0 ? ',' : ';');
-    snprintf(text + at, len - at, ")");
-    rc = tl_sig_parse(text, &sig, reason, sizeof reason);
-    free(text);
-    if (rc < 0) {
+    if (tl_sig_parse_with_globals(fn->entry->signature, fn->sig->capture_count, block,
+                                  strings, &sig, reason, sizeof reason) < 0) {
         snprintf(err, errlen, "service entry %s with the program's variables: %s",
                  fn->entry->name, reason);
         return -1;

@@ -20,6 +20,12 @@ struct tl_sig;          /* parsed signature: return type + parameters       */
 struct tl_frame;        /* service side: decoded arguments and result space */
 
 int  tl_sig_parse(const char *text, struct tl_sig **out, char *err, size_t errlen);
+/* The signature of a service that also takes the program's variables of
+ * other files (docs/abi.md, section 2): text's own `captures` captured
+ * values, then a "[block]u1" when block > 0, then strings times "s".
+ * Client and service both parse it so, from the same numbers. */
+int  tl_sig_parse_with_globals(const char *text, unsigned captures, size_t block,
+                               size_t strings, struct tl_sig **out, char *err, size_t errlen);
 void tl_sig_free(struct tl_sig *sig);
 unsigned tl_sig_param_count(const struct tl_sig *sig);
 size_t tl_sig_result_size(const struct tl_sig *sig);   /* 0 for void */

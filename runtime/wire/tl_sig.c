@@ -477,6 +477,36 @@ fail:
     return -1;
 }
 
+int tl_sig_parse_with_globals(const char *text, unsigned captures, size_t block,
+                              size_t strings, struct tl_sig **out, char *err, size_t errlen)
+{
+    size_t len = strlen(text), cap = len + 48 + 2 * strings, at;
+    char *extended;
+    int rc;
+
+    /* "R(params;captures)": more captures go before the ')' */
+    if (len < 2 || text[len - 1] != ')') {
+        snprintf(err, errlen, "bad signature \"%s\": it does not end in ')'", text);
+        return -1;
+    }
+    extended = malloc(cap);
+    if (extended == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    at = (size_t)snprintf(extended, cap, "%.*s", (int)len - 1, text);
+    if (block > 0)
+        at += (size_t)snprintf(extended + at, cap - at, "%c[%zu]u1", captures ? ',' : ';',
+                               block);
+    for (size_t i = 0; i < strings; i++)
+        at += (size_t)snprintf(extended + at, cap - at, "%cs",
+                               captures || block > 0 || i > 0 ? ',' : ';');
+    snprintf(extended + at, cap - at, ")");
+    rc = tl_sig_parse(extended, out, err, errlen);
+    free(extended);
+    return rc;
+}
+
 void tl_sig_free(struct tl_sig *sig)
 {
     if (sig == NULL)

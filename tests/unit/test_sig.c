@@ -152,10 +152,34 @@ static void test_malformed(void)
     }
 }
 
+/* The signature client and service agree on when the service takes the
+ * program's variables of other files (docs/abi.md, section 2). */
+static void test_with_globals(void)
+{
+    struct tl_sig *sig = NULL;
+    char err[256] = "";
+
+    CHECK_MSG(tl_sig_parse_with_globals("f8(i4;f8)", 1, 2137, 1, &sig, err, sizeof err) == 0,
+              "%s", err);
+    REQUIRE(sig != NULL);
+    CHECK(sig->param_count == 4 && sig->capture_count == 3);
+    CHECK(sig->params[2].type->kind == TL_KIND_ARRAY && sig->params[2].type->size == 2137);
+    CHECK(sig->params[3].type->kind == TL_KIND_STRING);
+    tl_sig_free(sig);
+    /* no parameters, no captures of its own, strings only */
+    CHECK_MSG(tl_sig_parse_with_globals("i4()", 0, 0, 2, &sig, err, sizeof err) == 0,
+              "%s", err);
+    REQUIRE(sig != NULL);
+    CHECK(sig->param_count == 2 && sig->capture_count == 2);
+    tl_sig_free(sig);
+    CHECK(tl_sig_parse_with_globals("i4(", 0, 8, 0, &sig, err, sizeof err) == -1);
+}
+
 int main(void)
 {
     test_examples();
     test_malformed();
+    test_with_globals();
     tl_sig_free(NULL);
     return tl_check_status("test_sig");
 }
