@@ -398,6 +398,7 @@ struct units {
     size_t n;
     struct unit service;    /* the service's own object, when not yet compiled */
     char *program;          /* the ELF file that lists the units (or NULL)    */
+    uintptr_t program_bias; /* where it is loaded in this process             */
     int compile_service;
     long deadline;
     atomic_size_t next;     /* the compile threads' shared cursor             */
@@ -418,6 +419,7 @@ static size_t units_to_compile(const struct units *u)
 struct find_units {
     const char *own;        /* the unit service.o stands for                  */
     char *path;             /* the ELF file of the object that lists it       */
+    uintptr_t bias;         /* its load bias                                  */
     char *data;             /* the section of the object that lists it        */
     size_t len;
     char err[512];
@@ -443,6 +445,7 @@ static int find_units_in(struct dl_phdr_info *info, size_t size, void *arg)
         f->len = len;
         /* another process (nm) reads it: /proc/self/exe would be nm */
         f->path = strcmp(path, "/proc/self/exe") == 0 ? realpath(path, NULL) : strdup(path);
+        f->bias = info->dlpi_addr;
         return 1;
     }
     free(data);
@@ -563,6 +566,7 @@ static int program_units(const struct tl_manifest *m, struct units *u, char *err
             goto oom;
     }
     u->program = f.path;
+    u->program_bias = f.bias;
     free(own);
     free(f.data);
     return 0;
@@ -1063,7 +1067,7 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
 done:
     if (refuse_library_copies(m, &u, out, deadline, err, errlen) != 0)
         goto cleanup;
-    if (tl_unit_globals_load(out, u.program, globals, err, errlen) != 0)
+    if (tl_unit_globals_load(out, u.program, u.program_bias, globals, err, errlen) != 0)
         goto cleanup;
     *binary = out;
     out = NULL;

@@ -537,32 +537,6 @@ static int parse_list(const char *data, struct tl_unit_globals *g)
     return 0;
 }
 
-struct find_bias {
-    const char *program;            /* realpath                          */
-    uintptr_t bias;
-    int found;
-};
-
-static int bias_of(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    struct find_bias *f = arg;
-    const char *name = info->dlpi_name;
-    char *real;
-
-    (void)size;
-    if (name == NULL || name[0] == '\0')
-        name = "/proc/self/exe";
-    else if (name[0] != '/')
-        return 0;
-    real = realpath(name, NULL);
-    if (real != NULL && strcmp(real, f->program) == 0) {
-        f->bias = info->dlpi_addr;
-        f->found = 1;
-    }
-    free(real);
-    return f->found;
-}
-
 /* A static of a program linked with -flto is no longer under its file's
  * name (the symbol table names the link-time objects), and may be renamed
  * "name.lto_priv.N": such a symbol of the right size is a loose match,
@@ -600,11 +574,10 @@ static int find_in_program(const struct tl_elf_symbol *s, void *arg)
     return 0;
 }
 
-int tl_unit_globals_load(const char *binary, const char *program,
+int tl_unit_globals_load(const char *binary, const char *program, uintptr_t bias,
                          struct tl_unit_globals **out, char *err, size_t errlen)
 {
     struct tl_unit_globals *g = NULL;
-    struct find_bias fb = { .program = NULL };
     struct tl_elf elf = { .map = NULL };
     struct tl_buf missing = { 0 }, changed = { 0 }, described = { 0 }, pointers = { 0 };
     struct tl_buf threads = { 0 };
@@ -629,16 +602,6 @@ int tl_unit_globals_load(const char *binary, const char *program,
                  "program's ELF file is not known");
         goto cleanup;
     }
-    fb.program = realpath(program, NULL);
-    if (fb.program == NULL) {
-        snprintf(err, errlen, "%s: %s", program, strerror(errno));
-        goto cleanup;
-    }
-    dl_iterate_phdr(bias_of, &fb);
-    if (!fb.found) {
-        snprintf(err, errlen, "%s is not loaded in this process", program);
-        goto cleanup;
-    }
     if (tl_elf_open(program, &elf, err, errlen) != 0 ||
         tl_elf_symbols(&elf, find_in_program, g, &has_symtab, err, errlen) < 0)
         goto cleanup;
@@ -660,7 +623,7 @@ int tl_unit_globals_load(const char *binary, const char *program,
                 goto oom;
             continue;
         }
-        e->addr += fb.bias;
+        e->addr += bias;
         e->initial = malloc(e->size ? e->size : 1);
         if (e->initial == NULL)
             goto oom;
@@ -719,7 +682,6 @@ oom:
 cleanup:
     tl_elf_close(&elf);
     tl_unit_globals_free(g);
-    free((char *)fb.program);
     free(data);
     free(missing.data);
     free(changed.data);

@@ -8,6 +8,7 @@
 #define TL_UNIT_GLOBALS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct tl_unit_ref {
     const char *dir;        /* the unit folder (its vars.txt)       */
@@ -32,12 +33,12 @@ struct tl_unit_globals;
 /*
  * At every run's first call: read binary's list and find each variable in
  * the ELF file `program` (the main program or the shared library the
- * units were linked into, as loaded in this process). *out is NULL when
- * the service keeps none. -1 with err set when one cannot be found (a
+ * units were linked into), loaded in this process at `bias`. *out is NULL
+ * when the service keeps none. -1 with err set when one cannot be found (a
  * stripped program, a name two files share): the call must not run with
  * values the program did not set.
  */
-int tl_unit_globals_load(const char *binary, const char *program,
+int tl_unit_globals_load(const char *binary, const char *program, uintptr_t bias,
                          struct tl_unit_globals **out, char *err, size_t errlen);
 /* Bytes of the block sent with each call (0: none travels). */
 size_t tl_unit_globals_size(const struct tl_unit_globals *g);
