@@ -83,41 +83,33 @@ static void strlist_clear(struct tl_strlist *l)
     l->count = 0;
 }
 
-static int get_strlist(struct mctx *c, yaml_node_t *v, const char *key,
+/* The string value of `field` in the map node e, or NULL. */
+static yaml_node_t *map_field(struct mctx *c, yaml_node_t *e, const char *field)
+{
+    for (yaml_node_pair_t *pair = e->data.mapping.pairs.start;
+         pair < e->data.mapping.pairs.top; pair++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, pair->key);
+        yaml_node_t *val = yaml_document_get_node(c->doc, pair->value);
+
+        if (k != NULL && val != NULL && k->type == YAML_SCALAR_NODE &&
+            val->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)k->data.scalar.value, field) == 0)
+            return val;
+    }
+    return NULL;
+}
+
+/* A list of strings; with field, a list of maps of which each one's
+ * `field` is taken (captured: {name, type, source} gives the names, which
+ * the stub sends itself; tl_unit_globals.c leaves them out of its list). */
+static int get_strlist(struct mctx *c, yaml_node_t *v, const char *key, const char *field,
                        struct tl_strlist *out)
 {
     yaml_node_item_t *it;
     size_t n, i = 0;
 
     if (v->type != YAML_SEQUENCE_NODE)
-        return fail(c, v, key, "expected a list of strings");
-    strlist_clear(out);
-    n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-    out->items = calloc(n + 1, sizeof *out->items);
-    if (out->items == NULL)
-        return fail(c, v, key, "out of memory");
-    for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-        yaml_node_t *e = yaml_document_get_node(c->doc, *it);
-        if (e == NULL || e->type != YAML_SCALAR_NODE)
-            return fail(c, e ? e : v, key, "item %zu is not a string", i);
-        out->items[i] = strndup((const char *)e->data.scalar.value, e->data.scalar.length);
-        if (out->items[i] == NULL)
-            return fail(c, e, key, "out of memory");
-        out->count = ++i;
-    }
-    return 0;
-}
-
-/* captured: a list of {name, type, source} maps: the names, which the
- * stub sends itself (tl_unit_globals.c leaves them out of its list). */
-static int get_captured_names(struct mctx *c, yaml_node_t *v, const char *key,
-                              struct tl_strlist *out)
-{
-    yaml_node_item_t *it;
-    size_t n, i = 0;
-
-    if (v->type != YAML_SEQUENCE_NODE)
-        return fail(c, v, key, "expected a list of {name, type, source}");
+        return fail(c, v, key, field ? "expected a list of maps" : "expected a list of strings");
     strlist_clear(out);
     n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
     out->items = calloc(n + 1, sizeof *out->items);
@@ -125,25 +117,16 @@ static int get_captured_names(struct mctx *c, yaml_node_t *v, const char *key,
         return fail(c, v, key, "out of memory");
     for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
         yaml_node_t *e = yaml_document_get_node(c->doc, *it);
-        yaml_node_pair_t *pair;
 
-        if (e == NULL || e->type != YAML_MAPPING_NODE)
-            return fail(c, e ? e : v, key, "item %zu is not a map", i);
-        for (pair = e->data.mapping.pairs.start; pair < e->data.mapping.pairs.top; pair++) {
-            yaml_node_t *k = yaml_document_get_node(c->doc, pair->key);
-            yaml_node_t *val = yaml_document_get_node(c->doc, pair->value);
-
-            if (k == NULL || val == NULL || k->type != YAML_SCALAR_NODE ||
-                val->type != YAML_SCALAR_NODE ||
-                strcmp((const char *)k->data.scalar.value, "name") != 0)
-                continue;
-            out->items[out->count] = strndup((const char *)val->data.scalar.value,
-                                             val->data.scalar.length);
-            if (out->items[out->count] == NULL)
-                return fail(c, val, key, "out of memory");
-            out->count++;
-            break;
-        }
+        if (e == NULL || e->type != (field ? YAML_MAPPING_NODE : YAML_SCALAR_NODE))
+            return fail(c, e ? e : v, key, "item %zu is not a %s", i, field ? "map" : "string");
+        if (field != NULL && (e = map_field(c, e, field)) == NULL)
+            continue;
+        out->items[out->count] = strndup((const char *)e->data.scalar.value,
+                                         e->data.scalar.length);
+        if (out->items[out->count] == NULL)
+            return fail(c, e, key, "out of memory");
+        out->count++;
     }
     return 0;
 }
@@ -207,13 +190,13 @@ static int read_pairs(struct mctx *c, yaml_node_t *root, struct tl_manifest *m)
         else if (strcmp(key, TL_ABI_MAN_SOURCE) == 0)           rc = get_string(c, v, key, &m->source);
         else if (strcmp(key, TL_ABI_MAN_LINE) == 0)             rc = get_int(c, v, key, &m->line);
         else if (strcmp(key, TL_ABI_MAN_COMPILER) == 0)         rc = get_string(c, v, key, &m->compiler);
-        else if (strcmp(key, TL_ABI_MAN_COMPILE_FLAGS) == 0)    rc = get_strlist(c, v, key, &m->compile_flags);
-        else if (strcmp(key, TL_ABI_MAN_LINK_FLAGS) == 0)       rc = get_strlist(c, v, key, &m->link_flags);
+        else if (strcmp(key, TL_ABI_MAN_COMPILE_FLAGS) == 0)    rc = get_strlist(c, v, key, NULL, &m->compile_flags);
+        else if (strcmp(key, TL_ABI_MAN_LINK_FLAGS) == 0)       rc = get_strlist(c, v, key, NULL, &m->link_flags);
         else if (strcmp(key, TL_ABI_MAN_SERVICE_SOURCE) == 0)   rc = get_string(c, v, key, &m->service_source);
         else if (strcmp(key, TL_ABI_MAN_SERVICE_OBJECT) == 0)   rc = get_string(c, v, key, &m->service_object);
-        else if (strcmp(key, TL_ABI_MAN_EXTERNAL_SYMBOLS) == 0) rc = get_strlist(c, v, key, &m->external_symbols);
+        else if (strcmp(key, TL_ABI_MAN_EXTERNAL_SYMBOLS) == 0) rc = get_strlist(c, v, key, NULL, &m->external_symbols);
         else if (strcmp(key, TL_ABI_MAN_UNIT) == 0)             rc = get_string(c, v, key, &m->unit);
-        else if (strcmp(key, TL_ABI_MAN_CAPTURED) == 0)         rc = get_captured_names(c, v, key, &m->captured);
+        else if (strcmp(key, TL_ABI_MAN_CAPTURED) == 0)         rc = get_strlist(c, v, key, "name", &m->captured);
         else {
             /* The plugin may add keys in a later version 1 manifest; "turbolift:"
              * is what gates incompatible changes. So: tolerate, but say so. */
