@@ -452,8 +452,43 @@ static int find_endpoint(struct tl_target *t, long deadline, char *base, size_t 
     return 0;
 }
 
+/*
+ * A port-forward that died while we wait for the endpoint: start another
+ * (base gets its new address). kubectl ends the whole port-forward when one
+ * forwarded connection fails ("error: lost connection to pod", seen when a
+ * pod closes a connection that kubectl still writes to), and a pod that has
+ * just become ready can do that; without this the wait ran to its deadline
+ * against a port nobody listens on. Shares the restart budget of calls.
+ */
+static int revive_port_forward(struct tl_target *t, long deadline, char *base,
+                               size_t baselen, char *err, size_t errlen)
+{
+    struct k8s *k = t->priv;
+    int rc = 0;
+
+    if (strcmp(t->config->endpoint, "port-forward") != 0)
+        return 0;
+    pthread_mutex_lock(&k->lock);
+    if (k->stopped || k->pf.pid <= 0 || !tl_kubectl_pf_exited(&k->pf))
+        goto unlock;
+    tl_kubectl_pf_stop(&k->pf);
+    if (k->pf_restarts++ >= TL_K8S_PF_RESTARTS) {
+        snprintf(err, errlen, "kubectl port-forward exited %d times while service/%s "
+                 "became ready", TL_K8S_PF_RESTARTS, k->name);
+        rc = -1;
+        goto unlock;
+    }
+    rc = port_forward(t, deadline, base, baselen, err, errlen);
+    if (rc == 0)
+        tl_log_warn("%s: kubectl port-forward exited before the service answered; "
+                    "restarted on %s", t->manifest->function, base);
+unlock:
+    pthread_mutex_unlock(&k->lock);
+    return rc;
+}
+
 /* GET /readyz through the endpoint until 200: the path calls will take. */
-static int wait_endpoint(struct tl_target *t, const char *base, long deadline,
+static int wait_endpoint(struct tl_target *t, char *base, size_t baselen, long deadline,
                          char *err, size_t errlen)
 {
     char url[300], last[256] = "no answer";
@@ -461,11 +496,13 @@ static int wait_endpoint(struct tl_target *t, const char *base, long deadline,
     const struct k8s *k = t->priv;
     const char *pin = k->tls.cert_pem ? k->tls.pin : NULL;   /* https */
 
-    snprintf(url, sizeof url, "%s" TL_PROTO_PATH_READY, base);
     for (;;) {              /* bounded by the deadline */
         long left = deadline - tl_now_ms();
         long status;
 
+        if (revive_port_forward(t, deadline, base, baselen, err, errlen) != 0)
+            return -1;
+        snprintf(url, sizeof url, "%s" TL_PROTO_PATH_READY, base);
         if (left <= 0) {
             snprintf(err, errlen, "%s not ready in time: %s", url, last);
             return -1;
@@ -733,7 +770,7 @@ static int k8s_start(struct tl_target *t, char *err, size_t errlen)
     renewer_start(t);
     if (find_endpoint(t, deadline, base, sizeof base, err, errlen) != 0)
         return -1;
-    if (wait_endpoint(t, base, deadline, err, errlen) != 0)
+    if (wait_endpoint(t, base, sizeof base, deadline, err, errlen) != 0)
         return -1;
     if (publish(t, base, 0, err, errlen) != 0)
         return -1;

@@ -9,7 +9,8 @@
 # runtime over the registry API (the blobs' digests are checked here).
 # Checks: the examples print on Kubernetes what they print natively; the
 # labelled objects exist during a run and are gone after; a second run
-# reuses image and deployment; deleting a pod mid-run loses no call; a
+# reuses image and deployment; deleting a pod mid-run loses no call, nor
+# do port-forwards that die before the first answer and mid-run; a
 # request without the token gets 401 and the service keeps serving; two
 # concurrent runs of one build, the first exiting early: the other's calls
 # all succeed; a SIGKILLed run's objects are reclaimed after the lease by
@@ -350,6 +351,53 @@ else
     tail -25 "$work/kill.err"; k get events --sort-by=.lastTimestamp 2>&1 | tail -25
     fail "second SIGKILLed run"
 fi
+
+# ---- 8d. port-forwards that die: before the service answers, and mid-run ----
+# kubectl ends a whole port-forward when one forwarded connection fails
+# ("error: lost connection to pod"), which a pod that has just become ready
+# can cause. This kubectl's first port-forward reports a port nobody
+# listens on and ends a second later (what CI met once: the run waited for
+# /readyz until its deadline), its second is the real one for 6 s, later
+# ones are real. The run restarts each and loses no call (abort policy).
+pf=$work/pf
+mkdir -p "$pf"
+real_kubectl=$(command -v kubectl)
+cat >"$pf/kubectl" <<EOF
+#!/bin/sh
+case " \$* " in
+*" port-forward "*)
+    n=\$(cat "$pf/count" 2>/dev/null || echo 0)
+    echo \$((n + 1)) >"$pf/count"
+    if [ "\$n" = 0 ]; then
+        echo "Forwarding from 127.0.0.1:1 -> 8080"
+        sleep 1
+        echo "error: lost connection to pod" >&2
+        exit 1
+    elif [ "\$n" = 1 ]; then
+        exec timeout 6 "$real_kubectl" "\$@"
+    fi ;;
+esac
+exec "$real_kubectl" "\$@"
+EOF
+chmod +x "$pf/kubectl"
+rm -f "$work/stop"
+TURBOLIFT_ENDPOINT=port-forward TURBOLIFT_KUBECTL=$pf/kubectl \
+    "$work/kwork" loop "$work/stop" >"$work/pf.out" 2>"$work/pf.err" &
+lpid=$!; bg_pids+=("$lpid")
+third_forward() { [ "$(cat "$pf/count" 2>/dev/null || echo 0)" -ge 3 ] && grep -q running "$work/pf.out"; }
+wait_for 240 third_forward || log "no third port-forward within 240 s"
+sleep 2                 # calls through the third one
+touch "$work/stop"
+wait "$lpid"; rc=$?
+if [ $rc = 0 ] && grep -q 'wrong 0' "$work/pf.out" && ! grep -q 'failed' "$work/pf.err" &&
+   grep -q "kwork: kubectl port-forward exited before the service answered; restarted on http" "$work/pf.err" &&
+   grep -q "kwork: kubectl port-forward exited; restarted on http" "$work/pf.err" &&
+   grep -q "ready at http[^ ]* (port-forward, " "$work/pf.err"; then
+    pass "port-forwards that died before the first answer and mid-run were restarted: $(tail -1 "$work/pf.out"), none failed"
+else
+    cat "$work/pf.out"; tail -20 "$work/pf.err"; fail "calls across dying port-forwards (exit $rc)"
+fi
+wait_for 120 none_left || fail "objects left after the port-forward run"
 
 # ---- 9. the examples on Kubernetes print what they print natively ----
 "$work/pricing-plain" 20000 >"$work/pricing.plain"
