@@ -23,7 +23,8 @@
 # alone; cpu: the same ratios of CPU time (user + system, children
 # included), which a busy machine disturbs less than wall time. BASE_ROOT=DIR
 # adds "base R": the plugin of another build tree (the plugin before a
-# change) in the same rounds. Nothing is asserted.
+# change) in the same rounds. CASES="untagged lua" runs only those cases.
+# Nothing is asserted.
 set -u
 build=$1 rounds=${2:-3}
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -88,8 +89,8 @@ lua_one() {
 # header its packaging writes: the same one line here
 printf '#define DEB_HOST_MULTIARCH "%s"\n' "$(gcc -print-multiarch)" >"$work/lua5.4-deb-multiarch.h"
 
-cases="untagged tagged program"
-[ -n "${LUA_SRC:-}" ] && cases="$cases lua"
+cases=${CASES:-untagged tagged program}
+[ -n "${LUA_SRC:-}" ] && [ -z "${CASES:-}" ] && cases="$cases lua"
 configs="plain plugin off"
 [ -n "$base_cflags" ] && configs="$configs base"
 flags_of() {

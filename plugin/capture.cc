@@ -250,10 +250,9 @@ static void tl_warn_write(struct tl_tagged *tagged, tl_parents *parent, symtab_n
 	free(path);
 }
 
-static void tl_check_body(struct tl_tagged *tagged, tl_parents *parent, cgraph_node *fn)
+void tl_walk_writes(cgraph_node *fn, tl_write_seen seen, void *arg)
 {
 	function *fun = DECL_STRUCT_FUNCTION(fn->decl);
-	hash_set<tree> warned, called;
 	basic_block bb;
 
 	/* a system header's inline code is not the user's to change */
@@ -272,7 +271,7 @@ static void tl_check_body(struct tl_tagged *tagged, tl_parents *parent, cgraph_n
 			if (is_gimple_assign(stmt) || is_gimple_call(stmt)) {
 				var = tl_stored_global(gimple_get_lhs(stmt));
 				if (var)
-					tl_warn_write(tagged, parent, fn, loc, var, &warned);
+					seen(arg, fn, loc, var, NULL_TREE);
 			}
 			if (gasm *as = dyn_cast<gasm *>(stmt)) {
 				unsigned i;
@@ -280,25 +279,52 @@ static void tl_check_body(struct tl_tagged *tagged, tl_parents *parent, cgraph_n
 				for (i = 0; i < gimple_asm_noutputs(as); i++) {
 					var = tl_stored_global(TREE_VALUE(gimple_asm_output_op(as, i)));
 					if (var)
-						tl_warn_write(tagged, parent, fn, loc, var, &warned);
+						seen(arg, fn, loc, var, NULL_TREE);
 				}
 			}
 			if (!is_gimple_call(stmt))
 				continue;
 			callee = gimple_call_fndecl(stmt);
-			if (tl_is_stateful_libc(callee) && !called.add(callee)) {
-				char *path = tl_call_path(parent, fn);
-
-				tl_diagnose(loc, "turbolift: %qD keeps hidden state in the C library, "
-					    "which in the service for %qD (%s) is each worker's own: "
-					    "calls on different workers do not continue one sequence; "
-					    "pass the state explicitly (e.g. %<rand_r%>, %<strtok_r%>), "
-					    "or declare %qD %<TURBOLIFT_STATIC%> if that is intended",
-					    callee, tagged->decl, path, callee);
-				free(path);
-			}
+			if (tl_is_stateful_libc(callee))
+				seen(arg, fn, loc, NULL_TREE, callee);
 		}
 	}
+}
+
+struct tl_body_check {
+	struct tl_tagged *tagged;
+	tl_parents *parent;
+	hash_set<tree> warned;		/* variables and callees, once each */
+};
+
+static void tl_check_write(void *arg, cgraph_node *fn, location_t loc, tree var, tree callee)
+{
+	struct tl_body_check *c = (struct tl_body_check *)arg;
+	char *path;
+
+	if (var) {
+		tl_warn_write(c->tagged, c->parent, fn, loc, var, &c->warned);
+		return;
+	}
+	if (c->warned.add(callee))
+		return;
+	path = tl_call_path(c->parent, fn);
+	tl_diagnose(loc, "turbolift: %qD keeps hidden state in the C library, "
+		    "which in the service for %qD (%s) is each worker's own: "
+		    "calls on different workers do not continue one sequence; "
+		    "pass the state explicitly (e.g. %<rand_r%>, %<strtok_r%>), "
+		    "or declare %qD %<TURBOLIFT_STATIC%> if that is intended",
+		    callee, c->tagged->decl, path, callee);
+	free(path);
+}
+
+static void tl_check_body(struct tl_tagged *tagged, tl_parents *parent, cgraph_node *fn)
+{
+	struct tl_body_check check;
+
+	check.tagged = tagged;
+	check.parent = parent;
+	tl_walk_writes(fn, tl_check_write, &check);
 }
 
 static int tl_by_declaration(const void *a, const void *b)

@@ -86,6 +86,15 @@ bool tl_compute_reach(struct tl_tagged *tagged, struct tl_reach *reach);
  * library's hidden state it reaches (capture.cc). Appends the captured
  * globals to tagged->signature after ';'. */
 bool tl_check_globals(struct tl_tagged *tagged);
+/* Shared with unitvars.cc, which records every file's writes for the
+ * services of other files: every store in fn's body to a global or static
+ * variable that is not const, the runtime's or TURBOLIFT_STATIC (var set),
+ * and every call of a C library function with hidden state (callee set),
+ * at its place, as seen(arg, fn, loc, var, callee); a body in a system
+ * header is skipped. */
+typedef void (*tl_write_seen)(void *arg, cgraph_node *fn, location_t loc, tree var,
+			      tree callee);
+void tl_walk_writes(cgraph_node *fn, tl_write_seen seen, void *arg);
 
 /* Step 5: this file as a unit of services, and the service translation unit
  * (slice.cc, unit.cc, recipe.cc; docs/multifile.md). tl_slice_service

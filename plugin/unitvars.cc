@@ -29,6 +29,25 @@
  * as bytes, char pointers as strings; the others with p must be unchanged
  * since the program started.
  *
+ * capture.cc warns at the writes that the tagged function's own file
+ * makes; what code of other files the service runs is known only at its
+ * link. So the table also says what this file's code writes, calls and
+ * refers to (runtime/client/tl_unit_writes.c walks it from the tagged
+ * function and warns at each write the service makes):
+ *
+ *   write=<var> <l|g> <function> <l|g> <t|-> <line>:<col> <name> <file>
+ *                     a store to a file-scope or static variable (t: a
+ *                     thread-local), named as written (<name>); the
+ *                     column as GCC's own diagnostics count it
+ *   libc=<callee> <function> <l|g> <line>:<col> <file>
+ *                     a call of a C library function with hidden state
+ *   ref=<from> <l|g> <to> <l|g>
+ *                     a call or a reference from something defined here
+ *   werror=1          built with -fplugin-arg-turbolift-werror
+ *
+ * where l is a symbol local to this file (static) and g one the link
+ * resolves by name.
+ *
  * The table is made when the call graph is complete, before any IPA pass
  * (references are exact, nothing is removed yet), and written with the
  * unit. Nothing here changes code generation.
@@ -38,6 +57,7 @@
 #include "stringpool.h"
 #include "attribs.h"
 #include "diagnostic-core.h"
+#include "diagnostic.h"
 
 static struct tl_strbuf tl_unit_vars_text;
 
@@ -107,7 +127,10 @@ static void tl_note_unit_var(tree decl, const char *flags)
 		       "value with each call once the program has changed it", decl);
 }
 
-/* 1. one line per file-scope, writable variable defined here */
+static void tl_describe_writes(struct tl_strbuf *b);
+
+/* 1. one line per file-scope, writable variable defined here, then what
+ *    the code writes (2) */
 void tl_describe_unit_vars(void)
 {
 	varpool_node *var;
@@ -155,9 +178,111 @@ void tl_describe_unit_vars(void)
 		if (tl_verbose && strchr(flags, 'w') && !strchr(flags, 'k'))
 			tl_note_unit_var(decl, flags);
 	}
+	tl_describe_writes(&tl_unit_vars_text);
 }
 
-/* 2. written beside unit.txt, into a folder that is being made */
+/* The symbol the link knows, and whether it is local to this file. */
+static const char *tl_symbol(symtab_node *node, char *scope)
+{
+	const char *name = node->asm_name();
+
+	*scope = TREE_PUBLIC(node->decl) || DECL_EXTERNAL(node->decl) ? 'g' : 'l';
+	return *name == '*' ? name + 1 : name;
+}
+
+static bool tl_runtime_symbol(symtab_node *node)
+{
+	return DECL_NAME(node->decl) &&
+	       !strncmp(IDENTIFIER_POINTER(DECL_NAME(node->decl)), "__turbolift_", 12);
+}
+
+static void tl_note_write(struct tl_strbuf *b, cgraph_node *fn, tree var, location_t loc)
+{
+	varpool_node *node = varpool_node::get(var);
+	expanded_location at = expand_location(loc);
+	const char *fname, *vname;
+	char fscope, vscope;
+
+	if (!node)
+		return;
+	fname = tl_symbol(fn, &fscope);
+	vname = tl_symbol(node, &vscope);
+	tl_buf_printf(b, "write=%s %c %s %c %c %d:%d %s %s\n", vname, vscope, fname, fscope,
+		      DECL_THREAD_LOCAL_P(var) ? 't' : '-', at.line,
+		      diagnostic_converted_column(global_dc, at),
+		      IDENTIFIER_POINTER(DECL_NAME(var)), at.file ? at.file : "?");
+}
+
+struct tl_body_record {
+	struct tl_strbuf *text;
+	hash_set<tree> seen;		/* variables and callees, once each */
+};
+
+/* A store or a hidden-state call of one function (tl_walk_writes), at its
+ * first place. */
+static void tl_record_write(void *arg, cgraph_node *fn, location_t loc, tree var, tree callee)
+{
+	struct tl_body_record *r = (struct tl_body_record *)arg;
+	expanded_location at;
+	const char *name;
+	char scope;
+
+	if (r->seen.add(var ? var : callee))
+		return;
+	if (var) {
+		tl_note_write(r->text, fn, var, loc);
+		return;
+	}
+	at = expand_location(loc);
+	name = tl_symbol(fn, &scope);
+	tl_buf_printf(r->text, "libc=%s %s %c %d:%d %s\n", IDENTIFIER_POINTER(DECL_NAME(callee)),
+		      name, scope, at.line, diagnostic_converted_column(global_dc, at),
+		      at.file ? at.file : "?");
+}
+
+/* 2. what this file's code writes, calls and refers to, for the services
+ *    of other files that link it (tl_unit_writes.c) */
+static void tl_describe_writes(struct tl_strbuf *b)
+{
+	symtab_node *node;
+	cgraph_node *fn;
+
+	if (tl_werror)
+		tl_buf_puts(b, "werror=1\n");
+	FOR_EACH_SYMBOL(node) {
+		cgraph_node *caller = dyn_cast<cgraph_node *>(node);
+		hash_set<symtab_node *> named;	/* a load and a store: one line */
+		const char *from;
+		char from_scope, to_scope;
+		ipa_ref *ref;
+		unsigned k;
+
+		if (!node->definition || tl_runtime_symbol(node))
+			continue;
+		from = tl_symbol(node, &from_scope);
+		for (cgraph_edge *e = caller ? caller->callees : NULL; e; e = e->next_callee)
+			if (!tl_runtime_symbol(e->callee) && !named.add(e->callee)) {
+				const char *to = tl_symbol(e->callee, &to_scope);
+
+				tl_buf_printf(b, "ref=%s %c %s %c\n", from, from_scope, to, to_scope);
+			}
+		for (k = 0; node->iterate_reference(k, ref); k++)
+			if (!tl_runtime_symbol(ref->referred) && !named.add(ref->referred)) {
+				const char *to = tl_symbol(ref->referred, &to_scope);
+
+				tl_buf_printf(b, "ref=%s %c %s %c\n", from, from_scope, to, to_scope);
+			}
+	}
+	FOR_EACH_DEFINED_FUNCTION(fn)
+		if (!tl_runtime_symbol(fn)) {
+			struct tl_body_record record;
+
+			record.text = b;
+			tl_walk_writes(fn, tl_record_write, &record);
+		}
+}
+
+/* 3. written beside unit.txt, into a folder that is being made */
 bool tl_write_unit_vars(const char *dir)
 {
 	char *path = concat(dir, "/vars.txt", NULL);

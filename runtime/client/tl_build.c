@@ -49,6 +49,7 @@
 #include "tl_proc.h"
 #include "tl_own_symbols.h"
 #include "tl_unit_globals.h"
+#include "tl_unit_writes.h"
 #include "tl_unit_recipe.h"
 #include "tl_paths.h"
 
@@ -845,7 +846,8 @@ done:
 
 /* The program's variables that the service keeps and may read: listed in
  * the binary after its link (tl_unit_globals.c), the service's own unit
- * first, whose captured globals the stub sends itself. */
+ * first, whose captured globals the stub sends itself; and what it writes
+ * of them, warned at (tl_unit_writes.c). */
 static int embed_unit_globals(const struct tl_manifest *m, const struct units *u,
                               const char *binary, long deadline, char *err, size_t errlen)
 {
@@ -862,8 +864,11 @@ static int embed_unit_globals(const struct tl_manifest *m, const struct units *u
         refs[i + 1].dir = u->v[i].dir;
         refs[i + 1].source = u->v[i].source != NULL ? u->v[i].source : u->v[i].dir;
     }
-    rc = tl_unit_globals_embed(binary, refs, u->n + 1, m->captured.items, m->captured.count,
-                               deadline - tl_now_ms(), err, errlen);
+    /* the writes of other files' code in it: warned once, as it is linked */
+    rc = tl_unit_writes_check(m->function, refs, u->n + 1, err, errlen);
+    if (rc == 0)
+        rc = tl_unit_globals_embed(binary, refs, u->n + 1, m->captured.items,
+                                   m->captured.count, deadline - tl_now_ms(), err, errlen);
     free(refs);
     return rc;
 }

@@ -168,11 +168,9 @@ static int has_flag(const struct unit_var *v, char f)
     return strchr(v->flags, f) != NULL;
 }
 
-/* <dir>/vars.txt into t: 0, 1 when the folder has none (made by an older
- * plugin), -1 when out of memory. */
-static int read_vars(const char *dir, size_t unit, struct unit_vars *t)
+int tl_unit_vars_lines(const char *dir, int (*each)(void *arg, char *line), void *arg)
 {
-    char *path = NULL, line[1024];
+    char *path = NULL, line[2048];
     FILE *f;
     int rc = 0;
 
@@ -183,33 +181,51 @@ static int read_vars(const char *dir, size_t unit, struct unit_vars *t)
     if (f == NULL)
         return 1;
     while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
-        struct unit_var v = { .unit = unit };
-        char name[512];
-        unsigned long long size;
-
         line[strcspn(line, "\n")] = '\0';
-        if (strncmp(line, "file=", 5) == 0) {
-            free(t->files[unit]);
-            if ((t->files[unit] = strdup(line + 5)) == NULL)
-                rc = -1;
-            continue;
-        }
-        if (sscanf(line, "var=%511s %llu %7s", name, &size, v.flags) != 3)
-            continue;
-        struct unit_var *grown = realloc(t->v, (t->n + 1) * sizeof *grown);
-
-        if (grown == NULL || (v.name = strdup(name)) == NULL) {
-            if (grown != NULL)
-                t->v = grown;
-            rc = -1;
-            continue;
-        }
-        v.size = (size_t)size;
-        t->v = grown;
-        t->v[t->n++] = v;
+        rc = each(arg, line);
     }
     fclose(f);
     return rc;
+}
+
+struct var_reader {
+    struct unit_vars *t;
+    size_t unit;
+};
+
+static int read_var(void *arg, char *line)
+{
+    struct var_reader *r = arg;
+    struct unit_vars *t = r->t;
+    struct unit_var v = { .unit = r->unit };
+    struct unit_var *grown;
+    char name[512];
+    unsigned long long size;
+
+    if (strncmp(line, "file=", 5) == 0) {
+        free(t->files[r->unit]);
+        return (t->files[r->unit] = strdup(line + 5)) == NULL ? -1 : 0;
+    }
+    if (sscanf(line, "var=%511s %llu %7s", name, &size, v.flags) != 3)
+        return 0;
+    grown = realloc(t->v, (t->n + 1) * sizeof *grown);
+    if (grown == NULL)
+        return -1;
+    t->v = grown;
+    if ((v.name = strdup(name)) == NULL)
+        return -1;
+    v.size = (size_t)size;
+    t->v[t->n++] = v;
+    return 0;
+}
+
+/* <dir>/vars.txt into t: 0, 1 when the folder has none (made by an older
+ * plugin), -1 when out of memory. */
+static int read_vars(const char *dir, size_t unit, struct unit_vars *t)
+{
+    struct var_reader r = { t, unit };
+
+    return tl_unit_vars_lines(dir, read_var, &r);
 }
 
 static void unit_vars_free(struct unit_vars *t, size_t nunits)

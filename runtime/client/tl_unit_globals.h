@@ -27,6 +27,12 @@ int tl_unit_globals_embed(const char *binary, const struct tl_unit_ref *units, s
                           char *const *captured, size_t ncaptured, long timeout_ms,
                           char *err, size_t errlen);
 
+/* Each line of <dir>/vars.txt (plugin/unitvars.cc; docs/abi.md), without
+ * its newline, to each(arg, line) until it returns nonzero. 0, 1 when the
+ * folder has no vars.txt (an older plugin made it), -1 when out of memory
+ * or when each returned -1. */
+int tl_unit_vars_lines(const char *dir, int (*each)(void *arg, char *line), void *arg);
+
 /* The list of a linked service, with each variable found in the program. */
 struct tl_unit_globals;
 

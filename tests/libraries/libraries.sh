@@ -214,6 +214,12 @@ check "zlib: ... and no const data (configuration_table, z_errmsg, static_l_desc
 pointers "$work/cjson/dist.err" >"$work/cjson.pointers"
 check "cjson: cJSON.c's global_error and global_hooks hold pointers: listed as kept unchanged" \
 	bash -c "grep -qx global_error '$work/cjson.pointers' && grep -qx global_hooks '$work/cjson.pointers'"
+# cJSON_Parse records where parsing failed in global_error: in a worker,
+# which the program's cJSON_GetErrorPtr never sees; the link warns there
+# (docs/remote.md, "Globals the function writes")
+check "cjson: the link warns at cJSON.c's write of global_error, with the call path from reformat" \
+	bash -c "grep -F '  ${libsrc[cjson]}/cJSON.c:' '$work/cjson/dist.err' |
+		 grep -qF ': global_error, written in cJSON_ParseWithLengthOpts (reformat -> cJSON_Parse -> cJSON_ParseWithOpts -> cJSON_ParseWithLengthOpts)'"
 
 # ---- 5. build styles: meson, CMake, -flto ----
 # meson: libmatheval as a static_library, dependency('turbolift') on both

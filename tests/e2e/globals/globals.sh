@@ -19,6 +19,10 @@
 #                   a global of the tagged file only they read): they travel
 #                   too; one that holds a pointer and changed fails the call,
 #                   and so does a stripped program that needs them
+#   memo_*.c, writes_*.c, tls_*.c
+#                   state only the service writes stays each worker's own,
+#                   and its link warns at each write of other files' code
+#                   (an error under -fplugin-arg-turbolift-werror)
 # The manifest lists what is captured.
 # usage: globals.sh BUILD_ROOT SOURCE_ROOT
 set -u
@@ -135,6 +139,53 @@ TURBOLIFT_REPLICAS=1 program memo "memo_main.c memo_lib.c"
 check "memo: the worker's count goes on (1, 3, 7 after the table's 0, 1, 4)" \
 	test "$(tr '\n' ' ' <"$work/memo/dist.out")" = "1 3 7 "
 
+# ... and the service's link warns at each of those writes, which the
+# plugin could not see while it compiled memo_main.c (docs/remote.md,
+# "Globals the function writes"): place (GCC's column), variable, function and call path.
+written() { # NAME LINE...: NAME's run warned with exactly these lines
+	local name=$1 err=$work/$1/dist.err; shift
+	grep -q "^turbolift: warning: [a-z_]*: the service writes variables of other files: each worker has its own copy" "$err" &&
+	[ "$(grep -c '^  /' "$err")" = $# ] &&
+	for l in "$@"; do grep -qxF "  $l" "$err" || return 1; done
+}
+check "memo: the link warns at memo_lib.c's three writes, with the call path" written memo \
+	"$here/memo_lib.c:15:33: memo, written in memo_lookup (memo_at -> memo_lookup)" \
+	"$here/memo_lib.c:16:28: memo_ready, written in memo_lookup (memo_at -> memo_lookup)" \
+	"$here/memo_lib.c:18:29: served, written in memo_lookup (memo_at -> memo_lookup)"
+TURBOLIFT_REPLICAS=1 dist "$work/memo" "$work/memo/again.out" "$work/memo/again.err" "$work/memo/dist"
+check "memo: a second run (its service linked already) does not warn again" \
+	sh -c "test -s '$work/memo/again.out' && ! grep -q 'writes variables of other files' '$work/memo/again.err'"
+# -fplugin-arg-turbolift-werror: the same writes are an error; the service
+# is not used, and the abort policy aborts with the list.
+w=$work/memo-werror
+mkdir -p "$w"
+if TURBOLIFT_OUTDIR=$w/out gcc -std=gnu11 -O2 $cflags -fplugin-arg-turbolift-werror \
+	"$here/memo_main.c" "$here/memo_lib.c" $libs -o "$w/dist" 2>"$w/build"; then
+	dist "$w" "$w/dist.out" "$w/dist.err" "$w/dist"
+	check "memo -fplugin-arg-turbolift-werror: the run aborts" test $? -ne 0
+	check "memo -fplugin-arg-turbolift-werror: the error lists the writes" sh -c "
+		grep -q 'memo_at: the service writes variables of other files, or keeps hidden C library state, an error under -fplugin-arg-turbolift-werror' '$w/dist.err' &&
+		grep -qxF '  $here/memo_lib.c:16:28: memo_ready, written in memo_lookup (memo_at -> memo_lookup)' '$w/dist.err' &&
+		! test -s '$w/dist.out'"
+else
+	fail "memo builds with -fplugin-arg-turbolift-werror"; cat "$w/build"
+fi
+
+# Writes three calls down, through a callback into the tagged file, a public
+# variable, rand()'s hidden state: each listed once, with its path; not
+# quiet (TURBOLIFT_STATIC), not never (code the service does not run), not
+# tagged_own (the tagged function's own: the compile warned at it).
+TURBOLIFT_REPLICAS=1 program writes "writes_main.c writes_lib.c"
+check "writes: the link warns at four places, each with its call path" written writes \
+	"$here/writes_main.c:20:26: seen_by_callback, written in on_value (step -> work -> on_value)" \
+	"$here/writes_lib.c:30:13: hits, written in work (step -> work)" \
+	"$here/writes_lib.c:33:20: rand() keeps hidden state in the C library, called in work (step -> work): pass the state explicitly (rand_r, strtok_r) or declare rand TURBOLIFT_STATIC" \
+	"$here/writes_lib.c:19:20: depth_seen, written in record (step -> work -> deeper -> record)"
+check "writes: the compile warned at tagged_own, the tagged function's own write" \
+	grep -q "writes_main.c:25:19: warning: turbolift: .tagged_own. is written in code that runs in the service for .step. (step)" "$work/writes/build"
+check "units: no write warning (calls_here, which weigh writes, is TURBOLIFT_STATIC)" \
+	sh -c "! grep -q 'writes variables of other files' '$work/units/dist.err'"
+
 # One worker, four calls at once that bring the value it holds: side by side.
 TURBOLIFT_REPLICAS=1 program conc "conc_main.c conc_lib.c"
 check "conc: the four concurrent calls overlapped on the one worker (31)" \
@@ -163,6 +214,9 @@ if TURBOLIFT_OUTDIR=$t/out gcc -std=gnu11 -O2 $cflags "$here/tls_main.c" "$here/
 	check "tls: the first call warns, naming depth and its file" \
 		sh -c "grep -q 'keeps thread-local variables of this program' '$t/dist.err' &&
 		       grep -q '^  depth (tls_other.c)' '$t/dist.err'"
+	check "tls: the link warns at the write of the thread-local" grep -qxF \
+		"  $here/tls_other.c:9:21: thread-local depth, written in current_depth (seen_depth -> current_depth)" \
+		"$t/dist.err"
 else
 	fail "tls builds distributed"; cat "$t/build"
 fi
