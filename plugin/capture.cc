@@ -250,6 +250,8 @@ static void tl_warn_write(struct tl_tagged *tagged, tl_parents *parent, symtab_n
 	free(path);
 }
 
+/* One body's writes and hidden-state calls, for the checks below and for
+ * unitvars.cc's records (tl_plugin.h). */
 void tl_walk_writes(cgraph_node *fn, tl_write_seen seen, void *arg)
 {
 	function *fun = DECL_STRUCT_FUNCTION(fn->decl);
