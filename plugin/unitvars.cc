@@ -41,6 +41,10 @@
  *                     column as GCC's own diagnostics count it
  *   libc=<callee> <function> <l|g> <line>:<col> <file>
  *                     a call of a C library function with hidden state
+ *   def=<symbol> <l|g>
+ *                     a function or variable defined here (the runtime
+ *                     compiles and links only the units that define what
+ *                     the tagged function reaches)
  *   ref=<from> <l|g> <to> <l|g>
  *                     a call or a reference from something defined here
  *   werror=1          built with -fplugin-arg-turbolift-werror
@@ -260,6 +264,7 @@ static void tl_describe_writes(struct tl_strbuf *b)
 		if (!node->definition || tl_runtime_symbol(node))
 			continue;
 		from = tl_symbol(node, &from_scope);
+		tl_buf_printf(b, "def=%s %c\n", from, from_scope);
 		for (cgraph_edge *e = caller ? caller->callees : NULL; e; e = e->next_callee)
 			if (!tl_runtime_symbol(e->callee) && !named.add(e->callee)) {
 				const char *to = tl_symbol(e->callee, &to_scope);

@@ -49,6 +49,7 @@
 #include "tl_proc.h"
 #include "tl_own_symbols.h"
 #include "tl_unit_globals.h"
+#include "tl_unit_graph.h"
 #include "tl_unit_writes.h"
 #include "tl_unit_recipe.h"
 #include "tl_paths.h"
@@ -397,6 +398,7 @@ static char **unit_flags(const char *dir, size_t *n)
 struct units {
     struct unit *v;
     size_t n;
+    size_t left_out;        /* units the service does not reach (not in v)   */
     struct unit service;    /* the service's own object, when not yet compiled */
     char *program;          /* the ELF file that lists the units (or NULL)    */
     uintptr_t program_bias; /* where it is loaded in this process             */
@@ -581,6 +583,57 @@ oom:
     return -1;
 }
 
+/*
+ * Keep only the units that define something the tagged function reaches,
+ * by what every unit's vars.txt says it defines, calls and refers to
+ * (tl_unit_graph.c): a program of many files whose service needs a few
+ * compiles a few at its first call, and a file it never reaches cannot
+ * fail it (a recipe whose source is gone). A folder an older plugin made
+ * says nothing and is kept. *left_out: how many were left out.
+ */
+static struct tl_unit_ref *unit_refs(const struct tl_manifest *m, const struct units *u);
+
+static int reached_units(const struct tl_manifest *m, struct units *u, size_t *left_out,
+                         char *err, size_t errlen)
+{
+    struct tl_unit_ref *refs = unit_refs(m, u);
+    int *needed = calloc(u->n + 1, sizeof *needed);
+    struct tl_unit_graph g;
+    size_t kept = 0;
+    int rc = -1;
+
+    *left_out = 0;
+    memset(&g, 0, sizeof g);
+    if (refs == NULL || needed == NULL)
+        goto oom;
+    if (tl_unit_graph_read(&g, m->function, refs, u->n + 1) != 0 ||
+        tl_unit_graph_needed(&g, needed) != 0)
+        goto oom;
+    for (size_t i = 0; i < u->n; i++) {
+        if (needed[i + 1]) {
+            u->v[kept++] = u->v[i];
+            continue;
+        }
+        tl_log_debug("%s: its service does not reach %s: not compiled, not linked",
+                     m->function, u->v[i].source);
+        free(u->v[i].dir);
+        free(u->v[i].object);
+        free(u->v[i].source);
+    }
+    *left_out = u->n - kept;
+    u->left_out = *left_out;
+    u->n = kept;
+    rc = 0;
+    goto cleanup;
+oom:
+    snprintf(err, errlen, "out of memory");
+cleanup:
+    tl_unit_graph_free(&g);
+    free(refs);
+    free(needed);
+    return rc;
+}
+
 /* compiler -c -w <flags> -ffunction-sections -fdata-sections unit.i -o unit.o
  * (the flags from unit.txt; for the service, from its manifest and of
  * service.c): under the folder's lock, so one process compiles and the
@@ -728,9 +781,10 @@ static int compile_units(struct units *u, const char *function, long deadline,
     for (size_t i = 0; i < u->n; i++)
         missing += access(u->v[i].object, R_OK) != 0;
     if (missing > 0 || u->compile_service)
-        tl_log_progress(isatty(STDERR_FILENO), "%s: compiling %s%zu of this program's %zu other "
-                        "files for its service (once per machine)", function,
-                        u->compile_service ? "its service and " : "", missing, u->n);
+        tl_log_progress(isatty(STDERR_FILENO), "%s: compiling %s%zu of the %zu other files of "
+                        "this program that its service reaches (once per machine; %zu it does "
+                        "not reach are left out)", function,
+                        u->compile_service ? "its service and " : "", missing, u->n, u->left_out);
 
     u->deadline = deadline;
     atomic_store(&u->next, 0);
@@ -844,6 +898,23 @@ done:
     return rc;
 }
 
+/* The service's own unit first (its manifest's), then the program's
+ * others: what tl_unit_globals.c and tl_unit_graph.c read. */
+static struct tl_unit_ref *unit_refs(const struct tl_manifest *m, const struct units *u)
+{
+    struct tl_unit_ref *refs = calloc(u->n + 1, sizeof *refs);
+
+    if (refs == NULL)
+        return NULL;
+    refs[0].dir = m->unit != NULL ? m->unit : m->dir;
+    refs[0].source = m->source != NULL ? m->source : m->function;
+    for (size_t i = 0; i < u->n; i++) {
+        refs[i + 1].dir = u->v[i].dir;
+        refs[i + 1].source = u->v[i].source != NULL ? u->v[i].source : u->v[i].dir;
+    }
+    return refs;
+}
+
 /* The program's variables that the service keeps and may read: listed in
  * the binary after its link (tl_unit_globals.c), the service's own unit
  * first, whose captured globals the stub sends itself; and what it writes
@@ -851,18 +922,12 @@ done:
 static int embed_unit_globals(const struct tl_manifest *m, const struct units *u,
                               const char *binary, long deadline, char *err, size_t errlen)
 {
-    struct tl_unit_ref *refs = calloc(u->n + 1, sizeof *refs);
+    struct tl_unit_ref *refs = unit_refs(m, u);
     int rc;
 
     if (refs == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
-    }
-    refs[0].dir = m->unit != NULL ? m->unit : m->dir;
-    refs[0].source = m->source != NULL ? m->source : m->function;
-    for (size_t i = 0; i < u->n; i++) {
-        refs[i + 1].dir = u->v[i].dir;
-        refs[i + 1].source = u->v[i].source != NULL ? u->v[i].source : u->v[i].dir;
     }
     /* the writes of other files' code in it: warned once, as it is linked */
     rc = tl_unit_writes_check(m->function, refs, u->n + 1, err, errlen);
@@ -920,9 +985,11 @@ static int refuse_library_copies(const struct tl_manifest *m, const struct units
     return -1;
 }
 
-int tl_build_service(const struct tl_manifest *m, long timeout_ms,
-                     char **binary, int *hit, struct tl_unit_globals **globals,
-                     char *err, size_t errlen)
+/* tl_build_service, with every unit (all_units) or the reached ones; a
+ * link of the reached ones that fails sets *retry_all. */
+static int build_service(const struct tl_manifest *m, long timeout_ms, int all_units,
+                         int *retry_all, char **binary, int *hit,
+                         struct tl_unit_globals **globals, char *err, size_t errlen)
 {
     struct argv a = { 0 };
     char *lib = NULL, *bindir = NULL, *dir = NULL, *out = NULL, *tmp = NULL;
@@ -933,7 +1000,9 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
     long deadline = tl_now_ms() + timeout_ms;
     int rc = -1, lockfd = -1;
     uint64_t h = TL_FNV_OFFSET;
+    size_t left_out = 0;
 
+    *retry_all = 0;
     *binary = NULL;
     *hit = 0;
     *globals = NULL;
@@ -944,6 +1013,7 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
      * longer than starting workers: it has a budget of its own, and the
      * link gets the whole timeout after it. */
     if (program_units(m, &u, err, errlen) != 0 ||
+        (!all_units && reached_units(m, &u, &left_out, err, errlen) != 0) ||
         compile_units(&u, m->function, tl_now_ms() + UNIT_COMPILE_BUDGET_MS, err, errlen) != 0)
         goto cleanup;
     deadline = tl_now_ms() + timeout_ms;
@@ -1035,9 +1105,21 @@ int tl_build_service(const struct tl_manifest *m, long timeout_ms,
     /* What the compiler printed first says most: keep its output whole. */
     if (tl_proc_run_merged(a.v, deadline - tl_now_ms(), &r) != 0) {
         size_t count;
-        char *missing = undefined_symbols(m, &u, r.out, &count);
+        char *missing;
 
         unlink(tmp);
+        if (left_out > 0) {
+            /* something the records do not show (a name in an asm
+             * statement) is in a unit left out: link them all */
+            tl_log_info("linking the service of %s from the %zu units it reaches failed; "
+                        "linking all %zu: %.300s", m->function, u.n + 1, u.n + 1 + left_out,
+                        r.out ? r.out : r.err);
+            *retry_all = 1;
+            snprintf(err, errlen, "linking the service of '%s' from the units it reaches failed",
+                     m->function);
+            goto cleanup;
+        }
+        missing = undefined_symbols(m, &u, r.out, &count);
         if (missing != NULL) {
             /* the whole list goes to the log: a reason has a fixed size */
             tl_log_error("the service of %s needs %zu symbol%s that no unit of this "
@@ -1092,5 +1174,17 @@ cleanup:
     tl_proc_out_free(&r);
     units_free(&u);
     link_needs_free(&needs);
+    return rc;
+}
+
+int tl_build_service(const struct tl_manifest *m, long timeout_ms,
+                     char **binary, int *hit, struct tl_unit_globals **globals,
+                     char *err, size_t errlen)
+{
+    int retry_all;
+    int rc = build_service(m, timeout_ms, 0, &retry_all, binary, hit, globals, err, errlen);
+
+    if (rc != 0 && retry_all)
+        rc = build_service(m, timeout_ms, 1, &retry_all, binary, hit, globals, err, errlen);
     return rc;
 }

@@ -102,6 +102,71 @@ check "... saying the folder does not exist, why, and what to do with ccache" \
 		grep -q 'CCACHE_DISABLE=1' '$work/dist/gone.err'"
 mv "$work/dist/out.away" "$work/dist/out"
 
+# 2c. only the units that define what the tagged function reaches are
+# compiled and linked (their vars.txt: def=, ref=): a file that only main
+# uses is never compiled for the service, so its source, gone after the
+# build, cannot fail the first call (docs/multifile.md)
+r=$work/reach
+mkdir -p "$r/src"
+cat >"$r/src/main.c" <<'EOF'
+#include <stdio.h>
+#include <turbolift.h>
+int used_twice(int x);
+int banner_width(void);
+TURBOLIFT("local") int twice(int x) { return used_twice(x); }
+int main(void) { printf("%d %d\n", twice(21), banner_width()); return 0; }
+EOF
+printf 'int used_twice(int x) { return 2 * x; }\n' >"$r/src/used.c"
+printf 'int banner_width(void) { return 80; }\n' >"$r/src/banner.c"
+if (cd "$r/src" && for f in main used banner; do
+	TURBOLIFT_OUTDIR=$r/out gcc -std=gnu11 -O2 $cflags -c $f.c -o ../$f.o || exit 1; done) &&
+   gcc "$r"/main.o "$r"/used.o "$r"/banner.o $libs -o "$r/prog"; then
+	rm "$r/src/banner.c"
+	dist "$r" "$r/dist.out" "$r/dist.err" "$r/prog"
+	check "reach: the run exits 0 with banner.c gone (abort policy)" test $? -eq 0
+	check "reach: prints what the program computes (42 80)" grep -qx '42 80' "$r/dist.out"
+	check "reach: answered by a worker of this run" \
+		bash -c "grep -q '^turbolift: debug: twice: answered 200 in pid' '$r/dist.err'"
+	check "reach: used.c's unit compiled, banner.c's not" \
+		bash -c "ls '$r'/out/units/used-*/unit.o >/dev/null 2>&1 && ! ls '$r'/out/units/banner-*/unit.o >/dev/null 2>&1"
+	check "reach: the log says banner.c is not reached" \
+		grep -q "twice: its service does not reach [^ ]*banner.c: not compiled, not linked" "$r/dist.err"
+else
+	fail "reach: the program builds"
+fi
+
+# 2d. a name the records cannot show (in an asm statement) in a unit left
+# out: the link of the reached units fails, and all of them are linked
+if [ "$(uname -m)" = x86_64 ]; then
+	mkdir -p "$r/asm"
+	cat >"$r/asm/main.c" <<'EOF'
+#include <stdio.h>
+#include <turbolift.h>
+TURBOLIFT("local") int via_asm(int x)
+{
+	int (*fn)(int);
+
+	__asm__("lea asm_only(%%rip), %0" : "=r"(fn));
+	return fn(x);
+}
+int main(void) { printf("%d\n", via_asm(20)); return 0; }
+EOF
+	printf 'int asm_only(int x) { return x + 22; }\n' >"$r/asm/hidden.c"
+	if (cd "$r/asm" && for f in main hidden; do
+		TURBOLIFT_OUTDIR=$r/asm/out gcc -std=gnu11 -O2 $cflags -c $f.c -o $f.o || exit 1; done) &&
+	   gcc "$r"/asm/main.o "$r"/asm/hidden.o $libs -o "$r/asm/prog"; then
+		TURBOLIFT_LOG=debug dist "$r/asm" "$r/asm/dist.out" "$r/asm/dist.err" "$r/asm/prog"
+		check "reach, asm: the run exits 0 (abort policy) and prints 42" \
+			bash -c "test $? -eq 0 && grep -qx 42 '$r/asm/dist.out'"
+		check "reach, asm: the reached units' link failed, then all were linked" \
+			grep -q "linking the service of via_asm from the 1 units it reaches failed; linking all 2" "$r/asm/dist.err"
+		check "reach, asm: answered by a worker of this run" \
+			bash -c "grep -q '^turbolift: debug: via_asm: answered 200 in pid' '$r/asm/dist.err'"
+	else
+		fail "reach, asm: the program builds"
+	fi
+fi
+
 # 3. an edited file: the rebuilt program never gets the older unit
 cp "$work/plain/plain.out" "$work/plain17.out"
 sed -i 's/int factor = 17;/int factor = 19;/' "$work/plain/c.c" "$work/dist/c.c"
