@@ -583,6 +583,8 @@ oom:
     return -1;
 }
 
+static struct tl_unit_ref *unit_refs(const struct tl_manifest *m, const struct units *u);
+
 /*
  * Keep only the units that define something the tagged function reaches,
  * by what every unit's vars.txt says it defines, calls and refers to
@@ -591,8 +593,6 @@ oom:
  * fail it (a recipe whose source is gone). A folder an older plugin made
  * says nothing and is kept. *left_out: how many were left out.
  */
-static struct tl_unit_ref *unit_refs(const struct tl_manifest *m, const struct units *u);
-
 static int reached_units(const struct tl_manifest *m, struct units *u, size_t *left_out,
                          char *err, size_t errlen)
 {
