@@ -63,7 +63,8 @@ static int call_path(struct tl_buf *out, const struct tl_unit_graph *g, const si
         return -1;
     /* the shown part starts at the tagged function when the path is long:
      * its first steps say where, its last one what */
-    if (more > 0 && tl_buf_printf(out, MESSAGE_MAX, "%s -> ... -> ", tl_unit_graph_shown(g->keys[at])) != 0)
+    if (more > 0 &&
+        tl_buf_printf(out, MESSAGE_MAX, "%s -> ... -> ", tl_unit_graph_shown(g->keys[at])) != 0)
         return -1;
     while (n-- > 0)
         if (tl_buf_printf(out, MESSAGE_MAX, "%s%s", tl_unit_graph_shown(g->keys[chain[n]]),
@@ -73,7 +74,7 @@ static int call_path(struct tl_buf *out, const struct tl_unit_graph *g, const si
 }
 
 /* ------------------------------------------------------------------ */
-/* 3. the warning                                                       */
+/* 3. the warning's lines                                               */
 
 static int public_marked_or_unknown(const struct tl_unit_graph *g, const char *name)
 {
@@ -90,7 +91,8 @@ static int describe(struct tl_buf *out, const struct tl_unit_graph *g,
 
     if (r->kind == 'w')
         rc = tl_buf_printf(out, MESSAGE_MAX, "  %s: %s%s, written in %s", r->where,
-                           r->thread_local ? "thread-local " : "", r->what, tl_unit_graph_shown(r->fn));
+                           r->thread_local ? "thread-local " : "", r->what,
+                           tl_unit_graph_shown(r->fn));
     else
         rc = tl_buf_printf(out, MESSAGE_MAX, "  %s: %s() keeps hidden state in the C library, "
                            "called in %s", r->where, r->what, tl_unit_graph_shown(r->fn));
