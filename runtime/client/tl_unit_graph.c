@@ -222,7 +222,8 @@ static int index_graph(struct tl_unit_graph *g, char *root)
     for (size_t i = 0; i < g->ndefs; i++)
         g->defs[i].id = id_of(g, g->defs[i].key);
     g->root = root != NULL ? id_of(g, root) : NONE;
-    qsort(g->edges, g->nedges, sizeof *g->edges, by_from);
+    if (g->nedges > 0)
+        qsort(g->edges, g->nedges, sizeof *g->edges, by_from);
     g->first = calloc(g->nkeys + 1, sizeof *g->first);
     if (g->first == NULL)
         return -1;
