@@ -399,6 +399,8 @@ struct units {
     struct unit *v;
     size_t n;
     size_t left_out;        /* units the service does not reach (not in v)   */
+    struct tl_unit_graph graph; /* what all the units define, write and call:
+                               read once, for the reach and the warnings   */
     struct unit service;    /* the service's own object, when not yet compiled */
     char *program;          /* the ELF file that lists the units (or NULL)    */
     uintptr_t program_bias; /* where it is loaded in this process             */
@@ -484,6 +486,7 @@ static void units_free(struct units *u)
     }
     free(u->v);
     free(u->program);
+    tl_unit_graph_free(&u->graph);
 }
 
 static int compile_unit(struct unit *x, long deadline);
@@ -586,28 +589,30 @@ oom:
 static struct tl_unit_ref *unit_refs(const struct tl_manifest *m, const struct units *u);
 
 /*
- * Keep only the units that define something the tagged function reaches,
- * by what every unit's vars.txt says it defines, calls and refers to
- * (tl_unit_graph.c): a program of many files whose service needs a few
- * compiles a few at its first call, and a file it never reaches cannot
- * fail it (a recipe whose source is gone). A folder an older plugin made
- * says nothing and is kept. *left_out: how many were left out.
+ * Read what every unit's vars.txt says it defines, writes, calls and refers
+ * to into u->graph (tl_unit_graph.c; the write warnings use it after the
+ * link), and, unless all_units, keep only the units that define something
+ * the tagged function reaches: a program of many files whose service needs
+ * a few compiles a few at its first call, and a file it never reaches
+ * cannot fail it (a recipe whose source is gone). A folder an older plugin
+ * made says nothing and is kept. u->left_out: how many were left out.
  */
-static int reached_units(const struct tl_manifest *m, struct units *u, size_t *left_out,
-                         char *err, size_t errlen)
+static int reach_units(const struct tl_manifest *m, struct units *u, int all_units,
+                       char *err, size_t errlen)
 {
     struct tl_unit_ref *refs = unit_refs(m, u);
     int *needed = calloc(u->n + 1, sizeof *needed);
-    struct tl_unit_graph g;
     size_t kept = 0;
     int rc = -1;
 
-    *left_out = 0;
-    memset(&g, 0, sizeof g);
-    if (refs == NULL || needed == NULL)
+    if (refs == NULL || needed == NULL ||
+        tl_unit_graph_read(&u->graph, m->function, refs, u->n + 1) != 0)
         goto oom;
-    if (tl_unit_graph_read(&g, m->function, refs, u->n + 1) != 0 ||
-        tl_unit_graph_needed(&g, needed) != 0)
+    if (all_units) {
+        rc = 0;
+        goto cleanup;
+    }
+    if (tl_unit_graph_needed(&u->graph, needed) != 0)
         goto oom;
     for (size_t i = 0; i < u->n; i++) {
         if (needed[i + 1]) {
@@ -620,15 +625,13 @@ static int reached_units(const struct tl_manifest *m, struct units *u, size_t *l
         free(u->v[i].object);
         free(u->v[i].source);
     }
-    *left_out = u->n - kept;
-    u->left_out = *left_out;
+    u->left_out = u->n - kept;
     u->n = kept;
     rc = 0;
     goto cleanup;
 oom:
     snprintf(err, errlen, "out of memory");
 cleanup:
-    tl_unit_graph_free(&g);
     free(refs);
     free(needed);
     return rc;
@@ -930,7 +933,7 @@ static int embed_unit_globals(const struct tl_manifest *m, const struct units *u
         return -1;
     }
     /* the writes of other files' code in it: warned once, as it is linked */
-    rc = tl_unit_writes_check(m->function, refs, u->n + 1, err, errlen);
+    rc = tl_unit_writes_check(m->function, &u->graph, err, errlen);
     if (rc == 0)
         rc = tl_unit_globals_embed(binary, refs, u->n + 1, m->captured.items,
                                    m->captured.count, deadline - tl_now_ms(), err, errlen);
@@ -1000,7 +1003,6 @@ static int build_service(const struct tl_manifest *m, long timeout_ms, int all_u
     long deadline = tl_now_ms() + timeout_ms;
     int rc = -1, lockfd = -1;
     uint64_t h = TL_FNV_OFFSET;
-    size_t left_out = 0;
 
     *retry_all = 0;
     *binary = NULL;
@@ -1013,7 +1015,7 @@ static int build_service(const struct tl_manifest *m, long timeout_ms, int all_u
      * longer than starting workers: it has a budget of its own, and the
      * link gets the whole timeout after it. */
     if (program_units(m, &u, err, errlen) != 0 ||
-        (!all_units && reached_units(m, &u, &left_out, err, errlen) != 0) ||
+        reach_units(m, &u, all_units, err, errlen) != 0 ||
         compile_units(&u, m->function, tl_now_ms() + UNIT_COMPILE_BUDGET_MS, err, errlen) != 0)
         goto cleanup;
     deadline = tl_now_ms() + timeout_ms;
@@ -1108,11 +1110,11 @@ static int build_service(const struct tl_manifest *m, long timeout_ms, int all_u
         char *missing;
 
         unlink(tmp);
-        if (left_out > 0) {
+        if (u.left_out > 0) {
             /* something the records do not show (a name in an asm
              * statement) is in a unit left out: link them all */
             tl_log_info("linking the service of %s from the %zu units it reaches failed; "
-                        "linking all %zu: %.300s", m->function, u.n + 1, u.n + 1 + left_out,
+                        "linking all %zu: %.300s", m->function, u.n + 1, u.n + 1 + u.left_out,
                         r.out ? r.out : r.err);
             *retry_all = 1;
             snprintf(err, errlen, "linking the service of '%s' from the units it reaches failed",

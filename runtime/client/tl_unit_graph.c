@@ -85,7 +85,11 @@ static int read_ref(struct tl_unit_graph *g, size_t unit, const char *from, char
     return 0;
 }
 
-static struct tl_unit_record *new_record(struct tl_unit_graph *g)
+/* A record of a unit's function fn about what, at file:at ("LINE:COL");
+ * NULL when out of memory (what was made is freed with the graph). */
+static struct tl_unit_record *add_record(struct tl_unit_graph *g, char kind, size_t unit,
+                                         const char *fn, char fn_scope, const char *what,
+                                         const char *file, const char *at)
 {
     struct tl_unit_record *r;
 
@@ -93,7 +97,13 @@ static struct tl_unit_record *new_record(struct tl_unit_graph *g)
         return NULL;
     r = &g->records[g->nrecords++];
     memset(r, 0, sizeof *r);
-    return r;
+    r->kind = kind;
+    r->unit = unit;
+    r->fn = key_of(unit, fn, fn_scope);
+    r->what = strdup(what);
+    if (asprintf(&r->where, "%s:%s", file, at) < 0)
+        r->where = NULL;
+    return r->fn && r->what && r->where ? r : NULL;
 }
 
 static int parse_line(void *arg, char *line)
@@ -126,34 +136,16 @@ static int parse_line(void *arg, char *line)
         return read_ref(g, unit, a, sa, b, sb);
     if (sscanf(line, "write=%511s %c %511s %c %c %63s %511s %n", a, &sa, b, &sb, &flag, at, c,
                &n) == 7 && n > 0) {
-        struct tl_unit_record *r = new_record(g);
+        struct tl_unit_record *r = add_record(g, 'w', unit, b, sb, c, line + n, at);
 
-        if (r == NULL)
+        if (r == NULL || (r->var = key_of(unit, a, sa)) == NULL)
             return -1;
-        r->kind = 'w';
-        r->unit = unit;
-        r->fn = key_of(unit, b, sb);
-        r->var = key_of(unit, a, sa);
-        r->what = strdup(c);
         r->public_var = sa == 'g';
         r->thread_local = flag == 't';
-        if (asprintf(&r->where, "%s:%s", line + n, at) < 0)
-            r->where = NULL;
-        return r->fn && r->var && r->what && r->where ? 0 : -1;
+        return 0;
     }
-    if (sscanf(line, "libc=%511s %511s %c %63s %n", a, b, &sb, at, &n) == 4 && n > 0) {
-        struct tl_unit_record *r = new_record(g);
-
-        if (r == NULL)
-            return -1;
-        r->kind = 'c';
-        r->unit = unit;
-        r->fn = key_of(unit, b, sb);
-        r->what = strdup(a);
-        if (asprintf(&r->where, "%s:%s", line + n, at) < 0)
-            r->where = NULL;
-        return r->fn && r->what && r->where ? 0 : -1;
-    }
+    if (sscanf(line, "libc=%511s %511s %c %63s %n", a, b, &sb, at, &n) == 4 && n > 0)
+        return add_record(g, 'c', unit, b, sb, a, line + n, at) != NULL ? 0 : -1;
     if (sscanf(line, "var=%511s %511s %511s", a, b, c) == 3 && strchr(c, 's') == NULL) {
         struct tl_unit_public_var *v;
 

@@ -13,8 +13,9 @@
  * code writes, which C library functions with hidden state it calls, and
  * what it calls or refers to (plugin/unitvars.cc). So, here:
  *
- *   1. every unit's records are read into one graph (tl_unit_graph.c); a
- *      symbol local to a file is told apart by its unit;
+ *   1. every unit's records are read into one graph (tl_unit_graph.c,
+ *      read once by tl_build.c before the units are compiled); a symbol
+ *      local to a file is told apart by its unit;
  *   2. from the tagged function, breadth first over the calls and
  *      references of all units: the service's code, each with a shortest
  *      call path; and once more over the tagged file's own edges only,
@@ -104,35 +105,32 @@ static int describe(struct tl_buf *out, const struct tl_unit_graph *g,
     return rc == 0 ? tl_buf_printf(out, MESSAGE_MAX, "\n") : -1;
 }
 
-int tl_unit_writes_check(const char *function, const struct tl_unit_ref *units, size_t nunits,
-                         char *err, size_t errlen)
+int tl_unit_writes_check(const char *function, const struct tl_unit_graph *g, char *err,
+                         size_t errlen)
 {
-    struct tl_unit_graph g;
     struct tl_buf lines = { 0 };
     size_t *everywhere = NULL, *own_file = NULL, count = 0;
     int werror, rc = -1;
 
-    if (tl_unit_graph_read(&g, function, units, nunits) != 0)
-        goto oom;
-    everywhere = malloc((g.nkeys + 1) * sizeof *everywhere);
-    own_file = malloc((g.nkeys + 1) * sizeof *own_file);
-    if (everywhere == NULL || own_file == NULL || tl_unit_graph_walk(&g, 0, everywhere) != 0 ||
-        tl_unit_graph_walk(&g, 1, own_file) != 0)
+    everywhere = malloc((g->nkeys + 1) * sizeof *everywhere);
+    own_file = malloc((g->nkeys + 1) * sizeof *own_file);
+    if (everywhere == NULL || own_file == NULL || tl_unit_graph_walk(g, 0, everywhere) != 0 ||
+        tl_unit_graph_walk(g, 1, own_file) != 0)
         goto oom;
 
-    werror = g.werror[0];
-    for (size_t i = 0; i < g.nrecords; i++) {
-        const struct tl_unit_record *r = &g.records[i];
+    werror = g->nunits > 0 && g->werror[0];
+    for (size_t i = 0; i < g->nrecords; i++) {
+        const struct tl_unit_record *r = &g->records[i];
 
         if (r->fn_id == NONE || everywhere[r->fn_id] == NONE)
             continue;           /* not code the service runs */
         if (r->unit == 0 && own_file[r->fn_id] != NONE)
             continue;           /* the plugin warned at it (capture.cc) */
-        if (r->kind == 'w' && r->public_var && public_marked_or_unknown(&g, r->var))
+        if (r->kind == 'w' && r->public_var && public_marked_or_unknown(g, r->var))
             continue;
-        if (describe(&lines, &g, r, everywhere) != 0)
+        if (describe(&lines, g, r, everywhere) != 0)
             goto oom;
-        werror |= g.werror[r->unit];
+        werror |= g->werror[r->unit];
         count++;
     }
     rc = 0;
@@ -155,7 +153,6 @@ int tl_unit_writes_check(const char *function, const struct tl_unit_ref *units, 
 oom:
     snprintf(err, errlen, "out of memory");
 cleanup:
-    tl_unit_graph_free(&g);
     free(lines.data);
     free(everywhere);
     free(own_file);
