@@ -40,12 +40,6 @@
 
 typedef hash_map<symtab_node *, symtab_node *> tl_parents;
 
-static bool tl_own_symbol(tree decl)
-{
-	return DECL_NAME(decl) &&
-	       !strncmp(IDENTIFIER_POINTER(DECL_NAME(decl)), "__turbolift_", 12);
-}
-
 static bool tl_is_static_marked(tree decl)
 {
 	return lookup_attribute("turbolift_static", DECL_ATTRIBUTES(decl)) != NULL_TREE;
@@ -68,7 +62,7 @@ static void tl_walk(struct tl_tagged *tagged, tl_parents *parent, auto_vec<symta
 		ipa_ref *ref;
 		unsigned k;
 
-		if (!node->definition || tl_own_symbol(node->decl))
+		if (!node->definition || tl_is_own_symbol(node->decl))
 			continue;
 		if (fn)
 			for (cgraph_edge *e = fn->callees; e; e = e->next_callee)
@@ -117,7 +111,7 @@ static bool tl_wants_capture(varpool_node *var, tl_parents *parent)
 	unsigned k;
 
 	if (TREE_READONLY(decl) || DECL_ARTIFICIAL(decl) || !DECL_NAME(decl) ||
-	    tl_own_symbol(decl) || DECL_IN_SYSTEM_HEADER(decl) || tl_is_static_marked(decl) ||
+	    tl_is_own_symbol(decl) || DECL_IN_SYSTEM_HEADER(decl) || tl_is_static_marked(decl) ||
 	    DECL_HARD_REGISTER(decl))
 		return false;
 	/* a static local is seen by its own function only, which is in the slice */
@@ -227,7 +221,7 @@ static tree tl_stored_global(tree lhs)
 	if (!base || !VAR_P(base) || !is_global_var(base))
 		return NULL_TREE;
 	if (TREE_READONLY(base) || DECL_ARTIFICIAL(base) || !DECL_NAME(base) ||
-	    tl_own_symbol(base) || tl_is_static_marked(base))
+	    tl_is_own_symbol(base) || tl_is_static_marked(base))
 		return NULL_TREE;
 	return base;
 }
@@ -364,7 +358,7 @@ bool tl_check_globals(struct tl_tagged *tagged)
 	for (i = 0; i < order.length(); i++) {
 		cgraph_node *fn = dyn_cast<cgraph_node *>(order[i]);
 
-		if (fn && fn->definition && !tl_own_symbol(fn->decl))
+		if (fn && fn->definition && !tl_is_own_symbol(fn->decl))
 			tl_check_body(tagged, &parent, fn);
 	}
 

@@ -14,13 +14,6 @@
 #include "cgraph.h"
 #include "diagnostic-core.h"
 
-/* The plugin's own artefacts (descriptor, state, runtime entry) stay behind. */
-static bool tl_is_own_symbol(tree decl)
-{
-	return DECL_NAME(decl) &&
-	       !strncmp(IDENTIFIER_POINTER(DECL_NAME(decl)), "__turbolift_", 12);
-}
-
 /* A name the service's own text does not define: the runtime's link finds
  * it in another unit of the program or in a library the program loaded
  * (docs/multifile.md), or says which unit needs it. Listed in the manifest

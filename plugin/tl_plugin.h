@@ -144,6 +144,7 @@ bool tl_run_start_input(const char *const *argv, struct tl_child *child, const c
 bool tl_run_wait(struct tl_child *child, char **output);
 const char *tl_cc1_path(void);
 tree tl_const_char_pointer(void);
+bool tl_is_own_symbol(tree decl);
 
 /* The variables of this file another file's service may hold (unitvars.cc):
  * described when the call graph is complete, written into each unit folder

@@ -154,7 +154,7 @@ void tl_describe_unit_vars(void)
 		/* a function's static local: only its own function sees it */
 		if (DECL_CONTEXT(decl) && TREE_CODE(DECL_CONTEXT(decl)) == FUNCTION_DECL)
 			continue;
-		if (!strncmp(IDENTIFIER_POINTER(DECL_NAME(decl)), "__turbolift_", 12))
+		if (tl_is_own_symbol(decl))
 			continue;
 		size = int_size_in_bytes(TREE_TYPE(decl));
 		if (size <= 0)
@@ -192,12 +192,6 @@ static const char *tl_symbol(symtab_node *node, char *scope)
 
 	*scope = TREE_PUBLIC(node->decl) || DECL_EXTERNAL(node->decl) ? 'g' : 'l';
 	return *name == '*' ? name + 1 : name;
-}
-
-static bool tl_runtime_symbol(symtab_node *node)
-{
-	return DECL_NAME(node->decl) &&
-	       !strncmp(IDENTIFIER_POINTER(DECL_NAME(node->decl)), "__turbolift_", 12);
 }
 
 static void tl_note_write(struct tl_strbuf *b, cgraph_node *fn, tree var, location_t loc)
@@ -261,25 +255,25 @@ static void tl_describe_writes(struct tl_strbuf *b)
 		ipa_ref *ref;
 		unsigned k;
 
-		if (!node->definition || tl_runtime_symbol(node))
+		if (!node->definition || tl_is_own_symbol(node->decl))
 			continue;
 		from = tl_symbol(node, &from_scope);
 		tl_buf_printf(b, "def=%s %c\n", from, from_scope);
 		for (cgraph_edge *e = caller ? caller->callees : NULL; e; e = e->next_callee)
-			if (!tl_runtime_symbol(e->callee) && !named.add(e->callee)) {
+			if (!tl_is_own_symbol(e->callee->decl) && !named.add(e->callee)) {
 				const char *to = tl_symbol(e->callee, &to_scope);
 
 				tl_buf_printf(b, "ref=%s %c %s %c\n", from, from_scope, to, to_scope);
 			}
 		for (k = 0; node->iterate_reference(k, ref); k++)
-			if (!tl_runtime_symbol(ref->referred) && !named.add(ref->referred)) {
+			if (!tl_is_own_symbol(ref->referred->decl) && !named.add(ref->referred)) {
 				const char *to = tl_symbol(ref->referred, &to_scope);
 
 				tl_buf_printf(b, "ref=%s %c %s %c\n", from, from_scope, to, to_scope);
 			}
 	}
 	FOR_EACH_DEFINED_FUNCTION(fn)
-		if (!tl_runtime_symbol(fn)) {
+		if (!tl_is_own_symbol(fn->decl)) {
 			struct tl_body_record record;
 
 			record.text = b;

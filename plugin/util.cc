@@ -204,3 +204,11 @@ tree tl_const_char_pointer(void)
 {
 	return build_pointer_type(build_qualified_type(char_type_node, TYPE_QUAL_CONST));
 }
+
+/* The plugin's own artefacts (descriptor, state, runtime entry): never part
+ * of what a service reaches, captures or records. */
+bool tl_is_own_symbol(tree decl)
+{
+	return DECL_NAME(decl) &&
+	       !strncmp(IDENTIFIER_POINTER(DECL_NAME(decl)), "__turbolift_", 12);
+}
