@@ -453,38 +453,29 @@ static int find_endpoint(struct tl_target *t, long deadline, char *base, size_t 
 }
 
 /*
- * A port-forward that died while we wait for the endpoint: start another
- * (base gets its new address). kubectl ends the whole port-forward when one
+ * Our kubectl port-forward, when it has exited: start another (base gets
+ * its address), under k->lock. kubectl ends a whole port-forward when one
  * forwarded connection fails ("error: lost connection to pod", seen when a
- * pod closes a connection that kubectl still writes to), and a pod that has
- * just become ready can do that; without this the wait ran to its deadline
- * against a port nobody listens on. Shares the restart budget of calls.
+ * pod closes a connection kubectl still writes to, as a pod that has just
+ * become ready can): while the service is waited for (wait_endpoint) and
+ * at the call that finds it gone (k8s_failed). 1 restarted, 0 still
+ * running (or stopped with the run), -1 with err set when it could not be
+ * (TL_K8S_PF_RESTARTS per run).
  */
-static int revive_port_forward(struct tl_target *t, long deadline, char *base,
-                               size_t baselen, char *err, size_t errlen)
+static int restart_port_forward(struct tl_target *t, long deadline, char *base,
+                                size_t baselen, char *err, size_t errlen)
 {
     struct k8s *k = t->priv;
-    int rc = 0;
 
-    if (strcmp(t->config->endpoint, "port-forward") != 0)
-        return 0;
-    pthread_mutex_lock(&k->lock);
     if (k->stopped || k->pf.pid <= 0 || !tl_kubectl_pf_exited(&k->pf))
-        goto unlock;
+        return 0;
     tl_kubectl_pf_stop(&k->pf);
     if (k->pf_restarts++ >= TL_K8S_PF_RESTARTS) {
-        snprintf(err, errlen, "kubectl port-forward exited %d times while service/%s "
-                 "became ready", TL_K8S_PF_RESTARTS, k->name);
-        rc = -1;
-        goto unlock;
+        snprintf(err, errlen, "kubectl port-forward of service/%s exited %d times in this run",
+                 k->name, TL_K8S_PF_RESTARTS);
+        return -1;
     }
-    rc = port_forward(t, deadline, base, baselen, err, errlen);
-    if (rc == 0)
-        tl_log_warn("%s: kubectl port-forward exited before the service answered; "
-                    "restarted on %s", t->manifest->function, base);
-unlock:
-    pthread_mutex_unlock(&k->lock);
-    return rc;
+    return port_forward(t, deadline, base, baselen, err, errlen) == 0 ? 1 : -1;
 }
 
 /* GET /readyz through the endpoint until 200: the path calls will take. */
@@ -493,15 +484,25 @@ static int wait_endpoint(struct tl_target *t, char *base, size_t baselen, long d
 {
     char url[300], last[256] = "no answer";
     long pause = 10;
-    const struct k8s *k = t->priv;
+    struct k8s *k = t->priv;
     const char *pin = k->tls.cert_pem ? k->tls.pin : NULL;   /* https */
+    int forwarding = strcmp(t->config->endpoint, "port-forward") == 0;
 
     for (;;) {              /* bounded by the deadline */
         long left = deadline - tl_now_ms();
         long status;
+        int restarted = 0;
 
-        if (revive_port_forward(t, deadline, base, baselen, err, errlen) != 0)
+        if (forwarding) {
+            pthread_mutex_lock(&k->lock);
+            restarted = restart_port_forward(t, deadline, base, baselen, err, errlen);
+            pthread_mutex_unlock(&k->lock);
+        }
+        if (restarted < 0)
             return -1;
+        if (restarted)
+            tl_log_warn("%s: kubectl port-forward exited before the service answered; "
+                        "restarted on %s", t->manifest->function, base);
         snprintf(url, sizeof url, "%s" TL_PROTO_PATH_READY, base);
         if (left <= 0) {
             snprintf(err, errlen, "%s not ready in time: %s", url, last);
@@ -516,7 +517,6 @@ static int wait_endpoint(struct tl_target *t, char *base, size_t baselen, long d
         tl_wait_ms(pause < left ? pause : left);
         pause = pause < 200 ? pause * 2 : 200;
     }
-    (void)t;
 }
 
 static int publish(struct tl_target *t, const char *base, unsigned slot, char *err,
@@ -885,16 +885,16 @@ static void k8s_failed(struct tl_target *t, struct tl_endpoint *ep)
     if (strcmp(t->config->endpoint, "port-forward") != 0)
         return;
     pthread_mutex_lock(&k->lock);
-    if (!k->stopped && atomic_load_explicit(&t->slots[0], memory_order_relaxed) == ep &&
-        k->pf.pid > 0 && tl_kubectl_pf_exited(&k->pf)) {
-        tl_kubectl_pf_stop(&k->pf);
-        if (k->pf_restarts++ < TL_K8S_PF_RESTARTS &&
-            port_forward(t, tl_now_ms() + t->config->start_timeout_ms, base, sizeof base,
-                         err, sizeof err) == 0 &&
-            publish(t, base, 0, err, sizeof err) == 0)
+    if (atomic_load_explicit(&t->slots[0], memory_order_relaxed) == ep) {
+        int restarted = restart_port_forward(t, tl_now_ms() + t->config->start_timeout_ms,
+                                             base, sizeof base, err, sizeof err);
+
+        if (restarted > 0 && publish(t, base, 0, err, sizeof err) != 0)
+            restarted = -1;
+        if (restarted > 0)
             tl_log_warn("%s: kubectl port-forward exited; restarted on %s",
                         t->manifest->function, base);
-        else
+        else if (restarted < 0)
             tl_log_warn("%s: kubectl port-forward exited and was not restarted: %s",
                         t->manifest->function, err);
     }
